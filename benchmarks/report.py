@@ -1,0 +1,506 @@
+"""From raw JSON-lines records to the markdown report, the chart panels and the target check."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .chart import Panel, human
+from .runner import FLOOR_REF, IMPL_BY_NAME, IMPLEMENTATIONS, NODE_REF
+
+
+@dataclass(frozen=True)
+class Metric:
+    kind: str  # scenario kind the metric belongs to
+    field: str  # key in the load generator's JSON (or a derived key, see value_of)
+    title: str  # {n} is replaced by the scenario's N
+    unit: str
+    higher_is_better: bool
+    ratio: bool = True  # False: an absolute check, ratios mean nothing (counts, growth)
+    labels: tuple[str, ...] | None = None  # restrict to these scenario labels
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("fanout", "deliveries_per_s", "fan-out deliveries/s, {n} clients", "deliveries/s", True),
+    Metric("fanout", "lat_p50_ms", "one broadcast reaching all {n} clients, p50", "ms", False),
+    Metric("fanout", "lat_p99_ms", "one broadcast reaching all {n} clients, p99", "ms", False),
+    Metric("echo", "acks_per_s", "echo acks/s, {n} clients", "acks/s", True),
+    Metric("echo", "rtt_p50_ms", "echo RTT p50, {n} clients", "ms", False),
+    Metric("echo", "rtt_p99_ms", "echo RTT p99, {n} clients", "ms", False),
+    Metric("connect", "connects_per_s", "connects/s (to {n})", "connects/s", True),
+    Metric("connect", "rss_per_conn_kb", "memory per idle connection ({n} held)", "KB", False),
+    Metric("connect", "ready", "connections held (of {n})", "connections", True, ratio=False, labels=("connect-max",)),
+    Metric(
+        "connect",
+        "closed_during_hold",
+        "held connections the server closed ({n}, {hold} s hold)",
+        "connections",
+        False,
+        ratio=False,
+        labels=("connect-max",),
+    ),
+    Metric("churn", "connects_per_s", "churn connects/s ({cycles} x {n} connect/disconnect)", "connects/s", True),
+    Metric(
+        "churn", "rss_growth_kb", "server RSS growth over {cycles} x {n} connect/disconnect", "KB", False, ratio=False
+    ),
+)
+
+
+VERSION_LABELS: tuple[tuple[str, str], ...] = (
+    ("fastsio", "fastsio"),
+    ("python", "Python"),
+    ("python-socketio", "python-socketio"),
+    ("python-engineio", "python-engineio"),
+    ("uvicorn", "uvicorn"),
+    ("uvicorn_ws", "with WebSocket library"),
+    ("uvloop", "uvloop"),
+    ("httptools", "httptools"),
+    ("node", "Node"),
+    ("socket.io", "socket.io"),
+)
+
+
+def value_of(result: dict[str, Any], field: str) -> float | None:
+    if field == "rss_growth_kb":
+        before, after = result.get("rss_before_kb"), result.get("rss_after_kb")
+        return float(after - before) if isinstance(before, int) and isinstance(after, int) and before > 0 else None
+    v = result.get(field)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def load(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    meta: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
+    with path.open() as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            rec = json.loads(line)
+            if rec.get("type") == "meta":
+                meta = rec
+            elif rec.get("type") == "run":
+                runs.append(rec)
+    return meta, runs
+
+
+# ---------------------------------------------------------------------------------------------------
+# aggregation
+
+
+@dataclass
+class Cell:
+    values: list[float]
+    runs: int  # runs with a result
+    failed: int  # runs not ok
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+    @property
+    def spread(self) -> float | None:
+        """Half the range over the median (0.18 = ±18 %)."""
+        m = self.median
+        if not m or len(self.values) < 2:
+            return None
+        return (max(self.values) - min(self.values)) / 2 / abs(m)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str  # scenario label
+    n: int
+    metric: Metric
+    title: str
+
+
+def _title(metric: Metric, n: int, settings: dict[str, Any]) -> str:
+    return metric.title.format(n=f"{n:,}", hold=settings.get("hold_max", "?"), cycles=settings.get("churn_cycles", "?"))
+
+
+def scenario_order(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(kind, label, n) in the order the suite first ran them."""
+    seen: dict[str, tuple[str, str, int]] = {}
+    for r in runs:
+        seen.setdefault(r["label"], (r["scenario"], r["label"], int(r["n"])))
+    return list(seen.values())
+
+
+def rows_for(runs: Sequence[dict[str, Any]], settings: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    order = scenario_order(runs)
+    for metric in METRICS:
+        for kind, label, n in order:
+            if kind == metric.kind and (metric.labels is None or label in metric.labels):
+                rows.append(Row(label, n, metric, _title(metric, n, settings)))
+    return rows
+
+
+def impl_order(runs: Sequence[dict[str, Any]]) -> list[str]:
+    present = {r["impl"] for r in runs}
+    known = [impl.name for impl in IMPLEMENTATIONS if impl.name in present]
+    return known + sorted(present - set(known))
+
+
+def cells(
+    runs: Sequence[dict[str, Any]], rows: Sequence[Row], impls: Sequence[str]
+) -> dict[tuple[str, str, str], Cell]:
+    out: dict[tuple[str, str, str], Cell] = {}
+    for row in rows:
+        for impl in impls:
+            mine = [r for r in runs if r["label"] == row.label and r["impl"] == impl]
+            values = [v for r in mine if r.get("result") and (v := value_of(r["result"], row.metric.field)) is not None]
+            out[(row.label, row.metric.field, impl)] = Cell(
+                values, sum(1 for r in mine if r.get("result")), sum(1 for r in mine if not r.get("ok"))
+            )
+    return out
+
+
+def ratio_text(r: float | None) -> str:
+    if r is None:
+        return "—"
+    if r >= 100:
+        return f"{r:.0f}x"
+    if r >= 10:
+        return f"{r:.1f}x"
+    if r >= 0.01:
+        return f"{r:.2f}x"
+    return f"{r:.2g}x"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or a < 0 or b <= 0:
+        return None
+    return a / b
+
+
+# ---------------------------------------------------------------------------------------------------
+# markdown
+
+
+def _table(header: Sequence[str], body: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return lines
+
+
+def _cell_text(cell: Cell | None) -> str:
+    if cell is None or cell.median is None:
+        return "failed" if cell is not None and cell.failed else "—"
+    text = human(cell.median)
+    if cell.spread is not None and cell.spread >= 0.10:
+        text += f" ±{cell.spread * 100:.0f}%"
+    if cell.failed:
+        text += " (!)"
+    return text
+
+
+def arrow(metric: Metric) -> str:
+    return "↑" if metric.higher_is_better else "↓"
+
+
+def targets(
+    table: dict[tuple[str, str, str], Cell],
+    requested: Sequence[str],
+    rows: Sequence[Row],
+    runs: Sequence[dict[str, Any]],
+) -> list[str]:
+    """Issue 4's targets, checked on this run's medians (fastsio compiled; the pure twin against python-socketio)."""
+
+    def med(label: str, field: str, impl: str) -> float | None:
+        c = table.get((label, field, impl))
+        return c.median if c else None
+
+    def check(ok: bool | None, what: str, detail: str) -> str:
+        mark = "n/a" if ok is None else ("PASS" if ok else "FAIL")
+        return f"| {what} | {detail} | {mark} |"
+
+    def ratio_check(label: str, field: str, ref: str, want: float, what: str, higher: bool = True) -> str:
+        mine, theirs = med(label, field, "fastsio"), med(label, field, ref)
+        r = _ratio(mine, theirs)
+        if r is None:
+            return check(None, what, "missing results")
+        ok = r >= want if higher else r <= want
+        return check(ok, what, f"{human(mine or 0)} vs {human(theirs or 0)}: {ratio_text(r)}")
+
+    lines: list[str] = []
+    if "fastsio" in requested:
+        out = [
+            ratio_check("fanout-10k", "deliveries_per_s", NODE_REF, 20, "fan-out 10k clients >= 20x Node"),
+            ratio_check("fanout-10k", "deliveries_per_s", FLOOR_REF, 0.25, "fan-out 10k clients >= 25% of the floor"),
+            ratio_check("fanout-1k", "deliveries_per_s", NODE_REF, 10, "fan-out 1k clients >= 10x Node"),
+            ratio_check(
+                "fanout-10k",
+                "lat_p50_ms",
+                FLOOR_REF,
+                1.3,
+                "one broadcast to 10k within 1.3x the floor's time",
+                higher=False,
+            ),
+            ratio_check("echo-100", "acks_per_s", NODE_REF, 1.5, "echo acks/s >= 1.5x Node"),
+            ratio_check("echo-100", "rtt_p99_ms", NODE_REF, 0.999999, "echo p99 RTT lower than Node's", higher=False),
+            ratio_check("connect-10k", "connects_per_s", NODE_REF, 2, "connects/s (to 10k) >= 2x Node"),
+        ]
+        kb = med("connect-10k", "rss_per_conn_kb", "fastsio")
+        out.append(
+            check(
+                None if kb is None else kb <= 4.0,
+                "memory per idle connection <= 4 KB",
+                "missing results" if kb is None else f"{kb:.2f} KB at 10k",
+            )
+        )
+        held = [r for r in runs if r["label"] == "connect-max" and r["impl"] == "fastsio" and r.get("result")]
+        if held:
+            ok = all(r["result"].get("ready") == r["n"] and r["result"].get("closed_during_hold") == 0 for r in held)
+            worst = min(int(r["result"].get("ready") or 0) for r in held)
+            closed = max(int(r["result"].get("closed_during_hold") or 0) for r in held)
+            out.append(
+                check(
+                    ok,
+                    "connections up to the fd limit, none closed while held",
+                    f"{worst:,}/{held[0]['n']:,} held, {closed} closed during the hold",
+                )
+            )
+        else:
+            out.append(check(None, "connections up to the fd limit, none closed while held", "missing results"))
+        lines += out
+    if "fastsio-pure" in requested:
+        worse: list[str] = []
+        compared = 0
+        for row in rows:
+            if not row.metric.ratio:
+                continue
+            r = _ratio(
+                med(row.label, row.metric.field, "fastsio-pure"),
+                med(row.label, row.metric.field, "python-socketio-uvicorn"),
+            )
+            if r is None:
+                continue
+            compared += 1
+            better = r if row.metric.higher_is_better else (1 / r if r else 0)
+            if better < 2:
+                worse.append(f"{row.title}: {better:.2f}x")
+        detail = f"{compared} metrics compared" + ("; below 2x: " + "; ".join(worse) if worse else "")
+        lines.append(check(None if compared == 0 else not worse, "pure twin >= 2x python-socketio everywhere", detail))
+    if not lines:
+        return []
+    return ["| target | this run | |", "| --- | --- | --- |", *lines]
+
+
+def loadgen_cost(runs: Sequence[dict[str, Any]], impls: Sequence[str]) -> list[str]:
+    """CPU the server and the load generator used in each throughput phase (medians)."""
+    body: list[list[str]] = []
+    for kind, label, _n in scenario_order(runs):
+        if kind not in ("fanout", "echo"):
+            continue
+        for impl in impls:
+            mine = [r["result"] for r in runs if r["label"] == label and r["impl"] == impl and r.get("result")]
+            phase = "tput_time_s" if kind == "fanout" else "duration_s"
+            rate_key = "deliveries_per_s" if kind == "fanout" else "acks_per_s"
+            srv, cli, ceiling, rate = [], [], [], []
+            for res in mine:
+                t, s, c, v = (value_of(res, k) for k in (phase, "server_cpu_s", "client_cpu_s", rate_key))
+                if not t or c is None or v is None:
+                    continue
+                cli.append(c / t)
+                rate.append(v)
+                if s is not None:
+                    srv.append(s / t)
+                if c > 0:
+                    ceiling.append(v * t / c)
+            if not cli:
+                continue
+            body.append(
+                [
+                    label,
+                    impl,
+                    human(statistics.median(rate)),
+                    f"{statistics.median(srv) * 100:.0f}%" if srv else "—",
+                    f"{statistics.median(cli) * 100:.0f}%",
+                    human(statistics.median(ceiling)) if ceiling else "—",
+                ]
+            )
+    if not body:
+        return []
+    header = [
+        "scenario",
+        "implementation",
+        "rate (/s)",
+        "server CPU",
+        "load generator CPU",
+        "load generator ceiling (/s per CPU-second)",
+    ]
+    return _table(header, body)
+
+
+def problems(runs: Sequence[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for r in runs:
+        if not r.get("ok"):
+            res = r.get("result") or {}
+            errs = {k: v for k, v in (res.get("errors") or {}).items() if v}
+            extra = f" (connection errors: {errs})" if errs else ""
+            out.append(f"- {r['label']} / {r['impl']} / repeat {r['repeat']}: {r.get('error')}{extra}")
+    return out
+
+
+def markdown(
+    meta: dict[str, Any],
+    runs: Sequence[dict[str, Any]],
+    chart_name: str | None,
+    results_path: str | None,
+    title: str = "fastsio benchmarks",
+) -> str:
+    settings = meta.get("settings", {})
+    impls = impl_order(runs)
+    rows = rows_for(runs, settings)
+    table = cells(runs, rows, impls)
+    v = meta.get("versions", {})
+    lines = [f"# {title}", ""]
+    lines.append(
+        f"Run {meta.get('started', '?')} with `{meta.get('command', 'python -m benchmarks')}`: "
+        f"{meta.get('repeats', '?')} interleaved repeat(s), medians shown"
+        f"{' (±: half the range, shown from 10 %)' if (meta.get('repeats') or 1) > 1 else ''}; "
+        f"{meta.get('pinning', '')}. WebSocket transport, {settings.get('size', 100)}-byte events."
+    )
+    if meta.get("quick"):
+        lines.append("")
+        lines.append("**Quick mode** (small N, one repeat): a smoke test, not a measurement.")
+    if meta.get("interrupted"):
+        lines.append("")
+        lines.append("**Interrupted**: only the runs that finished are shown.")
+    lines.append("")
+    versions_txt = ", ".join(f"{label} {v[key]}" for key, label in VERSION_LABELS if v.get(key))
+    lines.append(
+        f"Versions: {versions_txt}. Machine: {v.get('cpu', '?')}, {v.get('cpus', '?')} CPUs, "
+        f"Linux {v.get('kernel', '?')}; git {v.get('git_commit') or '(no commit)'}."
+    )
+    background = [float(r["background_cpu"]) for r in runs if isinstance(r.get("background_cpu"), (int, float))]
+    if background:
+        worst = max(background)
+        lines.append("")
+        lines.append(
+            f"Background CPU (other processes) during the runs: median {statistics.median(background):.2f}, "
+            f"max {worst:.2f} of a core"
+            + (" — **the machine was not quiet: these numbers are noisy**." if worst > 0.10 else ".")
+        )
+    lines.append("")
+    lines.append("## Results")
+    lines.append("")
+    lines += _table(
+        ["metric", "", *impls],
+        (
+            [
+                row.title + f" ({row.metric.unit})",
+                arrow(row.metric),
+                *(_cell_text(table.get((row.label, row.metric.field, i))) for i in impls),
+            ]
+            for row in rows
+        ),
+    )
+    lines.append("")
+    lines.append(
+        "↑ higher is better, ↓ lower is better; (!) a run of this cell failed or was cut short (see Problems)."
+    )
+    for ref, name in ((NODE_REF, "Node socket.io"), (FLOOR_REF, "the coalesced floor")):
+        if ref not in impls:
+            continue
+        lines += ["", f"## Ratio to {name} ({ref})", ""]
+        lines.append("Each implementation's median over the reference's, as measured (so ↓ rows want less than 1x).")
+        lines.append("")
+        body = []
+        for row in rows:
+            if not row.metric.ratio:
+                continue
+            ref_med = table[(row.label, row.metric.field, ref)].median
+            body.append(
+                [
+                    row.title,
+                    arrow(row.metric),
+                    *(ratio_text(_ratio(table[(row.label, row.metric.field, i)].median, ref_med)) for i in impls),
+                ]
+            )
+        lines += _table(["metric", "", *impls], body)
+    tgt = targets(table, meta.get("implementations") or impls, rows, runs)
+    if tgt:
+        lines += ["", "## Targets (issue 4)", "", *tgt]
+    cost = loadgen_cost(runs, impls)
+    if cost:
+        lines += ["", "## Load generator cost", ""]
+        lines.append(
+            "CPU used during the measured phase, as a share of one core. The ceiling is what the load "
+            "generator would absorb at 100 % of its core (rate / its CPU share): it must stay far above "
+            "every server, including the coalesced floor."
+        )
+        lines.append("")
+        lines += cost
+    probs = problems(runs)
+    if probs:
+        lines += ["", "## Problems", "", *probs]
+    skipped = meta.get("skipped") or {}
+    if skipped:
+        lines += ["", "## Not run", ""]
+        lines += [f"- {name}: {why}" for name, why in skipped.items()]
+    lines += ["", "## Implementations", ""]
+    for name in impls:
+        impl = IMPL_BY_NAME.get(name)
+        lines.append(f"- **{name}**: {impl.description if impl else name}")
+    if chart_name:
+        lines += ["", f"![benchmark chart]({chart_name})"]
+    if results_path:
+        lines += ["", f"Raw results: `{results_path}`."]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def panels(meta: dict[str, Any], runs: Sequence[dict[str, Any]]) -> list[Panel]:
+    settings = meta.get("settings", {})
+    impls = impl_order(runs)
+    rows = rows_for(runs, settings)
+    table = cells(runs, rows, impls)
+    return [
+        Panel(
+            row.title,
+            row.metric.unit,
+            row.metric.higher_is_better,
+            [(i, table[(row.label, row.metric.field, i)].median) for i in impls],
+        )
+        for row in rows
+        if row.metric.ratio
+    ]
+
+
+def summary(record: dict[str, Any]) -> str:
+    """One line about one run, for the log above the progress bar."""
+    res = record.get("result") or {}
+    kind = record["scenario"]
+
+    def h(key: str, suffix: str = "") -> str:
+        v = value_of(res, key)
+        return "?" if v is None else human(v) + suffix
+
+    if kind == "connect":
+        text = (
+            f"{h('connects_per_s')} connects/s, {h('rss_per_conn_kb', ' KB')}/conn, "
+            f"{res.get('ready', '?')}/{record['n']} held, {res.get('closed_during_hold', '?')} closed in hold"
+        )
+    elif kind == "fanout":
+        text = (
+            f"{h('deliveries_per_s')} deliveries/s (burst {res.get('count', '?')} x {res.get('bursts', '?')}), "
+            f"one broadcast p50 {h('lat_p50_ms', ' ms')} p99 {h('lat_p99_ms', ' ms')}"
+        )
+    elif kind == "echo":
+        text = f"{h('acks_per_s')} acks/s, RTT p50 {h('rtt_p50_ms', ' ms')} p99 {h('rtt_p99_ms', ' ms')}"
+    else:
+        text = (
+            f"{h('connects_per_s')} connects/s, RSS {res.get('rss_before_kb', '?')} -> "
+            f"{res.get('rss_after_kb', '?')} KB"
+        )
+    if not record.get("ok"):
+        text += f"  [FAILED: {record.get('error')}]"
+    return text

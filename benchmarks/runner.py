@@ -1,0 +1,645 @@
+"""Implementations, scenarios, and the processes that run them: servers, the load generator, installs."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+RESULTS = BENCH / "results"
+BUILD = RESULTS / "build"
+NODE_DIR = BENCH / "servers" / "node"
+LOADGEN_SRC = BENCH / "loadgen" / "loadgen.c"
+LOOPBACK = "127.0.0.1"
+FD_MARGIN = 250  # descriptors left to the server's own use when N = "max"
+
+
+# ---------------------------------------------------------------------------------------------------
+# implementations
+
+
+@dataclass(frozen=True)
+class Impl:
+    name: str
+    description: str
+    runtime: str  # "python" or "node"
+    args: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def argv(self, port: int) -> list[str]:
+        head = [sys.executable] if self.runtime == "python" else [shutil.which("node") or "node"]
+        return [*head, *self.args, "--host", LOOPBACK, "--port", str(port)]
+
+    @property
+    def cwd(self) -> Path:
+        return NODE_DIR if self.runtime == "node" else ROOT
+
+
+IMPLEMENTATIONS: tuple[Impl, ...] = (
+    Impl(
+        "fastsio",
+        "fastsio, compiled twins (FASTSIO_REQUIRE_EXTENSIONS=1)",
+        "python",
+        ("-m", "benchmarks.servers.fastsio_app"),
+        {"FASTSIO_REQUIRE_EXTENSIONS": "1"},
+    ),
+    Impl(
+        "fastsio-pure",
+        "fastsio, pure-Python twins (FASTSIO_NO_EXTENSIONS=1)",
+        "python",
+        ("-m", "benchmarks.servers.fastsio_app"),
+        {"FASTSIO_NO_EXTENSIONS": "1"},
+    ),
+    Impl(
+        "python-socketio-uvicorn",
+        "python-socketio 5 AsyncServer(async_mode='asgi') on uvicorn (uvloop, httptools)",
+        "python",
+        ("-m", "benchmarks.servers.psio_uvicorn"),
+    ),
+    Impl("node-socketio", "Node socket.io 4.8 (ws, bufferutil when it builds)", "node", ("server.js",)),
+    Impl(
+        "floor-write",
+        "minimal uvloop server, one transport.write per message",
+        "python",
+        ("-m", "benchmarks.servers.floor", "--mode", "write"),
+    ),
+    Impl(
+        "floor-coalesce",
+        "minimal uvloop server, writes coalesced per connection per loop iteration",
+        "python",
+        ("-m", "benchmarks.servers.floor", "--mode", "coalesce"),
+    ),
+)
+IMPL_BY_NAME = {impl.name: impl for impl in IMPLEMENTATIONS}
+NODE_REF = "node-socketio"
+FLOOR_REF = "floor-coalesce"
+
+
+# ---------------------------------------------------------------------------------------------------
+# scenarios
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes the load; fixed for one suite run and recorded with it."""
+
+    connect_n: tuple[str, ...] = ("1000", "10000", "max")
+    fanout_n: tuple[int, ...] = (1000, 10000)
+    echo_clients: int = 100
+    churn_cycles: int = 20
+    churn_batch: int = 500
+    inflight: int = 200
+    hold: float = 3.0  # connect: seconds the connections are held (answering pings)
+    hold_max: float = 50.0  # connect N=max: long enough for a ping interval plus its timeout
+    size: int = 100
+    rounds: int = 20
+    latency_budget: float = 20.0
+    duration: float = 5.0
+    warmup: float = 1.0
+    burst_budget_mb: float = 64.0
+    settle: float = 1.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    kind: str  # connect | fanout | echo | churn
+    n: int
+    label: str  # connect-1k, connect-max, fanout-10k, echo-100, churn
+    loadgen_args: tuple[str, ...]
+    timeout: float  # the load generator's own hard limit, seconds
+
+
+def n_label(n: int) -> str:
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def max_connections() -> int:
+    """Connections for N = "max": what one process may open, less a margin for the server's own use."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = hard if hard != resource.RLIM_INFINITY else 65536
+    return max(100, min(int(limit), 65536) - FD_MARGIN)
+
+
+def _flags(**options: object) -> tuple[str, ...]:
+    """``--name value`` pairs for the load generator; underscores become dashes."""
+    return tuple(part for key, value in options.items() for part in (f"--{key.replace('_', '-')}", str(value)))
+
+
+def plan(scenarios: Sequence[str], s: Settings) -> list[Scenario]:
+    out: list[Scenario] = []
+    common = _flags(inflight=s.inflight, settle=s.settle)
+    for kind in scenarios:
+        if kind == "connect":
+            for raw in s.connect_n:
+                is_max = raw == "max"
+                n = max_connections() if is_max else int(raw)
+                hold = s.hold_max if is_max else s.hold
+                args = (*common, *_flags(clients=n, hold=hold, warmup_conns=10))
+                label = "connect-max" if is_max else f"connect-{n_label(n)}"
+                out.append(Scenario("connect", n, label, args, 60 + n / 100 + hold + 2 * s.settle))
+        elif kind == "fanout":
+            for n in s.fanout_n:
+                args = (
+                    *common,
+                    *_flags(
+                        clients=n,
+                        size=s.size,
+                        rounds=s.rounds,
+                        latency_budget=s.latency_budget,
+                        duration=s.duration,
+                        burst_budget_mb=s.burst_budget_mb,
+                    ),
+                )
+                timeout = 60 + n / 100 + s.latency_budget + 30 + s.duration * 10 + 30
+                out.append(Scenario("fanout", n, f"fanout-{n_label(n)}", args, timeout))
+        elif kind == "echo":
+            n = s.echo_clients
+            args = (*common, *_flags(clients=n, size=s.size, duration=s.duration, warmup=s.warmup))
+            out.append(Scenario("echo", n, f"echo-{n_label(n)}", args, 60 + s.warmup + s.duration))
+        elif kind == "churn":
+            n = s.churn_batch
+            args = (*common, *_flags(cycles=s.churn_cycles, batch=n))
+            out.append(Scenario("churn", n, "churn", args, 60 + s.churn_cycles * n / 100))
+        else:
+            raise ValueError(f"unknown scenario {kind!r}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# CPU pinning
+
+
+@dataclass(frozen=True)
+class Pinning:
+    server: str | None  # CPU list for taskset, None = not pinned
+    client: str | None
+    note: str
+
+
+def choose_pinning(enabled: bool) -> Pinning:
+    if not enabled:
+        return Pinning(None, None, "not pinned (--no-pin)")
+    if not shutil.which("taskset"):
+        return Pinning(None, None, "not pinned: taskset not found (util-linux)")
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return Pinning(None, None, f"not pinned: only {len(cpus)} CPU available")
+    return Pinning(str(cpus[0]), str(cpus[1]), f"server on CPU {cpus[0]}, load generator on CPU {cpus[1]}")
+
+
+def pinned(cpu: str | None, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", cpu, *argv] if cpu is not None else argv
+
+
+# ---------------------------------------------------------------------------------------------------
+# process bookkeeping: every child runs in its own process group and is killed on the way out
+
+_live: set[subprocess.Popen[Any]] = set()
+
+
+def kill_group(proc: subprocess.Popen[Any], grace: float = 3.0) -> int | None:
+    """SIGTERM the child's process group, SIGKILL it after ``grace`` seconds; returns the exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+    else:  # the leader is gone; make sure nothing it started lingers
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    _live.discard(proc)
+    return proc.returncode
+
+
+def kill_all() -> None:
+    for proc in list(_live):
+        kill_group(proc, grace=1.0)
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel SIGKILL the child when this process dies (Linux), so a
+    harness killed with SIGKILL leaves no server behind.  Resolved here, in the parent, so the
+    child only makes one foreign call between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def set_pdeathsig() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return set_pdeathsig
+
+
+_PREEXEC = _parent_death_signal()
+
+
+def spawn(
+    argv: list[str], cwd: Path, env: dict[str, str], stdout: IO[Any] | int, stderr: IO[Any] | int
+) -> subprocess.Popen[Any]:
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_PREEXEC,  # noqa: PLW1509 - spawned from the main thread only
+    )
+    _live.add(proc)
+    return proc
+
+
+def raise_nofile_limit() -> tuple[int, int]:
+    """Soft RLIMIT_NOFILE up to the hard limit, for this process and the children it starts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTSIO_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env.setdefault("NODE_ENV", "production")
+    return env
+
+
+# ---------------------------------------------------------------------------------------------------
+# preparation: build the load generator, install what the peers need
+
+
+def build_loadgen(force: bool = False) -> Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    binary = BUILD / "loadgen"
+    if not force and binary.exists() and binary.stat().st_mtime >= LOADGEN_SRC.stat().st_mtime:
+        return binary
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        raise RuntimeError("no C compiler found (set CC): the load generator is written in C")
+    tmp = binary.with_suffix(".tmp")
+    cmd = [cc, "-O2", "-Wall", "-o", str(tmp), str(LOADGEN_SRC)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the load generator failed:\n{' '.join(cmd)}\n{done.stderr}")
+    tmp.replace(binary)
+    return binary
+
+
+def prepare_node(log: IO[str]) -> str | None:
+    """npm install the Node server on first use; returns why it cannot run, or None."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        return "node and npm are needed for node-socketio (install Node.js 18+)"
+    stamp = NODE_DIR / "node_modules" / ".installed"
+    if stamp.exists() and stamp.stat().st_mtime >= (NODE_DIR / "package.json").stat().st_mtime:
+        return None
+    log.write("installing socket.io for the Node server (npm install)...\n")
+    log.flush()
+    cmd = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error"]
+    try:
+        done = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        return "npm install timed out"
+    if done.returncode != 0:
+        return f"npm install failed: {done.stderr.strip()[-500:]}"
+    stamp.touch()
+    return None
+
+
+def prepare_python_socketio(install: bool, log: IO[str]) -> str | None:
+    """uvicorn (and python-socketio) in this interpreter's environment; pip-installs them if allowed."""
+    missing = [
+        pkg
+        for mod, pkg in (("uvicorn", "uvicorn>=0.30"), ("socketio", "python-socketio>=5.11,<6"))
+        if importlib.util.find_spec(mod) is None
+    ]
+    if not missing:
+        return None
+    if not install:
+        return f"missing {', '.join(missing)} (pip install them, or drop --no-install)"
+    log.write(f"installing {' '.join(missing)} into {sys.prefix} (pip)...\n")
+    log.flush()
+    cmd = [sys.executable, "-m", "pip", "install", "-q", *missing]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        return "pip install timed out"
+    if done.returncode != 0:
+        return f"pip install failed: {done.stderr.strip()[-500:]}"
+    importlib.invalidate_caches()
+    return None
+
+
+def check_python_server(impl: Impl) -> str | None:
+    """Import the server module the way the run will (same environment); returns the error or None."""
+    module = impl.args[1]
+    env = {**base_env(), **impl.env}
+    code = f"import importlib; importlib.import_module({module!r})"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"importing {module} timed out"
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return lines[-1] if lines else f"importing {module} failed"
+    return None
+
+
+def prepare(impl: Impl, install: bool, log: IO[str]) -> str | None:
+    if impl.runtime == "node":
+        return prepare_node(log)
+    if impl.name == "python-socketio-uvicorn":
+        why = prepare_python_socketio(install, log)
+        if why:
+            return why
+    why = check_python_server(impl)
+    if why and impl.env.get("FASTSIO_REQUIRE_EXTENSIONS"):
+        why += " (build the compiled twins with `make install`, i.e. `pip install -e .`)"
+    return why
+
+
+# ---------------------------------------------------------------------------------------------------
+# versions
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _run_text(argv: list[str], cwd: Path | None = None) -> str | None:
+    try:
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def versions() -> dict[str, Any]:
+    v: dict[str, Any] = {
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+    }
+    fastsio_version = _run_text([sys.executable, "-c", "import fastsio._version as v; print(v.__version__)"], ROOT)
+    v["fastsio"] = fastsio_version
+    v["git_commit"] = _run_text(["git", "rev-parse", "--short", "HEAD"], ROOT)
+    for dist in ("python-socketio", "python-engineio", "uvicorn", "websockets", "wsproto", "uvloop", "httptools"):
+        v[dist] = _dist_version(dist)
+    v["uvicorn_ws"] = ("websockets" if importlib.util.find_spec("websockets") else "wsproto") if v["uvicorn"] else None
+    v["node"] = _run_text(["node", "--version"])
+    pkg = NODE_DIR / "node_modules" / "socket.io" / "package.json"
+    if pkg.exists():
+        v["socket.io"] = json.loads(pkg.read_text()).get("version")
+    v["bufferutil"] = (NODE_DIR / "node_modules" / "bufferutil").exists() or None
+    cc = os.environ.get("CC") or "cc"
+    out = _run_text([cc, "--version"])
+    v["cc"] = out.splitlines()[0] if out else None
+    return v
+
+
+def _cpu_model() -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+# ---------------------------------------------------------------------------------------------------
+# servers
+
+
+def cpu_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of one process."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = text[text.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def _ws_frame(payload: bytes) -> bytes:
+    """A masked client text frame (payloads under 126 bytes)."""
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + body
+
+
+def _read_frame(sock: socket.socket, buf: bytearray) -> bytes:
+    """The payload of the next (unmasked, server) frame; reads more as needed."""
+    while True:
+        if len(buf) >= 2:
+            length = buf[1] & 0x7F
+            head = 4 if length == 126 else 10 if length == 127 else 2
+            if len(buf) >= head:
+                if head > 2:
+                    length = int.from_bytes(buf[2:head], "big")
+                if len(buf) >= head + length:
+                    payload = bytes(buf[head : head + length])
+                    del buf[: head + length]
+                    return payload
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        buf += chunk
+
+
+def probe(port: int, timeout: float = 3.0) -> None:
+    """One full Socket.IO connection over WebSocket (upgrade, open, CONNECT); raises on failure."""
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+        sock.sendall(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n" % port
+        )
+        buf = bytearray()
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed during the upgrade")
+            buf += chunk
+        end = buf.index(b"\r\n\r\n")
+        status = bytes(buf[: buf.index(b"\r\n")])
+        if not status.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(f"upgrade refused: {status.decode(errors='replace')}")
+        del buf[: end + 4]
+        first = _read_frame(sock, buf)
+        if not first.startswith(b"0"):
+            raise ConnectionError(f"expected the Engine.IO open packet, got {first[:60]!r}")
+        sock.sendall(_ws_frame(b"40"))
+        for _ in range(20):
+            packet = _read_frame(sock, buf)
+            if packet.startswith(b"40"):
+                break
+            if packet.startswith(b"44"):
+                raise ConnectionError(f"CONNECT refused: {packet[:100]!r}")
+        else:
+            raise ConnectionError("no CONNECT reply")
+        sock.sendall(_ws_frame(b"41"))
+
+
+class ServerProcess:
+    """One server under test: started pinned, probed until it serves, stopped with its whole group."""
+
+    def __init__(self, impl: Impl, log: IO[str], cpu: str | None) -> None:
+        self.impl = impl
+        self.log = log
+        self.cpu = cpu
+        self.port = free_port()
+        self.proc: subprocess.Popen[Any] | None = None
+        self.startup_s: float | None = None
+        self.vmhwm_kb: int | None = None
+        self.exit_code: int | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start and wait until a Socket.IO connection succeeds; raises RuntimeError with the reason."""
+        argv = pinned(self.cpu, self.impl.argv(self.port))
+        self.log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
+        self.log.flush()
+        t0 = time.monotonic()
+        self.proc = spawn(argv, self.impl.cwd, {**base_env(), **self.impl.env}, self.log, subprocess.STDOUT)
+        last_error = "no answer"
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with code {self.proc.returncode} during start-up")
+            try:
+                probe(self.port)
+            except (OSError, ConnectionError) as exc:
+                last_error = str(exc) or type(exc).__name__
+                time.sleep(0.1)
+                continue
+            self.startup_s = time.monotonic() - t0
+            return
+        raise RuntimeError(f"server not ready after {timeout:.0f} s: {last_error}")
+
+    def rss_kb(self, key: str = "VmRSS") -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        return None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.vmhwm_kb = self.rss_kb("VmHWM")
+        self.exit_code = kill_group(self.proc)
+
+
+@contextlib.contextmanager
+def server(impl: Impl, log: IO[str], cpu: str | None, timeout: float = 30.0) -> Iterator[ServerProcess]:
+    srv = ServerProcess(impl, log, cpu)
+    try:
+        srv.start(timeout)
+        yield srv
+    finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------------------------------
+# the load generator
+
+
+@dataclass
+class LoadgenResult:
+    data: dict[str, Any] | None
+    error: str | None
+    stderr: str
+    wall_s: float
+
+
+def run_loadgen(binary: Path, scenario: Scenario, port: int, server_pid: int, cpu: str | None) -> LoadgenResult:
+    argv = pinned(
+        cpu,
+        [
+            str(binary),
+            "--mode",
+            scenario.kind,
+            "--port",
+            str(port),
+            "--server-pid",
+            str(server_pid),
+            "--timeout",
+            f"{scenario.timeout:.0f}",
+            *scenario.loadgen_args,
+        ],
+    )
+    t0 = time.monotonic()
+    proc = spawn(argv, ROOT, base_env(), subprocess.PIPE, subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=scenario.timeout + 30)
+    except subprocess.TimeoutExpired:
+        kill_group(proc, grace=1.0)
+        out, err = proc.communicate()
+        return LoadgenResult(
+            None, "load generator overran its time limit", err.decode(errors="replace"), time.monotonic() - t0
+        )
+    finally:
+        kill_group(proc, grace=1.0)
+    wall = time.monotonic() - t0
+    text_err = err.decode(errors="replace")
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.startswith("{")]
+    if not lines:
+        tail = text_err.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        return LoadgenResult(None, f"load generator produced no result: {tail[0]}", text_err, wall)
+    data = json.loads(lines[-1])
+    return LoadgenResult(data, None if data.get("ok") else data.get("error", "failed"), text_err, wall)

@@ -1,0 +1,34 @@
+// The benchmark app on Node socket.io 4.8: join "all" on connect, "echo" acks its arguments,
+// "burst"(count, size) broadcasts "tick" count times to "all", then acks count.
+//   node server.js --port 8000 [--host 127.0.0.1]
+"use strict";
+const http = require("http");
+const { Server } = require("socket.io");
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const port = Number(arg("--port", "8000"));
+const host = arg("--host", "127.0.0.1");
+const httpServer = http.createServer();
+const io = new Server(httpServer, { cors: { origin: "*" } });
+
+io.on("connection", (socket) => {
+  socket.join("all");
+  socket.on("echo", (...args) => {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (ack) ack(...args);
+  });
+  socket.on("burst", (count, size, ack) => {
+    const payload = "x".repeat(size);
+    for (let i = 0; i < count; i++) io.to("all").emit("tick", payload);
+    if (typeof ack === "function") ack(count);
+  });
+});
+
+httpServer.listen({ port, host, backlog: 4096 }, () => {
+  process.stderr.write(`node socket.io ${require("socket.io/package.json").version} on ${host}:${port}\n`);
+});
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(0));

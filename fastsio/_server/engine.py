@@ -1,0 +1,391 @@
+"""Engine.IO over HTTP: routing, handshake, long-polling, WebSocket upgrade, CORS.
+
+:class:`Engine` is the application object the per-connection protocol talks to
+(``handle_request`` / ``handle_upgrade``).  It owns the sessions, the shared timer
+wheel and the write flusher, and creates the layer above for each new session with
+``factory(session)`` (a Socket.IO client or a public EngineSocket), which must have
+``on_open()``, ``on_message(data)`` and ``on_close(reason)``.
+
+Errors are answered as the reference server (engine.io) does: HTTP 400 with
+``{"code": n, "message": "..."}``, 403 when ``allow_request`` refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import logging
+import os
+from typing import Any, Callable
+
+from ..protocol import engineio as eio
+from ..protocol.engineio import EngineIOError
+from ..protocol.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
+from ..protocol.websocket import check_handshake, handshake_response
+from .http import Connection, Request
+from .timers import Flusher, TimerWheel
+
+log = logging.getLogger("fastsio.engine")
+
+_CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+
+
+def generate_sid() -> str:
+    """20 URL-safe characters, like the reference server's ids."""
+    return base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
+
+
+class Engine:
+    """The Engine.IO server bound to one path."""
+
+    def __init__(
+        self,
+        *,
+        path: str = "/engine.io/",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_allowed_origins: str | list[str] | None = None,
+        cors_credentials: bool = True,
+        allow_request: Callable[[Any], Any] | None = None,
+        cookie: str | dict[str, Any] | None = None,
+        factory: Callable[[Session], Any] | None = None,
+        fallback: Callable[[Connection, Request], Any] | None = None,
+    ) -> None:
+        path = "/" + path.strip("/")
+        self.path = path if path == "/" else path + "/"
+        self.path_noslash = self.path.rstrip("/") or "/"
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.upgrade_timeout = upgrade_timeout
+        self.max_http_buffer_size = max_http_buffer_size
+        # the HTTP layer's body limit (also bounds non-Engine.IO requests)
+        self.max_body = max_http_buffer_size
+        for t in transports:
+            if t not in (POLLING, WEBSOCKET):
+                raise ValueError(f"unknown transport {t!r}")
+        self.transports = tuple(transports)
+        self.allow_upgrades = allow_upgrades
+        if isinstance(cors_allowed_origins, str) and cors_allowed_origins != "*":
+            cors_allowed_origins = [cors_allowed_origins]
+        self.cors_allowed_origins = cors_allowed_origins
+        self.cors_credentials = cors_credentials
+        self.allow_request = allow_request
+        if isinstance(cookie, str):
+            cookie = {"name": cookie}
+        self.cookie = cookie
+        self.factory = factory
+        self.fallback = fallback
+        self.sessions: dict[str, Session] = {}
+        self.connections: set[Connection] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.wheel: TimerWheel | None = None
+        self.flusher: Flusher | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.wheel = TimerWheel(loop)
+        self.flusher = Flusher(loop)
+
+    def protocol_factory(self) -> Connection:
+        assert self.loop is not None
+        return Connection(self, self.loop, self.flusher)
+
+    def close_all(self, reason: str) -> None:
+        for session in list(self.sessions.values()):
+            session.close(reason)
+
+    # ------------------------------------------------------- the timer-owner protocol
+    def schedule(self, session: Session, when: float) -> None:
+        assert self.wheel is not None
+        self.wheel.schedule(session, when)
+
+    def cancel(self, session: Session) -> None:
+        assert self.wheel is not None
+        self.wheel.cancel(session)
+
+    def discard(self, session: Session) -> None:
+        if self.sessions.get(session.sid) is session:
+            del self.sessions[session.sid]
+
+    # ------------------------------------------------------------------- HTTP
+    def handle_request(self, conn: Connection, req: Request) -> None:
+        path = req.path
+        if path != self.path and path != self.path_noslash:
+            if self.fallback is not None:
+                self.fallback(conn, req)
+            else:
+                conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found")
+            return
+        cors, allowed = self._cors(req)
+        if not allowed:
+            log.info("origin %r refused", req.headers.get("origin"))
+            self._error(conn, cors, eio.FORBIDDEN, "Not an accepted origin", status=403)
+            return
+        if req.method == "OPTIONS" and "access-control-request-method" in req.headers:
+            headers = list(cors)
+            headers.append(("Access-Control-Allow-Methods", _CORS_METHODS))
+            reqh = req.headers.get("access-control-request-headers")
+            if reqh:
+                headers.append(("Access-Control-Allow-Headers", reqh))
+            headers.append(("Access-Control-Max-Age", "86400"))
+            conn.send_response(204, headers)
+            return
+        q = req.query
+        transport = q.get("transport")
+        if transport not in self.transports:
+            self._error(conn, cors, eio.UNKNOWN_TRANSPORT)
+            return
+        sid = q.get("sid")
+        if sid is not None:
+            session = self.sessions.get(sid)
+            if session is None:
+                self._error(conn, cors, eio.UNKNOWN_SID)
+                return
+            if transport != POLLING or session.transport != POLLING:
+                self._error(conn, cors, eio.BAD_REQUEST)
+                return
+            if req.method == "GET":
+                self._poll(conn, session, cors)
+            elif req.method == "POST":
+                self._post(conn, session, req, cors)
+            else:
+                self._error(conn, cors, eio.BAD_REQUEST)
+            return
+        # a new session
+        if req.method != "GET":
+            self._error(conn, cors, eio.BAD_HANDSHAKE_METHOD)
+            return
+        if transport != POLLING:
+            self._error(conn, cors, eio.BAD_REQUEST)
+            return
+        if q.get("EIO") != "4":
+            self._error(conn, cors, eio.UNSUPPORTED_PROTOCOL_VERSION)
+            return
+        self._allow_then(conn, req, cors, self._open_polling)
+
+    def _allow_then(self, conn: Connection, req: Request, cors: list, then: Callable) -> None:
+        check = self.allow_request
+        if check is None:
+            then(conn, req, cors)
+            return
+        try:
+            result = check(req)
+        except Exception:
+            log.exception("allow_request raised")
+            result = False
+        if inspect.isawaitable(result):
+            assert self.loop is not None
+
+            async def wait() -> None:
+                try:
+                    ok = await result
+                except Exception:
+                    log.exception("allow_request raised")
+                    ok = False
+                if conn.closed:
+                    return
+                if ok:
+                    then(conn, req, cors)
+                else:
+                    self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade)
+
+            self.loop.create_task(wait())
+            return
+        if result:
+            then(conn, req, cors)
+        else:
+            self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade)
+
+    def _new_session(self, transport: str, req: Request) -> Session:
+        assert self.loop is not None
+        sid = generate_sid()
+        while sid in self.sessions:  # pragma: no cover - 120 random bits
+            sid = generate_sid()
+        session = Session(
+            sid,
+            transport,
+            self,
+            self.loop.time(),
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            upgrade_timeout=self.upgrade_timeout,
+        )
+        session.request = req
+        self.sessions[sid] = session
+        return session
+
+    def _open_packet(self, session: Session, upgrades: list[str]) -> str:
+        return eio.open_packet(
+            session.sid,
+            upgrades,
+            int(self.ping_interval * 1000),
+            int(self.ping_timeout * 1000),
+            self.max_http_buffer_size,
+        )
+
+    def _start(self, session: Session) -> None:
+        factory = self.factory
+        if factory is not None:
+            handler = factory(session)
+            session.handler = handler
+            try:
+                handler.on_open()
+            except Exception:
+                log.exception("connection handler raised")
+
+    def _open_polling(self, conn: Connection, req: Request, cors: list) -> None:
+        session = self._new_session(POLLING, req)
+        upgrades = [WEBSOCKET] if self.allow_upgrades and WEBSOCKET in self.transports else []
+        headers = self._poll_headers(cors)
+        if self.cookie:
+            headers.append(("Set-Cookie", self._cookie(session.sid)))
+        conn.send_response(200, headers, self._open_packet(session, upgrades).encode())
+        self._start(session)
+
+    def _poll_headers(self, cors: list) -> list[tuple[str, str]]:
+        headers = [("Content-Type", "text/plain; charset=UTF-8")]
+        headers.extend(cors)
+        return headers
+
+    def _poll(self, conn: Connection, session: Session, cors: list) -> None:
+        conn.poll_headers = self._poll_headers(cors)
+        conn.poll_owner = session
+        if not session.poll_request(conn):
+            conn.poll_owner = None
+            log.info("overlapping polling requests for session %s", session.sid)
+            self._error(conn, cors, eio.BAD_REQUEST)
+
+    def _post(self, conn: Connection, session: Session, req: Request, cors: list) -> None:
+        headers = [("Content-Type", "text/html")]
+        headers.extend(cors)
+        try:
+            body = req.body.decode("utf-8")
+        except UnicodeDecodeError:
+            log.info("session %s: POST body is not UTF-8", session.sid)
+            session.close("parse error")
+            self._error(conn, cors, eio.BAD_REQUEST)
+            return
+        assert self.loop is not None
+        try:
+            session.receive_payload(body, self.loop.time())
+        except EngineIOError as exc:
+            log.info("session %s: bad payload: %s", session.sid, exc)
+            self._error(conn, cors, eio.BAD_REQUEST)
+            return
+        conn.send_response(200, headers, b"ok")
+
+    # ------------------------------------------------------------------ WebSocket
+    def handle_upgrade(self, conn: Connection, req: Request) -> None:
+        path = req.path
+        if path != self.path and path != self.path_noslash:
+            conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found", close=True)
+            return
+        cors, allowed = self._cors(req)
+        if not allowed:
+            log.info("WebSocket origin %r refused", req.headers.get("origin"))
+            self._error(conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True)
+            return
+        q = req.query
+        if q.get("transport") != WEBSOCKET or WEBSOCKET not in self.transports:
+            self._error(conn, [], eio.UNKNOWN_TRANSPORT, upgrade=True)
+            return
+        problem = check_handshake(req.method, req.headers)
+        if problem is not None:
+            log.info("bad WebSocket handshake from %s: %s", conn.client, problem)
+            self._error(conn, [], eio.BAD_REQUEST, upgrade=True)
+            return
+        sid = q.get("sid")
+        if sid is not None:
+            session = self.sessions.get(sid)
+            if session is None:
+                self._error(conn, [], eio.UNKNOWN_SID, upgrade=True)
+                return
+            if not self.allow_upgrades or session.state != OPEN:
+                self._error(conn, [], eio.BAD_REQUEST, upgrade=True)
+                return
+            assert self.loop is not None
+            if not session.attach_probe(conn, self.loop.time()):
+                # like the reference server: accept the WebSocket, then close it
+                log.info("session %s: refused a second upgrade", sid)
+                conn.accept_websocket(
+                    handshake_response(req.headers["sec-websocket-key"]), None, 125
+                )
+                conn.ws_close(1000)
+                return
+            self._accept(conn, req, session)
+            return
+        if q.get("EIO") != "4":
+            self._error(conn, [], eio.UNSUPPORTED_PROTOCOL_VERSION, upgrade=True)
+            return
+        self._allow_then(conn, req, [], self._open_websocket)
+
+    def _accept(self, conn: Connection, req: Request, session: Session) -> None:
+        extra: list[tuple[str, str]] = []
+        if self.cookie and session.ws is None and session.probe is None:
+            extra.append(("Set-Cookie", self._cookie(session.sid)))
+        conn.accept_websocket(
+            handshake_response(req.headers["sec-websocket-key"], extra),
+            session,
+            self.max_http_buffer_size,
+        )
+
+    def _open_websocket(self, conn: Connection, req: Request, cors: list) -> None:
+        session = self._new_session(WEBSOCKET, req)
+        session.ws = conn
+        self._accept(conn, req, session)
+        conn.send(self._open_packet(session, []))
+        self._start(session)
+
+    # ------------------------------------------------------------------ helpers
+    def _error(
+        self,
+        conn: Connection,
+        cors: list,
+        code: int,
+        message: str | None = None,
+        status: int = 400,
+        upgrade: bool = False,
+    ) -> None:
+        headers = [("Content-Type", "application/json")]
+        headers.extend(cors)
+        conn.send_response(status, headers, eio.error_body(code, message), close=upgrade)
+
+    def _cors(self, req: Request) -> tuple[list[tuple[str, str]], bool]:
+        """CORS response headers for the request, and whether its origin is allowed."""
+        origin = req.headers.get("origin")
+        if origin is None:
+            return [], True
+        allowed = self.cors_allowed_origins
+        if allowed is None:
+            # same origin only
+            scheme = "https" if req.secure else "http"
+            host = req.headers.get("host", "")
+            if origin != f"{scheme}://{host}":
+                return [], False
+        elif allowed != "*" and origin not in allowed:
+            return [], False
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self.cors_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers, True
+
+    def _cookie(self, sid: str) -> str:
+        c = self.cookie
+        assert c is not None
+        parts = [f"{c.get('name', 'io')}={sid}", f"Path={c.get('path', '/')}"]
+        if c.get("httpOnly", c.get("http_only", True)):
+            parts.append("HttpOnly")
+        same_site = c.get("sameSite", c.get("same_site", "Lax"))
+        if same_site:
+            parts.append(f"SameSite={same_site}")
+        if c.get("secure"):
+            parts.append("Secure")
+        if "maxAge" in c or "max_age" in c:
+            parts.append(f"Max-Age={int(c.get('maxAge', c.get('max_age')))}")
+        return "; ".join(parts)

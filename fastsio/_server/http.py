@@ -1,0 +1,439 @@
+"""The per-TCP-connection protocol: HTTP/1.1 on httptools, then WebSocket after an upgrade.
+
+One :class:`Connection` object serves a TCP connection for its whole life:
+
+* HTTP mode: httptools parses requests (keep-alive, Content-Length and chunked bodies,
+  header and body limits); each complete request goes to the application's
+  ``handle_request(conn, request)``, which answers with :meth:`Connection.send_response`
+  now or later (a long-polling GET is answered when there is something to send;
+  pipelined requests behind it wait their turn).
+* WebSocket mode: after ``handle_upgrade`` accepts an upgrade the HTTP parser is
+  dropped, frames are parsed in place by the selected frame-codec twin, and messages
+  go to ``conn.ws_handler.receive_ws(conn, message, now)``.
+
+Writes are coalesced (see :class:`~fastsio._server.timers.Flusher`): everything a
+connection is sent during one loop iteration leaves in one ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httptools
+
+from ..protocol.websocket import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_TEXT,
+    FrameParser,
+    WebSocketError,
+    build_close,
+    build_frame,
+)
+
+log = logging.getLogger("fastsio.server")
+
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 100
+
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+class Request:
+    """A parsed HTTP request (headers lower-cased; repeated headers joined by ", ")."""
+
+    __slots__ = ("method", "url", "path", "query", "headers", "body", "client", "secure", "upgrade")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        client: tuple[str, int] | None,
+        secure: bool,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = b""
+        self.client = client
+        self.secure = secure
+        self.upgrade = False
+
+
+def _response_head(status: int, headers: list[tuple[str, str]], length: int, close: bool) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+    for name, value in headers:
+        lines.append(f"{name}: {value}\r\n")
+    lines.append(f"Content-Length: {length}\r\n")
+    if close:
+        lines.append("Connection: close\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+class Connection(asyncio.Protocol):
+    """One TCP connection: HTTP/1.1, or WebSocket after an upgrade."""
+
+    __slots__ = (
+        # global state
+        "app",
+        "loop",
+        "flusher",
+        # per-connection state
+        "transport",
+        "client",
+        "secure",
+        "closed",
+        "wbuf",
+        "paused",
+        "buffered",
+        # HTTP state (dropped after an upgrade)
+        "parser",
+        "url",
+        "hdrs",
+        "header_bytes",
+        "body",
+        "body_limit",
+        "request",
+        "busy",
+        "backlog",
+        "keep_alive",
+        "poll_headers",
+        "poll_owner",
+        # WebSocket state
+        "frames",
+        "ws_handler",
+        "ws_closing",
+    )
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, flusher: Any) -> None:
+        self.app = app
+        self.loop = loop
+        self.flusher = flusher
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.secure = False
+        self.closed = False
+        # coalesced output: None, or the chunks written during this loop iteration
+        self.wbuf: list[bytes] | None = None
+        # the transport asked us to stop writing (its buffer is over the high-water mark)
+        self.paused = False
+        self.buffered = 0
+        self.parser: Any = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.hdrs: list[tuple[bytes, bytes]] = []
+        self.header_bytes = 0
+        self.body: list[bytes] = []
+        self.body_limit = app.max_body
+        self.request: Request | None = None
+        # a response is owed for a request (long-polling GET waiting for data)
+        self.busy = False
+        # complete requests that arrived (pipelined) while busy
+        self.backlog: list[Request] = []
+        self.keep_alive = True
+        # headers for the pending long-poll response, and the session that holds it
+        self.poll_headers: list[tuple[str, str]] = []
+        self.poll_owner: Any = None
+        self.frames: FrameParser | None = None
+        self.ws_handler: Any = None
+        self.ws_closing = False
+
+    # ------------------------------------------------------------ asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.client = (peer[0], peer[1])
+        self.secure = transport.get_extra_info("sslcontext") is not None
+        self.app.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.wbuf = None
+        self.app.connections.discard(self)
+        handler = self.ws_handler
+        if handler is not None:
+            self.ws_handler = None
+            handler.ws_closed(self)
+        owner = self.poll_owner
+        if owner is not None:
+            self.poll_owner = None
+            owner.poll_closed(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.frames is not None:
+            self._ws_data(data)
+            return
+        parser = self.parser
+        if parser is None:
+            return
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            if self.frames is not None:
+                offset = exc.args[0]
+                if offset < len(data):
+                    self._ws_data(data[offset:])
+        except httptools.HttpParserError as exc:
+            if not self.closed:
+                log.info("malformed HTTP request from %s: %s", self.client, exc)
+                self.send_error(400, close=True)
+
+    # ------------------------------------------------------------ httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.hdrs = []
+        self.header_bytes = 0
+        self.body = []
+        self.request = None
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self.header_bytes += len(url)
+        if self.header_bytes > MAX_HEADER_BYTES:
+            self._too_large(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_bytes += len(name) + len(value)
+        self.hdrs.append((name, value))
+        if self.header_bytes > MAX_HEADER_BYTES or len(self.hdrs) > MAX_HEADERS:
+            self._too_large(431)
+
+    def _too_large(self, status: int) -> None:
+        log.info("request from %s refused: %d", self.client, status)
+        self.send_error(status, close=True)
+        raise httptools.HttpParserError("limit exceeded")
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        headers: dict[str, str] = {}
+        for name, value in self.hdrs:
+            key = name.decode("latin-1").lower()
+            val = value.decode("latin-1")
+            if key in headers:
+                headers[key] += ", " + val
+            else:
+                headers[key] = val
+        self.hdrs = []
+        try:
+            parsed = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self.send_error(400, close=True)
+            raise httptools.HttpParserError("invalid url") from None
+        raw_path = parsed.path.decode("latin-1")
+        query = dict(parse_qsl(parsed.query.decode("latin-1"))) if parsed.query else {}
+        req = Request(
+            parser.get_method().decode("ascii"),
+            self.url.decode("latin-1"),
+            raw_path,
+            query,
+            headers,
+            self.client,
+            self.secure,
+        )
+        req.upgrade = parser.should_upgrade()
+        self.request = req
+        self.keep_alive = parser.should_keep_alive()
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.body_limit:
+            log.info("request body from %s over the limit (%s bytes)", self.client, length)
+            self.send_error(413, close=True)
+            raise httptools.HttpParserError("body too large")
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        self.header_bytes += len(body)
+        if sum(len(b) for b in self.body) > self.body_limit:
+            log.info("request body from %s over the limit", self.client)
+            self.send_error(413, close=True)
+            raise httptools.HttpParserError("body too large")
+
+    def on_message_complete(self) -> None:
+        req = self.request
+        if req is None:
+            return
+        self.request = None
+        req.body = b"".join(self.body) if self.body else b""
+        self.body = []
+        if req.upgrade and req.headers.get("upgrade", "").lower() == "websocket":
+            # answered synchronously; feed_data raises HttpParserUpgrade right after
+            self.app.handle_upgrade(self, req)
+            return
+        if self.busy:
+            self.backlog.append(req)
+            return
+        self._dispatch(req)
+
+    def _dispatch(self, req: Request) -> None:
+        self.busy = True
+        try:
+            self.app.handle_request(self, req)
+        except Exception:
+            log.exception("error handling %s %s", req.method, req.url)
+            if self.busy and not self.closed:
+                self.send_error(500, close=True)
+
+    # ------------------------------------------------------------ HTTP responses
+    def send_response(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes = b"",
+        close: bool = False,
+    ) -> None:
+        """Answer the current request; then serve the next pipelined one, if any."""
+        if self.closed:
+            return
+        close = close or not self.keep_alive
+        self.busy = False
+        self.write(_response_head(status, headers, len(body), close) + body)
+        if close:
+            self.shutdown()
+            return
+        if self.backlog:
+            self._dispatch(self.backlog.pop(0))
+
+    def send_error(self, status: int, body: bytes = b"", close: bool = False) -> None:
+        headers = [("Content-Type", "application/json" if body else "text/plain")]
+        if not body:
+            body = _REASONS.get(status, "Error").encode()
+        self.send_response(status, headers, body, close=close)
+
+    # The long-polling sink protocol of fastsio.protocol.session
+    def respond(self, payload: str) -> None:
+        """Answer the pending long-polling GET with an Engine.IO payload."""
+        self.poll_owner = None
+        body = payload.encode("utf-8")
+        self.send_response(200, self.poll_headers, body)
+
+    def drop(self) -> None:
+        self.poll_owner = None
+
+    # ------------------------------------------------------------ output
+    def write(self, data: bytes) -> None:
+        """Queue bytes; they leave with everything else written this loop iteration."""
+        buf = self.wbuf
+        if buf is None:
+            if self.closed:
+                return
+            self.wbuf = [data]
+            self.flusher.add(self)
+        else:
+            buf.append(data)
+
+    def flush(self) -> None:
+        buf = self.wbuf
+        if buf is None:
+            return
+        self.wbuf = None
+        if self.closed:
+            return
+        transport = self.transport
+        assert transport is not None
+        if len(buf) == 1:
+            transport.write(buf[0])
+        else:
+            transport.write(b"".join(buf))
+
+    def close(self) -> None:
+        """Close: a WebSocket with a close frame (1000), HTTP by closing the TCP connection."""
+        if self.frames is not None and not self.ws_closing:
+            self.ws_close(1000)
+        else:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Flush what is queued, then close the TCP connection."""
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.wbuf = None
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------ WebSocket
+    def accept_websocket(self, response: bytes, handler: Any, max_size: int) -> None:
+        """Switch to WebSocket mode: send the 101 response, drop the HTTP parser."""
+        self.write(response)
+        self.parser = None
+        self.backlog = []
+        self.busy = False
+        self.frames = FrameParser(max_size)
+        self.ws_handler = handler
+
+    def send(self, encoded: str | bytes) -> None:
+        """Send one encoded Engine.IO packet as a frame (the WebSocket sink protocol)."""
+        if self.ws_closing:
+            return
+        if isinstance(encoded, str):
+            self.write(build_frame(OP_TEXT, encoded))
+        else:
+            self.write(build_frame(OP_BINARY, encoded))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Send a pre-built frame (broadcast fan-out)."""
+        if not self.ws_closing:
+            self.write(frame)
+
+    def ws_close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame; the TCP connection closes when the client answers it
+        (or after a second).  The handler is told at once."""
+        if self.ws_closing or self.closed:
+            return
+        self.ws_closing = True
+        self.write(build_close(code, reason))
+        handler = self.ws_handler
+        if handler is not None:
+            self.ws_handler = None
+            handler.ws_closed(self)
+        self.flush()
+        self.loop.call_later(1.0, self.shutdown)
+
+    def _ws_data(self, data: bytes) -> None:
+        frames = self.frames
+        assert frames is not None
+        try:
+            messages = frames.feed(data)
+        except WebSocketError as exc:
+            if not self.ws_closing:
+                log.info("WebSocket protocol error from %s: %s (%d)", self.client, exc.reason, exc.code)
+                self.ws_close(exc.code, exc.reason)
+            else:
+                self.shutdown()
+            return
+        now = self.loop.time()
+        for op, payload in messages:
+            if op == OP_TEXT or op == OP_BINARY:
+                handler = self.ws_handler
+                if handler is not None:
+                    handler.receive_ws(self, payload, now)
+            elif op == OP_PING:
+                self.write(build_frame(10, payload))  # PONG
+            elif op == OP_CLOSE:
+                if not self.ws_closing:
+                    code = payload[0]
+                    self.ws_close(1000 if code in (1005, 1006) else code)
+                self.shutdown()
+                return

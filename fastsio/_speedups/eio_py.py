@@ -1,0 +1,94 @@
+"""Engine.IO packet and polling-payload codec, pure-Python twin (the specification).
+
+Engine.IO v4 (https://socket.io/docs/v4/engine-io-protocol/):
+
+* A packet is a type digit followed by its data: ``"4hello"`` is a MESSAGE.
+  Over WebSocket a binary MESSAGE is sent as a raw binary frame.
+* A polling payload joins packets with the record separator ``"\\x1e"``;
+  binary messages inside it are ``"b"`` + base64.
+
+Encoded packets are the unit the rest of fastsio passes around: a ``str`` for a
+text packet (``"4hello"``) and ``bytes`` for a binary message.  Polling queues
+hold encoded packets; :func:`encode_payload` joins them.
+
+Module-level ints instead of an enum so that Cython can compile this module.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+OPEN = 0
+CLOSE = 1
+PING = 2
+PONG = 3
+MESSAGE = 4
+UPGRADE = 5
+NOOP = 6
+
+SEPARATOR = "\x1e"
+
+
+class EngineIOError(ValueError):
+    """A packet or payload that does not parse."""
+
+
+def encode_packet(ptype: int, data: str | bytes | None = None) -> str | bytes:
+    """Encode one packet for the WebSocket transport (or a polling queue)."""
+    if data is None:
+        return str(ptype)
+    if isinstance(data, str):
+        return str(ptype) + data
+    if ptype != MESSAGE:
+        raise EngineIOError("only MESSAGE packets may carry binary data")
+    return bytes(data)
+
+
+def decode_packet(data: str | bytes) -> tuple[int, str | bytes]:
+    """Decode one WebSocket message into ``(type, data)``.
+
+    A text message must start with a type digit 0-6; a binary message is a MESSAGE.
+    """
+    if isinstance(data, str):
+        if not data:
+            raise EngineIOError("empty packet")
+        c = ord(data[0]) - 48
+        if c < 0 or c > 6:
+            raise EngineIOError("unknown packet type")
+        return c, data[1:]
+    return MESSAGE, bytes(data)
+
+
+def encode_payload(packets: list[str | bytes]) -> str:
+    """Join encoded packets into one polling payload (binary as ``b`` + base64)."""
+    if len(packets) == 1:
+        p = packets[0]
+        if isinstance(p, str):
+            return p
+        return "b" + binascii.b2a_base64(p, newline=False).decode("ascii")
+    parts = []
+    for p in packets:
+        if isinstance(p, str):
+            parts.append(p)
+        else:
+            parts.append("b" + binascii.b2a_base64(p, newline=False).decode("ascii"))
+    return SEPARATOR.join(parts)
+
+
+def decode_payload(body: str) -> list[tuple[int, str | bytes]]:
+    """Split a polling payload into ``(type, data)`` packets."""
+    out: list[tuple[int, str | bytes]] = []
+    for part in body.split(SEPARATOR):
+        if not part:
+            raise EngineIOError("empty packet in payload")
+        if part[0] == "b":
+            try:
+                out.append((MESSAGE, binascii.a2b_base64(part[1:].encode("ascii"), strict_mode=True)))
+            except (binascii.Error, UnicodeEncodeError) as exc:
+                raise EngineIOError("invalid base64 payload") from exc
+            continue
+        c = ord(part[0]) - 48
+        if c < 0 or c > 6:
+            raise EngineIOError("unknown packet type")
+        out.append((c, part[1:]))
+    return out

@@ -1,0 +1,14 @@
+"""Selector for the broadcast fan-out twins."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import NO_EXTENSIONS, load
+
+if TYPE_CHECKING or NO_EXTENSIONS:
+    from .fanout_py import fanout  # noqa: F401
+
+if not TYPE_CHECKING:
+    _impl = load("fanout")
+    fanout = _impl.fanout

@@ -1,0 +1,85 @@
+"""Engine.IO v4 wire format: packet types, codecs and the error answers of the reference server.
+
+The codec functions come from the selected twin in :mod:`fastsio._speedups.eio`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .._speedups.eio import (
+    SEPARATOR,
+    EngineIOError,
+    decode_packet,
+    decode_payload,
+    encode_packet,
+    encode_payload,
+)
+
+__all__ = (
+    "CLOSE",
+    "ERRORS",
+    "MESSAGE",
+    "NOOP",
+    "OPEN",
+    "PING",
+    "PONG",
+    "SEPARATOR",
+    "UPGRADE",
+    "EngineIOError",
+    "decode_packet",
+    "decode_payload",
+    "encode_packet",
+    "encode_payload",
+    "error_body",
+    "open_packet",
+)
+
+OPEN = 0
+CLOSE = 1
+PING = 2
+PONG = 3
+MESSAGE = 4
+UPGRADE = 5
+NOOP = 6
+
+# The reference server's (engine.io) error codes and messages, answered with HTTP 400
+# (403 for FORBIDDEN) and a JSON body ``{"code": n, "message": "..."}``.
+UNKNOWN_TRANSPORT = 0
+UNKNOWN_SID = 1
+BAD_HANDSHAKE_METHOD = 2
+BAD_REQUEST = 3
+FORBIDDEN = 4
+UNSUPPORTED_PROTOCOL_VERSION = 5
+
+ERRORS: dict[int, str] = {
+    UNKNOWN_TRANSPORT: "Transport unknown",
+    UNKNOWN_SID: "Session ID unknown",
+    BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    BAD_REQUEST: "Bad request",
+    FORBIDDEN: "Forbidden",
+    UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+
+def error_body(code: int, message: str | None = None) -> bytes:
+    """The JSON body of an Engine.IO error response."""
+    return json.dumps(
+        {"code": code, "message": message or ERRORS[code]}, separators=(",", ":")
+    ).encode()
+
+
+def open_packet(
+    sid: str, upgrades: list[str], ping_interval_ms: int, ping_timeout_ms: int, max_payload: int
+) -> str:
+    """The OPEN packet (``0{...}``) that starts a session."""
+    return "0" + json.dumps(
+        {
+            "sid": sid,
+            "upgrades": upgrades,
+            "pingInterval": ping_interval_ms,
+            "pingTimeout": ping_timeout_ms,
+            "maxPayload": max_payload,
+        },
+        separators=(",", ":"),
+    )

@@ -1,0 +1,379 @@
+"""Engine.IO session state machine (sans-I/O: no sockets, no loop, time passed in).
+
+Theory of operation
+-------------------
+A :class:`Session` is one Engine.IO connection, whatever transports carry it.  It talks
+to the outside through three duck-typed objects it is given:
+
+* a *WebSocket sink* (``ws`` / ``probe``): ``send(encoded)`` sends one encoded Engine.IO
+  packet as a frame (``str`` -> text, ``bytes`` -> binary), ``close()`` closes it;
+* a *poll sink* (``poll``, the pending long-polling GET): ``respond(payload: str)``
+  answers the request; ``drop()`` forgets it without answering;
+* an *owner* (the engine): ``schedule(session, when)`` asks for ``on_timer(now)`` at
+  ``when``, ``cancel(session)`` withdraws that, ``discard(session)`` forgets a closed
+  session (its sid is unknown from then on).
+
+and it reports upward to its ``handler`` (the Socket.IO client or the public
+EngineSocket): ``on_message(data)`` and ``on_close(reason)``.
+
+Rules:
+
+1. OPEN.  A session starts ``open`` on transport ``polling`` or ``websocket``.  The OPEN
+   packet is the first thing sent.  The first ping is due ``ping_interval`` later.
+2. Heartbeat (EIO4).  At the ping deadline the server sends ``2`` and waits
+   ``ping_timeout`` for ``3``; a PONG reschedules the next ping ``ping_interval``
+   later; no PONG in time closes the session with reason ``"ping timeout"``.
+3. Polling.  Packets for a polling session queue up encoded; a GET takes the whole
+   queue at once, or waits (one GET at a time: a second one is a transport error
+   that closes the session, the pending GET getting the CLOSE packet).
+4. Upgrade.  A WebSocket with the session's sid is a *probe*: ``2probe`` is answered
+   with ``3probe`` and a pending GET is released with a NOOP (later GETs too, while
+   the upgrade runs); ``5`` (UPGRADE) moves the session onto the WebSocket and
+   flushes the queue through it.  Anything else on the probe, or no ``5`` within
+   ``upgrade_timeout``, drops the probe.  After the upgrade polling requests with
+   the sid are refused by the caller.
+5. Close.  A CLOSE packet from the client, ``close()`` from the application, a
+   transport that goes away, a parse error or a ping timeout end the session once;
+   ``on_close(reason)`` runs once, with Node's reason strings.  A WebSocket is simply
+   closed (after what was sent to it).  A polling session closed by the server hands
+   its queue plus a CLOSE packet to the pending GET, or, with none pending, waits
+   (state CLOSING) for the next GET to take them, at most until its next deadline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .engineio import (
+    CLOSE,
+    MESSAGE,
+    NOOP,
+    PING,
+    PONG,
+    UPGRADE,
+    EngineIOError,
+    decode_packet,
+    decode_payload,
+    encode_payload,
+)
+
+# states
+OPEN = 1
+CLOSING = 2
+CLOSED = 3
+
+# closes after which a polling client still gets what was queued (and a CLOSE packet)
+LINGER_REASONS = frozenset(("forced close", "server shutting down"))
+
+# transports
+POLLING = "polling"
+WEBSOCKET = "websocket"
+
+
+class Session:
+    """One Engine.IO session.  See the module docstring for the rules."""
+
+    __slots__ = (
+        "sid",
+        "eio",
+        "transport",
+        "state",
+        "handler",
+        "ws",
+        "probe",
+        "poll",
+        "queue",
+        "upgrading",
+        "upgraded",
+        "ping_interval",
+        "ping_timeout",
+        "upgrade_timeout",
+        "owner",
+        "deadline",
+        "awaiting_pong",
+        "probe_deadline",
+        "close_reason",
+        "request",
+        "timer_slot",
+    )
+
+    def __init__(
+        self,
+        sid: str,
+        transport: str,
+        owner: Any,
+        now: float,
+        *,
+        ping_interval: float,
+        ping_timeout: float,
+        upgrade_timeout: float = 10.0,
+        eio: int = 4,
+    ) -> None:
+        # identity
+        self.sid = sid
+        self.eio = eio
+        self.transport = transport
+        self.state = OPEN
+        # the layer above (Socket.IO client or EngineSocket): on_message / on_close
+        self.handler: Any = None
+        # transports: the active WebSocket, a WebSocket being probed, the pending GET
+        self.ws: Any = None
+        self.probe: Any = None
+        self.poll: Any = None
+        # encoded packets waiting for a GET (polling, or while an upgrade runs)
+        self.queue: list[str | bytes] = []
+        self.upgrading = False
+        self.upgraded = False
+        # heartbeat
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.upgrade_timeout = upgrade_timeout
+        self.owner = owner
+        self.awaiting_pong = False
+        self.deadline = now + ping_interval
+        self.probe_deadline = 0.0
+        self.close_reason = ""
+        # the handshake request (the I/O layer's Request object), for the layer above
+        self.request: Any = None
+        # owned by the scheduler (timer wheel bucket)
+        self.timer_slot: Any = None
+        owner.schedule(self, self.deadline)
+
+    # ------------------------------------------------------------------ sending
+    def send(self, encoded: str | bytes) -> None:
+        """Send one encoded packet on the active transport (queued for polling)."""
+        if self.state != OPEN:
+            return
+        ws = self.ws
+        if ws is not None:
+            ws.send(encoded)
+            return
+        self.queue.append(encoded)
+        if self.poll is not None and not self.upgrading:
+            self._flush_poll()
+
+    def send_message(self, data: str | bytes) -> None:
+        """Send a MESSAGE packet."""
+        self.send("4" + data if isinstance(data, str) else data)
+
+    def _flush_poll(self) -> None:
+        poll = self.poll
+        self.poll = None
+        queue = self.queue
+        self.queue = []
+        poll.respond(encode_payload(queue))
+
+    # ------------------------------------------------------------------ polling
+    def poll_request(self, sink: Any) -> bool:
+        """A long-polling GET arrived.  False means overlap (the caller answers 400)."""
+        if self.poll is not None:
+            self.close("transport error")
+            return False
+        if self.state == CLOSING:
+            self.queue.append("1")
+            sink.respond(encode_payload(self.queue))
+            self._finish()
+            return True
+        if self.queue:
+            self.poll = sink
+            self._flush_poll()
+        elif self.upgrading:
+            sink.respond("6")
+        else:
+            self.poll = sink
+        return True
+
+    def poll_closed(self, sink: Any) -> None:
+        """The connection holding the pending GET went away."""
+        if self.poll is sink:
+            self.poll = None
+            if self.state == OPEN and not self.upgrading:
+                self.close("transport close")
+
+    def receive_payload(self, body: str, now: float) -> None:
+        """A polling POST body.  Raises EngineIOError (after closing) if it does not parse."""
+        try:
+            packets = decode_payload(body)
+        except EngineIOError:
+            self.close("parse error")
+            raise
+        for ptype, data in packets:
+            if self.state != OPEN:
+                break
+            if ptype == CLOSE:
+                # release a pending GET with a NOOP, then close without a CLOSE packet
+                if self.poll is not None:
+                    poll = self.poll
+                    self.poll = None
+                    poll.respond("6")
+                self.close("transport close", send_close=False)
+                break
+            self._on_packet(ptype, data, now)
+
+    # ---------------------------------------------------------------- websocket
+    def receive_ws(self, sink: Any, message: str | bytes, now: float) -> None:
+        """One WebSocket message from the active socket or from a probe."""
+        if self.state != OPEN:
+            return
+        try:
+            ptype, data = decode_packet(message)
+        except EngineIOError:
+            if sink is self.probe:
+                self.drop_probe()
+                return
+            self.close("parse error")
+            return
+        if sink is self.probe:
+            self._on_probe_packet(ptype, data, now)
+            return
+        if ptype == CLOSE:
+            self.close("transport close", send_close=False)
+            return
+        self._on_packet(ptype, data, now)
+
+    def attach_probe(self, sink: Any, now: float) -> bool:
+        """A WebSocket upgrade request for this session.  False: refuse it."""
+        if self.state != OPEN or self.transport != POLLING or self.probe is not None or self.upgraded:
+            return False
+        self.probe = sink
+        self.probe_deadline = now + self.upgrade_timeout
+        self._reschedule()
+        return True
+
+    def _on_probe_packet(self, ptype: int, data: Any, now: float) -> None:
+        probe = self.probe
+        if ptype == PING and data == "probe":
+            probe.send("3probe")
+            self.upgrading = True
+            if self.poll is not None:
+                if self.queue:
+                    self._flush_poll()
+                else:
+                    poll = self.poll
+                    self.poll = None
+                    poll.respond("6")
+        elif ptype == UPGRADE and self.upgrading:
+            if self.poll is not None:
+                poll = self.poll
+                self.poll = None
+                poll.respond("6")
+            self.probe = None
+            self.ws = probe
+            self.transport = WEBSOCKET
+            self.upgrading = False
+            self.upgraded = True
+            self.probe_deadline = 0.0
+            self._reschedule()
+            queue = self.queue
+            self.queue = []
+            for encoded in queue:
+                probe.send(encoded)
+        else:
+            self.drop_probe()
+
+    def drop_probe(self) -> None:
+        probe = self.probe
+        if probe is None:
+            return
+        self.probe = None
+        self.upgrading = False
+        self.probe_deadline = 0.0
+        probe.close()
+
+    def ws_closed(self, sink: Any) -> None:
+        """A WebSocket of this session went away (closed or errored)."""
+        if sink is self.probe:
+            self.probe = None
+            self.upgrading = False
+        elif sink is self.ws:
+            self.ws = None
+            self.close("transport close", send_close=False)
+
+    # ------------------------------------------------------------------ packets
+    def _on_packet(self, ptype: int, data: Any, now: float) -> None:
+        if ptype == MESSAGE:
+            self.handler.on_message(data)
+        elif ptype == PONG:
+            if self.eio == 4:
+                self.awaiting_pong = False
+                self.deadline = now + self.ping_interval
+                self._reschedule()
+        elif ptype == PING:
+            if self.eio == 3:
+                self.send("3" + data if isinstance(data, str) else "3")
+                self.deadline = now + self.ping_interval + self.ping_timeout
+                self._reschedule()
+            else:
+                self.close("parse error")  # invalid heartbeat direction
+        elif ptype == NOOP:
+            pass
+        else:  # OPEN or UPGRADE on the active transport
+            self.close("parse error")
+
+    # ------------------------------------------------------------------ timers
+    def _reschedule(self) -> None:
+        when = self.deadline
+        if self.probe_deadline and self.probe_deadline < when:
+            when = self.probe_deadline
+        self.owner.schedule(self, when)
+
+    def on_timer(self, now: float) -> None:
+        """Called by the owner at (or after) the deadline it was given."""
+        if self.state != OPEN:
+            if self.state == CLOSING:
+                self._finish()
+            return
+        if self.probe_deadline and now >= self.probe_deadline:
+            self.drop_probe()
+        if now >= self.deadline:
+            if self.eio == 3 or self.awaiting_pong:
+                self.close("ping timeout")
+                return
+            self.awaiting_pong = True
+            self.send("2")
+            self.deadline = now + self.ping_timeout
+        self._reschedule()
+
+    # ------------------------------------------------------------------ closing
+    def close(self, reason: str = "forced close", send_close: bool = True) -> None:
+        """End the session (once) and tell the handler.
+
+        ``send_close``: a polling client is sent a CLOSE packet (after what is queued);
+        False when the client itself closed (a pending GET then gets a NOOP).
+        """
+        if self.state != OPEN:
+            return
+        self.close_reason = reason
+        if self.probe is not None:
+            probe = self.probe
+            self.probe = None
+            probe.close()
+        ws = self.ws
+        if ws is not None:
+            self.ws = None
+            ws.close()
+            self._finish()
+        elif self.poll is not None:
+            poll = self.poll
+            self.poll = None
+            if send_close:
+                self.queue.append("1")
+                poll.respond(encode_payload(self.queue))
+            else:
+                poll.respond("6")
+            self._finish()
+        elif send_close and self.transport == POLLING and reason in LINGER_REASONS:
+            # a graceful close: keep the queue for the next GET, until the deadline at most
+            self.state = CLOSING
+        else:
+            self._finish()
+        handler = self.handler
+        if handler is not None:
+            self.handler = None
+            handler.on_close(reason)
+
+    def _finish(self) -> None:
+        self.state = CLOSED
+        self.queue = []
+        self.owner.cancel(self)
+        self.owner.discard(self)

@@ -1,0 +1,163 @@
+"""RFC 6455 WebSocket, sans-I/O: the frame codec, close codes and the opening handshake.
+
+Frames come from :mod:`fastsio._speedups.wsframe` (compiled when built); this
+module adds the server side of the opening handshake (RFC 6455 4.2).  Nothing
+here touches sockets or the event loop.
+
+Typical use::
+
+    error = check_handshake(method, headers)        # headers: lower-case keys
+    if error is not None:
+        ...  # answer 400 (426 + "Sec-WebSocket-Version: 13" for a bad version)
+    transport.write(handshake_response(headers["sec-websocket-key"]))
+    parser = FrameParser(max_size)
+    for opcode, value in parser.feed(data): ...
+    transport.write(build_frame_text("hello"))
+"""
+
+from __future__ import annotations
+
+import base64
+
+from .._speedups.wsframe import (
+    CLOSE_ABNORMAL,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_INVALID_DATA,
+    CLOSE_MANDATORY_EXT,
+    CLOSE_NO_STATUS,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameParser,
+    WebSocketError,
+    accept_key,
+    build_close,
+    build_frame,
+    build_frame_binary,
+    build_frame_text,
+    is_valid_close_code,
+    mask_payload,
+)
+
+__all__ = (
+    "CLOSE_ABNORMAL",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_INVALID_DATA",
+    "CLOSE_MANDATORY_EXT",
+    "CLOSE_NORMAL",
+    "CLOSE_NO_STATUS",
+    "CLOSE_POLICY",
+    "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_TOO_BIG",
+    "CLOSE_UNSUPPORTED",
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONT",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "WEBSOCKET_VERSION",
+    "FrameParser",
+    "WebSocketError",
+    "accept_key",
+    "build_close",
+    "build_frame",
+    "build_frame_binary",
+    "build_frame_text",
+    "check_handshake",
+    "handshake_response",
+    "is_valid_close_code",
+    "mask_payload",
+)
+
+#: The only protocol version this server speaks (RFC 6455 4.2.1, item 6).
+WEBSOCKET_VERSION = "13"
+
+
+_BAD_KEY = "invalid 'Sec-WebSocket-Key' (must be base64 of 16 bytes)"
+
+
+def _has_token(value: str, token: str) -> bool:
+    """Return whether the comma-separated header ``value`` lists ``token`` (case-insensitive)."""
+    return any(part.strip().lower() == token for part in value.split(","))
+
+
+def check_handshake(method: str, headers: dict[str, str]) -> str | None:
+    """Check that a request is a valid WebSocket opening handshake (RFC 6455 4.2.1).
+
+    Args:
+        method: the request method.
+        headers: the request headers, keys in lower case.
+
+    Returns:
+        ``None`` if the request may be upgraded, else a message saying what is
+        wrong (answer it with 400 Bad Request; when the message is about
+        ``Sec-WebSocket-Version``, RFC 6455 4.2.2 asks for 426 and a
+        ``Sec-WebSocket-Version: 13`` header).
+    """
+    if method != "GET":
+        return "WebSocket handshake method must be GET"
+    if not _has_token(headers.get("upgrade", ""), "websocket"):
+        return "missing header 'Upgrade: websocket'"
+    if not _has_token(headers.get("connection", ""), "upgrade"):
+        return "missing header 'Connection: Upgrade'"
+    if headers.get("sec-websocket-version") != WEBSOCKET_VERSION:
+        return "unsupported or missing 'Sec-WebSocket-Version' (expected 13)"
+    key = headers.get("sec-websocket-key")
+    if key is None:
+        return "missing header 'Sec-WebSocket-Key'"
+    # 4.1: "a randomly selected 16-byte value that has been base64-encoded",
+    # which is always 22 base64 characters and "==".
+    if len(key) != 24 or key[22:] != "==":
+        return _BAD_KEY
+    try:
+        valid = len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:  # binascii.Error, or a key that is not ASCII
+        valid = False
+    return None if valid else _BAD_KEY
+
+
+def handshake_response(key: str, extra_headers: list[tuple[str, str]] | None = None) -> bytes:
+    """Return the complete ``101 Switching Protocols`` response (RFC 6455 4.2.2).
+
+    Args:
+        key: the request's ``Sec-WebSocket-Key``, already checked with
+            :func:`check_handshake`.
+        extra_headers: more ``(name, value)`` headers to send, e.g.
+            ``Sec-WebSocket-Protocol`` or ``Set-Cookie``.
+
+    Returns:
+        The status line and headers, ending with the blank line, as bytes.
+
+    Raises:
+        ValueError: a header name or value contains CR, LF or NUL, or is not
+            Latin-1 (this would allow response splitting).
+    """
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: " + accept_key(key),
+    ]
+    if extra_headers:
+        for name, value in extra_headers:
+            if not name or ":" in name or _bad_header_chars(name) or _bad_header_chars(value):
+                raise ValueError(f"invalid header {name!r}: {value!r}")
+            lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def _bad_header_chars(text: str) -> bool:
+    """Return whether ``text`` holds a character that would break the header block."""
+    return "\r" in text or "\n" in text or "\0" in text

@@ -1,0 +1,161 @@
+"""``Server``: the Socket.IO server, its lifecycle, and the root of the API."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any, Callable, Iterable
+
+from ._server.engine import Engine
+from ._server.listener import Lifecycle
+from .adapters.memory import MemoryAdapter
+from .broadcast import BroadcastOperator
+from .namespace import Namespace
+from .protocol import socketio as sio
+from .protocol.session import Session
+from .socket import Client, Socket
+
+log = logging.getLogger("fastsio")
+
+__all__ = ("Server",)
+
+
+class Server(Lifecycle):
+    """A Socket.IO v5 server on its own HTTP/WebSocket server (uvloop where available).
+
+    See DESIGN.md for the whole API.  Broadcast helpers on the server act on the
+    main namespace ``/``; ``of(name)`` gives the others.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io/",
+        parser: str = "json",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        connect_timeout: float = 45.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Iterable[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_allowed_origins: str | list[str] | None = None,
+        cors_credentials: bool = True,
+        allow_request: Callable[[Any], Any] | None = None,
+        cookie: str | dict[str, Any] | None = None,
+        ack_timeout: float | None = None,
+        adapter: Callable[[Namespace], Any] | None = None,
+        logger: logging.Logger | bool | None = None,
+        gc_freeze: bool = True,
+    ) -> None:
+        super().__init__()
+        if parser != "json":
+            raise ValueError(f"unsupported parser {parser!r} (supported: 'json')")
+        self.parser = parser
+        self.connect_timeout = connect_timeout
+        self.ack_timeout = ack_timeout
+        self.gc_freeze = gc_freeze
+        self._adapter_factory = adapter or MemoryAdapter
+        if isinstance(logger, logging.Logger):
+            global log
+            log = logger
+        self._engine = Engine(
+            path=path,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            transports=tuple(transports),
+            allow_upgrades=allow_upgrades,
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
+            allow_request=allow_request,
+            cookie=cookie,
+            factory=self._new_client,
+        )
+        self.namespaces: dict[str, Namespace] = {}
+        self.of("/")
+
+    # ------------------------------------------------------------------ namespaces
+    def of(self, name: str) -> Namespace:
+        """The namespace ``name``, created on first use."""
+        if not name.startswith("/"):
+            name = "/" + name
+        ns = self.namespaces.get(name)
+        if ns is None:
+            ns = self.namespaces[name] = Namespace(self, name)
+        return ns
+
+    @property
+    def sockets(self) -> Namespace:
+        """The main namespace (Node's ``io.sockets``)."""
+        return self.namespaces["/"]
+
+    def _make_adapter(self, ns: Namespace) -> Any:
+        return self._adapter_factory(ns)
+
+    # ------------------------------------------------------------------ the main namespace
+    def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str = "/") -> Any:
+        """Register a handler on ``namespace`` (default ``/``); usable as a decorator."""
+        return self.of(namespace).on(event, handler)
+
+    def event(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.of("/").event(fn)
+
+    def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Connect middleware of the main namespace."""
+        return self.of("/").use(fn)
+
+    def emit(self, event: str, *args: Any, namespace: str = "/") -> int:
+        """Send ``event`` to every socket of the namespace.  Never blocks."""
+        return self.of(namespace).emit(event, *args)
+
+    def send(self, *args: Any) -> int:
+        return self.emit("message", *args)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.of("/").to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.of("/").except_(room)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.of("/").timeout(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self.of("/").emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        return await self.of("/").fetch_sockets()
+
+    def sockets_join(self, room: str | Iterable[str]) -> None:
+        self.of("/").sockets_join(room)
+
+    def sockets_leave(self, room: str | Iterable[str]) -> None:
+        self.of("/").sockets_leave(room)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        self.of("/").disconnect_sockets(close)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # ------------------------------------------------------------------ plumbing
+    def _new_client(self, session: Session) -> Client:
+        return Client(self, session)
+
+    def _connect(self, client: Client, name: str, auth: Any) -> None:
+        ns = self.namespaces.get(name)
+        if ns is None:
+            client.send_parts(sio.encode(sio.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+            return
+        ns._connect(client, auth)
+
+    def _on_starting(self, loop: Any) -> None:
+        if self.gc_freeze:
+            # long-lived start-up objects leave the collector's generations for good
+            gc.collect()
+            gc.freeze()

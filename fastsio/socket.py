@@ -1,0 +1,434 @@
+"""``Socket``: one client connected to one namespace; and the per-connection client
+object that demultiplexes Socket.IO packets of one Engine.IO session to its sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._handlers import Handler, ack_args, spawn
+from .exceptions import AckTimeout, DisconnectedError
+from .protocol import socketio as sio
+from .protocol.session import OPEN, Session
+
+if TYPE_CHECKING:
+    from .broadcast import BroadcastOperator
+    from .namespace import Namespace
+    from .server import Server
+
+log = logging.getLogger("fastsio")
+
+__all__ = ("Handshake", "Socket")
+
+
+class Handshake:
+    """What the client sent when it connected (``socket.handshake``)."""
+
+    __slots__ = ("headers", "query", "auth", "address", "time", "issued", "url", "secure", "xdomain")
+
+    def __init__(self, request: Any, auth: dict[str, Any]) -> None:
+        self.headers: dict[str, str] = dict(request.headers) if request is not None else {}
+        self.query: dict[str, str] = dict(request.query) if request is not None else {}
+        self.auth = auth
+        client = request.client if request is not None else None
+        self.address: str = client[0] if client else ""
+        now = time.time()
+        self.issued: int = int(now * 1000)
+        self.time: str = time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(now))
+        self.url: str = request.url if request is not None else ""
+        self.secure: bool = bool(request.secure) if request is not None else False
+        self.xdomain: bool = "origin" in self.headers
+
+    def __repr__(self) -> str:
+        return f"Handshake(address={self.address!r}, url={self.url!r}, auth={self.auth!r})"
+
+
+def _new_id() -> str:
+    return base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
+
+
+class Socket:
+    """A client connected to a namespace."""
+
+    __slots__ = (
+        "id",
+        "namespace",
+        "client",
+        "handshake",
+        "data",
+        "connected",
+        "recovered",
+        "_acks",
+        "_held",
+        "_timeout",
+        "__weakref__",
+    )
+
+    def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any]) -> None:
+        self.id = _new_id()
+        self.namespace = namespace
+        self.client = client
+        self.handshake = Handshake(client.session.request, auth)
+        # free for the application
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self.recovered = False
+        # ack id -> callback(*args), for emits that asked for an acknowledgement
+        self._acks: dict[int, Callable[..., Any]] | None = None
+        # packets emitted before the CONNECT reply went out (held until it has)
+        self._held: list[list[str | bytes]] | None = []
+        self._timeout: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
+
+    # ------------------------------------------------------------------ info
+    @property
+    def nsp(self) -> str:
+        """The namespace name."""
+        return self.namespace.name
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in (its own id included)."""
+        return set(self.namespace.adapter.socket_rooms(self.id))
+
+    @property
+    def server(self) -> Server:
+        return self.namespace.server
+
+    @property
+    def transport(self) -> str:
+        return self.client.session.transport
+
+    @property
+    def sid(self) -> str:
+        """The Engine.IO session id of the underlying connection."""
+        return self.client.session.sid
+
+    # ------------------------------------------------------------------ rooms
+    def join(self, room: str | list[str] | tuple[str, ...] | set[str]) -> None:
+        rooms = [room] if isinstance(room, str) else list(room)
+        self.namespace.adapter.add_all(self.id, rooms)
+
+    def leave(self, room: str) -> None:
+        self.namespace.adapter.delete(self.id, room)
+
+    # ------------------------------------------------------------------ emitting
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send an event to this client.  Synchronous; never blocks.
+
+        ``callback`` (called with the client's ack arguments) asks for an acknowledgement.
+        """
+        if event in sio_reserved:
+            raise ValueError(f"{event!r} is a reserved event name")
+        if not self.connected and self._held is None:
+            return
+        ack_id = None
+        if callback is not None:
+            ack_id = self._register_ack(callback, self._timeout)
+            self._timeout = None
+        self._send(sio.encode_event(self.namespace.name, event, args, ack_id))
+
+    def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit a ``message`` event."""
+        self.emit("message", *args, callback=callback)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emit and wait for the client's acknowledgement; returns its argument
+        (a tuple when it sent several, None when none).  Raises :class:`AckTimeout`
+        after ``socket.timeout(s)`` (or the server's ``ack_timeout``), and
+        :class:`DisconnectedError` if the socket disconnects first."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+
+        def done(*reply: Any) -> None:
+            if not fut.done():
+                fut.set_result(reply[0] if len(reply) == 1 else (reply if reply else None))
+
+        timeout = self._timeout
+        self._timeout = None
+        if event in sio_reserved:
+            raise ValueError(f"{event!r} is a reserved event name")
+        ack_id = self._register_ack(done, None, fut)
+        self._send(sio.encode_event(self.namespace.name, event, args, ack_id))
+        if timeout is None:
+            timeout = self.namespace.server.ack_timeout
+        try:
+            if timeout is None:
+                return await fut
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise AckTimeout() from None
+        finally:
+            if self._acks is not None:
+                self._acks.pop(ack_id, None)
+
+    call = emit_with_ack
+
+    def timeout(self, seconds: float) -> Socket:
+        """The next ``emit(..., callback=)`` / ``emit_with_ack`` times out after ``seconds``."""
+        self._timeout = seconds
+        return self
+
+    def _register_ack(
+        self, callback: Callable[..., Any], timeout: float | None, fut: Any = None
+    ) -> int:
+        ack_id = self.namespace.next_ack_id()
+        if self._acks is None:
+            self._acks = {}
+        if fut is not None:
+            self._acks[ack_id] = _FutureAck(fut, callback)
+        elif timeout is not None:
+            handle = asyncio.get_running_loop().call_later(
+                timeout, self._ack_timed_out, ack_id, callback
+            )
+            self._acks[ack_id] = _TimedAck(callback, handle)
+        else:
+            self._acks[ack_id] = callback
+        return ack_id
+
+    def _ack_timed_out(self, ack_id: int, callback: Callable[..., Any]) -> None:
+        if self._acks is not None and self._acks.pop(ack_id, None) is not None:
+            try:
+                callback(AckTimeout())
+            except Exception:
+                log.exception("ack callback raised")
+
+    def _send(self, parts: list[str | bytes]) -> None:
+        held = self._held
+        if held is not None:
+            held.append(parts)
+            return
+        self.client.send_parts(parts)
+
+    def _release_held(self) -> None:
+        held = self._held
+        self._held = None
+        if held:
+            for parts in held:
+                self.client.send_parts(parts)
+
+    # ------------------------------------------------------------------ broadcasting from here
+    def to(self, room: str | list[str]) -> BroadcastOperator:
+        """Broadcast to ``room`` (everyone in it but this socket)."""
+        return self.namespace._operator(except_rooms={self.id}).to(room)
+
+    in_ = to
+
+    def except_(self, room: str | list[str]) -> BroadcastOperator:
+        return self.namespace._operator(except_rooms={self.id}).except_(room)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Everyone in the namespace but this socket."""
+        return self.namespace._operator(except_rooms={self.id})
+
+    # ------------------------------------------------------------------ disconnecting
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from the namespace (``close=True``: close the whole connection)."""
+        if not self.connected:
+            return
+        if close:
+            self.client.disconnect_all()
+            return
+        self.client.send_parts([sio.encode(sio.DISCONNECT, self.namespace.name)[0]])
+        self._on_close("server namespace disconnect")
+
+    # ------------------------------------------------------------------ incoming
+    def _on_packet(self, pkt: Any) -> None:
+        t = pkt.type
+        if t == sio.EVENT or t == sio.BINARY_EVENT:
+            self.namespace._dispatch_event(self, pkt.data, pkt.id)
+        elif t == sio.ACK or t == sio.BINARY_ACK:
+            acks = self._acks
+            cb = acks.pop(pkt.id, None) if acks is not None else None
+            if cb is None:
+                log.debug("socket %s: unknown ack id %s", self.id, pkt.id)
+                return
+            try:
+                cb(*pkt.data)
+            except Exception:
+                log.exception("ack callback raised")
+        elif t == sio.DISCONNECT:
+            self._on_close("client namespace disconnect")
+        else:
+            self.client.parse_error()
+
+    def send_ack(self, ack_id: int, args: list[Any]) -> None:
+        if self.connected:
+            self.client.send_parts(sio.encode(sio.ACK, self.namespace.name, args, ack_id))
+
+    def _on_close(self, reason: str) -> None:
+        if not self.connected:
+            return
+        self.connected = False
+        self.client.sockets.pop(self.namespace.name, None)
+        acks = self._acks
+        self._acks = None
+        if acks:
+            for cb in acks.values():
+                if isinstance(cb, _FutureAck):
+                    cb.fail()
+                elif isinstance(cb, _TimedAck):
+                    cb.handle.cancel()
+        self.namespace._remove(self, reason)
+
+
+sio_reserved = frozenset(
+    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
+)
+
+
+class _FutureAck:
+    __slots__ = ("fut", "callback")
+
+    def __init__(self, fut: asyncio.Future[Any], callback: Callable[..., Any]) -> None:
+        self.fut = fut
+        self.callback = callback
+
+    def __call__(self, *args: Any) -> None:
+        self.callback(*args)
+
+    def fail(self) -> None:
+        if not self.fut.done():
+            self.fut.set_exception(DisconnectedError("socket disconnected"))
+
+
+class _TimedAck:
+    __slots__ = ("callback", "handle")
+
+    def __init__(self, callback: Callable[..., Any], handle: asyncio.TimerHandle) -> None:
+        self.callback = callback
+        self.handle = handle
+
+    def __call__(self, *args: Any) -> None:
+        self.handle.cancel()
+        self.callback(*args)
+
+
+class Client:
+    """The Socket.IO side of one Engine.IO session: decodes packets (collecting binary
+    attachments), routes them to the namespace sockets, and sends encoded packets."""
+
+    __slots__ = ("server", "session", "sockets", "connecting", "partial", "buffers", "timer")
+
+    def __init__(self, server: Server, session: Session) -> None:
+        self.server = server
+        self.session = session
+        # namespace name -> connected Socket
+        self.sockets: dict[str, Socket] = {}
+        # namespace name -> packets that arrived while its connection was being set up
+        self.connecting: dict[str, list[Any]] = {}
+        # a BINARY_* packet waiting for its attachments
+        self.partial: Any = None
+        self.buffers: list[bytes] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    # ---------------------------------------------------------------- session handler
+    def on_open(self) -> None:
+        timeout = self.server.connect_timeout
+        if timeout:
+            self.timer = asyncio.get_running_loop().call_later(timeout, self._connect_timeout)
+
+    def _connect_timeout(self) -> None:
+        self.timer = None
+        if not self.sockets and not self.connecting:
+            log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
+            self.session.close("forced close")
+
+    def on_message(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            if self.partial is not None:
+                log.info("connection %s: text packet while attachments were expected", self.session.sid)
+                self.parse_error()
+                return
+            try:
+                pkt = sio.decode(data)
+            except sio.SocketIOError as exc:
+                log.info("connection %s: invalid packet (%s): %.100r", self.session.sid, exc, data)
+                self.parse_error()
+                return
+            if pkt.attachments:
+                self.partial = pkt
+                self.buffers = []
+                return
+            self._route(pkt)
+            return
+        pkt = self.partial
+        if pkt is None:
+            log.info("connection %s: unexpected binary message", self.session.sid)
+            self.parse_error()
+            return
+        self.buffers.append(data)
+        if len(self.buffers) < pkt.attachments:
+            return
+        self.partial = None
+        buffers = self.buffers
+        self.buffers = []
+        try:
+            pkt.data = sio.reconstruct(pkt.data, buffers)
+        except sio.SocketIOError as exc:
+            log.info("connection %s: %s", self.session.sid, exc)
+            self.parse_error()
+            return
+        self._route(pkt)
+
+    def _route(self, pkt: Any) -> None:
+        nsp = pkt.nsp
+        sock = self.sockets.get(nsp)
+        if pkt.type == sio.CONNECT:
+            if sock is not None or nsp in self.connecting:
+                log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
+                self.parse_error()
+                return
+            self.server._connect(self, nsp, pkt.data if pkt.data is not None else {})
+        elif sock is not None:
+            sock._on_packet(pkt)
+        elif nsp in self.connecting:
+            self.connecting[nsp].append(pkt)
+        elif pkt.type == sio.DISCONNECT:
+            pass
+        else:
+            log.info("connection %s: packet for unconnected namespace %s", self.session.sid, nsp)
+            self.parse_error()
+
+    def on_close(self, reason: str) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for sock in list(self.sockets.values()):
+            sock._on_close(reason)
+        self.sockets.clear()
+
+    # ---------------------------------------------------------------- helpers
+    def parse_error(self) -> None:
+        self.on_close("parse error")
+        self.session.close("parse error")
+
+    def connected(self, sock: Socket) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def send_parts(self, parts: list[str | bytes]) -> None:
+        """Send one encoded Socket.IO packet (text part, then attachments)."""
+        session = self.session
+        if session.state != OPEN:
+            return
+        for part in parts:
+            if isinstance(part, str):
+                session.send("4" + part)
+            else:
+                session.send(part)
+
+    def disconnect_all(self) -> None:
+        for sock in list(self.sockets.values()):
+            if sock.connected:
+                self.send_parts([sio.encode(sio.DISCONNECT, sock.namespace.name)[0]])
+                sock._on_close("server namespace disconnect")
+        self.session.close("forced close")

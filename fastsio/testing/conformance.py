@@ -1,0 +1,72 @@
+"""The conformance app the official Engine.IO / Socket.IO protocol test suites expect.
+
+    python -m fastsio.testing.conformance --suite engine.io --port 3000
+    python -m fastsio.testing.conformance --suite socket.io --port 3000
+
+pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000, CORS origin ``*``,
+connect timeout 1000 ms.  ``engine.io``: plain Engine.IO at ``/engine.io/`` echoing
+every message; ``socket.io``: namespaces ``/`` and ``/custom`` each emitting ``auth``
+with the handshake auth right after the CONNECT reply, echoing ``message`` as
+``message-back`` and acknowledging ``message-with-ack`` with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import fastsio
+
+OPTIONS: dict[str, Any] = {
+    "ping_interval": 0.3,
+    "ping_timeout": 0.2,
+    "max_http_buffer_size": 1_000_000,
+    "cors_allowed_origins": "*",
+}
+
+
+def engine_app(**overrides: Any) -> fastsio.EngineServer:
+    eio = fastsio.EngineServer(path="/engine.io/", **{**OPTIONS, **overrides})
+
+    @eio.on("connection")
+    def connection(sock: fastsio.EngineSocket) -> None:
+        sock.on("message", sock.send)
+
+    return eio
+
+
+def socketio_app(**overrides: Any) -> fastsio.Server:
+    sio = fastsio.Server(path="/socket.io/", connect_timeout=1.0, **{**OPTIONS, **overrides})
+    for name in ("/", "/custom"):
+        ns = sio.of(name)
+
+        @ns.on("connect")
+        def connect(socket: fastsio.Socket, auth: Any) -> None:
+            socket.emit("auth", auth)
+
+        @ns.on("message")
+        def message(socket: fastsio.Socket, *args: Any) -> None:
+            socket.emit("message-back", *args)
+
+        @ns.on("message-with-ack")
+        def message_with_ack(socket: fastsio.Socket, *args: Any) -> tuple[Any, ...]:
+            return args
+
+    return sio
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=("engine.io", "socket.io"), default="socket.io")
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    app = engine_app() if args.suite == "engine.io" else socketio_app()
+    app.run(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
