@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node demo test test-compiled test-pure clean
+.PHONY: install node demo test test-compiled test-pure bench bench-quick clean
+BENCH_ARGS ?=
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/_speedups/*_py.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip setuptools wheel
 	$(PIP) install -q -e '.[test]'
@@ -35,6 +36,12 @@ test-pure: install node
 	FASTSIO_NO_EXTENSIONS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test: test-compiled test-pure
+
+bench: install
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+bench-quick: install
+	$(PY) -m benchmarks --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info fastsio/_speedups/*.so fastsio/_speedups/*_c.c

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 
 from ._server.engine import Engine
 from ._server.listener import Lifecycle
+from ._server.static import StaticFiles
 from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
 from .namespace import Namespace
@@ -47,6 +48,7 @@ class Server(Lifecycle):
         adapter: Callable[[Namespace], Any] | None = None,
         logger: logging.Logger | bool | None = None,
         gc_freeze: bool = True,
+        static_files: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if parser != "json":
@@ -72,6 +74,7 @@ class Server(Lifecycle):
             allow_request=allow_request,
             cookie=cookie,
             factory=self._new_client,
+            fallback=StaticFiles(static_files) if static_files else None,
         )
         self.namespaces: dict[str, Namespace] = {}
         self.of("/")

@@ -296,13 +296,17 @@ class Connection(asyncio.Protocol):
         headers: list[tuple[str, str]],
         body: bytes = b"",
         close: bool = False,
+        length: int | None = None,
     ) -> None:
-        """Answer the current request; then serve the next pipelined one, if any."""
+        """Answer the current request; then serve the next pipelined one, if any.
+
+        ``length`` overrides Content-Length (a HEAD response carries no body)."""
         if self.closed:
             return
         close = close or not self.keep_alive
         self.busy = False
-        self.write(_response_head(status, headers, len(body), close) + body)
+        head = _response_head(status, headers, len(body) if length is None else length, close)
+        self.write(head + body)
         if close:
             self.shutdown()
             return

@@ -364,7 +364,8 @@ def messages(draw: st.DrawFn, corrupt: bool = False) -> bytes:
     if kind in ("ping", "pong"):
         return cf(0x89 if kind == "ping" else 0x8A, draw(control_payloads), mask=draw(masks))
     if kind == "big":
-        return cf(0x82, os.urandom(draw(st.sampled_from([126, 513, 65535, 65536]))), mask=draw(masks))
+        size = draw(st.sampled_from([126, 513, 65535, 65536]))
+        return cf(0x82, (bytes(range(251)) * 262)[:size], mask=draw(masks))
     if kind == "close":
         reason = draw(texts).encode()[:123].decode("utf-8", "ignore").encode()
         return cf(0x88, draw(st.sampled_from(SENDABLE_CODES)).to_bytes(2, "big") + reason, mask=draw(masks))

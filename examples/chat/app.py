@@ -1,0 +1,81 @@
+"""The chat demo: the page of the article this project began from, on fastsio.
+
+    python -m examples.chat.app --port 8000      (or: make demo)
+
+On ``/``: ``notice`` -> emit ``reply`` "have <msg>".
+On ``/chat``: ``msg`` -> ack "recv <msg>"; ``bye`` -> emit ``bye`` with the last
+message, then disconnect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+import fastsio
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_MODULES = os.path.join(HERE, "node_modules")
+
+
+def static_files() -> dict[str, str]:
+    files = {"/": os.path.join(HERE, "index.html")}
+    client = os.path.join(NODE_MODULES, "socket.io-client", "dist", "socket.io.js")
+    jquery = os.path.join(NODE_MODULES, "jquery", "dist", "jquery.js")
+    for url, path in (("/static/socket.io.js", client), ("/static/jquery.js", jquery)):
+        if os.path.isfile(path):
+            files[url] = path
+    return files
+
+
+def create_app(**options: Any) -> fastsio.Server:
+    sio = fastsio.Server(static_files=static_files(), **options)
+
+    @sio.on("connect")
+    def connect(socket: fastsio.Socket, auth: Any) -> None:
+        logging.info("connected: %s", socket.id)
+
+    @sio.on("notice")
+    def notice(socket: fastsio.Socket, msg: str) -> None:
+        logging.info("notice: %s", msg)
+        socket.emit("reply", "have " + str(msg))
+
+    @sio.on("disconnect")
+    def disconnect(socket: fastsio.Socket, reason: str) -> None:
+        logging.info("closed: %s (%s)", socket.id, reason)
+
+    chat = sio.of("/chat")
+
+    @chat.on("msg")
+    def msg(socket: fastsio.Socket, text: str) -> str:
+        socket.data["last"] = text
+        return "recv " + str(text)
+
+    @chat.on("bye")
+    def bye(socket: fastsio.Socket) -> None:
+        socket.emit("bye", socket.data.get("last"))
+        socket.disconnect()
+
+    @chat.on("error")
+    def error(socket: fastsio.Socket, exc: BaseException) -> None:
+        logging.warning("handler error on %s: %r", socket.id, exc)
+
+    return sio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fastsio chat demo")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not os.path.isdir(NODE_MODULES):
+        logging.warning("examples/chat/node_modules missing: the page falls back to the CDN scripts")
+    print(f"fastsio chat demo on http://localhost:{args.port}/  (Ctrl-C stops it)", flush=True)
+    create_app().run(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
