@@ -50,19 +50,38 @@ class BroadcastOperator:
             self.namespace, self.rooms, self.except_rooms | frozenset(_names(room)), self.flags
         )
 
+    def _with(self, flag: str, value: Any) -> BroadcastOperator:
+        flags = dict(self.flags)
+        flags[flag] = value
+        return BroadcastOperator(self.namespace, self.rooms, self.except_rooms, flags)
+
     def timeout(self, seconds: float) -> BroadcastOperator:
         """``emit_with_ack`` waits at most ``seconds`` for the replies."""
-        flags = dict(self.flags)
-        flags["timeout"] = seconds
-        return BroadcastOperator(self.namespace, self.rooms, self.except_rooms, flags)
+        return self._with("timeout", seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Drop the packet for connections that are not writable right now."""
+        return self._with("volatile", True)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only this node's sockets (matters with a cluster adapter)."""
+        return self._with("local", True)
+
+    def compress(self, value: bool = True) -> BroadcastOperator:
+        """Whether to compress the packet (with permessage-deflate negotiated)."""
+        return self._with("compress", bool(value))
 
     # ------------------------------------------------------------------ emitting
     def emit(self, event: str, *args: Any) -> int:
         """Send ``event`` to every selected socket; returns how many.  Never blocks."""
-        parts = sio.encode_event(self.namespace.name, event, args)
-        return self.namespace.adapter.broadcast(
-            parts, set(self.rooms), set(self.except_rooms), self.flags
-        )
+        ns = self.namespace
+        if ns._has_outgoing():
+            for sock in self._sockets():
+                ns._notify_outgoing(sock, event, args)
+        parts = sio.encode_event(ns.name, event, args)
+        return ns.adapter.broadcast(parts, set(self.rooms), set(self.except_rooms), self.flags)
 
     def send(self, *args: Any) -> int:
         return self.emit("message", *args)

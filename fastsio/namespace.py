@@ -17,22 +17,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fastsio")
 
-__all__ = ("Namespace",)
+__all__ = ("Namespace", "ParentNamespace")
 
 
 class Namespace:
     """A namespace (``sio.of("/chat")``)."""
 
-    def __init__(self, server: Server, name: str) -> None:
+    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
         self.server = server
         self.name = name
+        # the dynamic namespace this one was created from (it shares its handlers)
+        self.parent = parent
         # event name -> Handler ("connect", "disconnect", "error" and application events)
-        self.handlers: dict[str, Handler] = {}
-        self.middlewares: list[Handler] = []
+        self.handlers: dict[str, Handler] = parent.handlers if parent is not None else {}
+        self.middlewares: list[Handler] = parent.middlewares if parent is not None else []
+        # catch-all listeners of every socket of the namespace (shared with the parent)
+        self.any_in: list[Handler] = parent.any_in if parent is not None else []
+        self.any_out: list[Handler] = parent.any_out if parent is not None else []
         # socket id -> connected Socket
         self.sockets: dict[str, Socket] = {}
         self.adapter = server._make_adapter(self)
         self._ack_id = 0
+        # how many outgoing catch-all listeners exist on this namespace's sockets
+        self._outgoing = 0
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name!r} sockets={len(self.sockets)}>"
@@ -59,6 +66,54 @@ class Namespace:
         """Add a connect middleware ``fn(socket, auth)``: raise ConnectionRefused to refuse."""
         self.middlewares.append(Handler(fn))
         return fn
+
+    # ------------------------------------------------------------------ catch-all listeners
+    def on_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn(socket, event, *args)`` for every incoming event of every socket here."""
+        self.any_in.append(Handler(fn))
+        return fn
+
+    def prepend_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.any_in.insert(0, Handler(fn))
+        return fn
+
+    def off_any(self, fn: Callable[..., Any] | None = None) -> None:
+        self.any_in[:] = [h for h in self.any_in if fn is not None and h.fn is not fn]
+
+    def on_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn(socket, event, *args)`` for every event sent to a socket here
+        (broadcasts included: once per recipient)."""
+        self.any_out.append(Handler(fn))
+        return fn
+
+    def prepend_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.any_out.insert(0, Handler(fn))
+        return fn
+
+    def off_any_outgoing(self, fn: Callable[..., Any] | None = None) -> None:
+        self.any_out[:] = [h for h in self.any_out if fn is not None and h.fn is not fn]
+
+    def _notify_outgoing(self, sock: Socket, event: str, args: tuple[Any, ...]) -> None:
+        if not self.any_out and not sock._any_out:
+            return
+        for listeners in (self.any_out, sock._any_out or ()):
+            for h in list(listeners):
+                try:
+                    h(sock, event, *args)
+                except Exception as exc:
+                    self._report(sock, exc)
+
+    def _has_outgoing(self) -> bool:
+        return bool(self.any_out) or self._outgoing > 0
+
+    # ------------------------------------------------------------------ cluster (one node)
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the other nodes of the cluster (none with the memory adapter)."""
+        self.adapter.server_side_emit(self.name, event, args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Like :meth:`server_side_emit`, collecting one reply per other node."""
+        return await self.adapter.server_side_emit_with_ack(self.name, event, args)
 
     # ------------------------------------------------------------------ broadcasting
     def _operator(
@@ -206,9 +261,55 @@ class Namespace:
             self._run(sock, handler, (sock, reason), None)
         self.adapter.delete_all(sock.id)
         self.sockets.pop(sock.id, None)
+        if not self.sockets and self.parent is not None and self.server.cleanup_empty_child_namespaces:
+            self.server._drop_child(self)
 
     # ------------------------------------------------------------------ events
     def _dispatch_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        if self.any_in or sock._any_in:
+            for listeners in (self.any_in, sock._any_in or ()):
+                for h in list(listeners):
+                    try:
+                        h(sock, *data)
+                    except Exception as exc:
+                        self._report(sock, exc)
+        middlewares = sock._middlewares
+        if middlewares:
+            args = data[1:]
+            for i, mw in enumerate(middlewares):
+                try:
+                    result = mw(sock, data[0], args)
+                except Exception as exc:
+                    self._report(sock, exc)
+                    return
+                if inspect.isawaitable(result):
+                    spawn(self._middleware_async(sock, data[0], args, result, middlewares[i + 1 :], ack_id))
+                    return
+            data = [data[0], *args]
+        self._handle_event(sock, data, ack_id)
+
+    async def _middleware_async(
+        self,
+        sock: Socket,
+        event: Any,
+        args: list[Any],
+        pending: Any,
+        rest: list[Handler],
+        ack_id: int | None,
+    ) -> None:
+        try:
+            await pending
+            for mw in rest:
+                result = mw(sock, event, args)
+                if inspect.isawaitable(result):
+                    await result
+        except Exception as exc:
+            self._report(sock, exc)
+            return
+        if sock.connected:
+            self._handle_event(sock, [event, *args], ack_id)
+
+    def _handle_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
         event = data[0]
         handler = self.handlers.get(event) if isinstance(event, str) else None
         if handler is None:
@@ -264,3 +365,35 @@ class Namespace:
                 spawn(result)
         except Exception:
             log.exception("error hook raised")
+
+
+class ParentNamespace(Namespace):
+    """A dynamic namespace: ``sio.of(re.compile(r"^/room-\\d+$"))`` or
+    ``sio.of(fn)`` with ``fn(name, auth) -> bool`` (may be async).  A client connecting
+    to a matching name gets a child namespace that shares the parent's handlers,
+    middleware and catch-all listeners.  Broadcasting on the parent reaches every child."""
+
+    def __init__(self, server: Server, matcher: Any) -> None:
+        super().__init__(server, f"<dynamic {getattr(matcher, 'pattern', matcher)!r}>")
+        self.matcher = matcher
+        self.children: set[Namespace] = set()
+
+    def matches(self, name: str, auth: Any) -> Any:
+        """True, False, or an awaitable of either."""
+        m = self.matcher
+        if hasattr(m, "fullmatch"):
+            return m.fullmatch(name) is not None
+        return m(name, auth)
+
+    def _child(self, name: str) -> Namespace:
+        ns = Namespace(self.server, name, parent=self)
+        self.children.add(ns)
+        return ns
+
+    def emit(self, event: str, *args: Any) -> int:
+        return sum(child.emit(event, *args) for child in list(self.children))
+
+    def _operator(
+        self, rooms: Iterable[str] = (), except_rooms: Iterable[str] = ()
+    ) -> BroadcastOperator:
+        raise TypeError("broadcast from a dynamic namespace's children (sio.of(name)), or use emit()")

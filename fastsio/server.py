@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
+import re
 from typing import Any, Callable, Iterable
 
 from ._server.engine import Engine
@@ -11,7 +13,8 @@ from ._server.listener import Lifecycle
 from ._server.static import StaticFiles
 from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
-from .namespace import Namespace
+from ._handlers import Handler, spawn
+from .namespace import Namespace, ParentNamespace
 from .protocol import socketio as sio
 from .protocol.session import Session
 from .socket import Client, Socket
@@ -38,6 +41,7 @@ class Server(Lifecycle):
         connect_timeout: float = 45.0,
         upgrade_timeout: float = 10.0,
         max_http_buffer_size: int = 1_000_000,
+        max_buffer_size: int = 1_000_000,
         transports: Iterable[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -49,6 +53,7 @@ class Server(Lifecycle):
         logger: logging.Logger | bool | None = None,
         gc_freeze: bool = True,
         static_files: dict[str, Any] | None = None,
+        cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         super().__init__()
         if parser != "json":
@@ -57,6 +62,7 @@ class Server(Lifecycle):
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
         self.gc_freeze = gc_freeze
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self._adapter_factory = adapter or MemoryAdapter
         if isinstance(logger, logging.Logger):
             global log
@@ -67,6 +73,7 @@ class Server(Lifecycle):
             ping_timeout=ping_timeout,
             upgrade_timeout=upgrade_timeout,
             max_http_buffer_size=max_http_buffer_size,
+            max_buffer_size=max_buffer_size,
             transports=tuple(transports),
             allow_upgrades=allow_upgrades,
             cors_allowed_origins=cors_allowed_origins,
@@ -77,17 +84,36 @@ class Server(Lifecycle):
             fallback=StaticFiles(static_files) if static_files else None,
         )
         self.namespaces: dict[str, Namespace] = {}
+        # dynamic namespaces, tried in the order they were declared
+        self.parents: list[ParentNamespace] = []
+        # server-side events from the other nodes of a cluster
+        self.server_side_handlers: dict[str, Handler] = {}
         self.of("/")
 
     # ------------------------------------------------------------------ namespaces
-    def of(self, name: str) -> Namespace:
-        """The namespace ``name``, created on first use."""
+    def of(self, name: str | re.Pattern[str] | Callable[[str, Any], Any]) -> Namespace:
+        """The namespace ``name``, created on first use; or a dynamic namespace from a
+        compiled regex or a callable ``fn(name, auth) -> bool`` (may be async)."""
+        if not isinstance(name, str):
+            for parent in self.parents:
+                if parent.matcher is name:
+                    return parent
+            parent = ParentNamespace(self, name)
+            self.parents.append(parent)
+            return parent
         if not name.startswith("/"):
             name = "/" + name
         ns = self.namespaces.get(name)
         if ns is None:
             ns = self.namespaces[name] = Namespace(self, name)
         return ns
+
+    def _drop_child(self, ns: Namespace) -> None:
+        if self.namespaces.get(ns.name) is ns:
+            del self.namespaces[ns.name]
+        if isinstance(ns.parent, ParentNamespace):
+            ns.parent.children.discard(ns)
+        ns.adapter.close()
 
     @property
     def sockets(self) -> Namespace:
@@ -108,6 +134,53 @@ class Server(Lifecycle):
     def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Connect middleware of the main namespace."""
         return self.of("/").use(fn)
+
+    def on_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.of("/").on_any(fn)
+
+    def prepend_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.of("/").prepend_any(fn)
+
+    def off_any(self, fn: Callable[..., Any] | None = None) -> None:
+        self.of("/").off_any(fn)
+
+    def on_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.of("/").on_any_outgoing(fn)
+
+    def prepend_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.of("/").prepend_any_outgoing(fn)
+
+    def off_any_outgoing(self, fn: Callable[..., Any] | None = None) -> None:
+        self.of("/").off_any_outgoing(fn)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self.of("/")._operator().volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.of("/")._operator().local
+
+    def compress(self, value: bool = True) -> BroadcastOperator:
+        return self.of("/")._operator().compress(value)
+
+    # ------------------------------------------------------------------ cluster
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the other nodes of the cluster (none with the memory adapter)."""
+        self.of("/").server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self.of("/").server_side_emit_with_ack(event, *args)
+
+    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Handle ``event`` sent by another node's ``server_side_emit``; the return
+        value is the acknowledgement."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.server_side_handlers[event] = Handler(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
 
     def emit(self, event: str, *args: Any, namespace: str = "/") -> int:
         """Send ``event`` to every socket of the namespace.  Never blocks."""
@@ -152,9 +225,61 @@ class Server(Lifecycle):
 
     def _connect(self, client: Client, name: str, auth: Any) -> None:
         ns = self.namespaces.get(name)
-        if ns is None:
-            client.send_parts(sio.encode(sio.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+        if ns is not None:
+            ns._connect(client, auth)
             return
+        if self.parents:
+            self._connect_dynamic(client, name, auth, 0)
+            return
+        self._invalid_namespace(client, name)
+
+    def _invalid_namespace(self, client: Client, name: str) -> None:
+        client.send_parts(sio.encode(sio.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+
+    def _connect_dynamic(self, client: Client, name: str, auth: Any, start: int) -> None:
+        for i in range(start, len(self.parents)):
+            parent = self.parents[i]
+            try:
+                ok = parent.matches(name, auth)
+            except Exception:
+                log.exception("dynamic namespace check raised")
+                ok = False
+            if inspect.isawaitable(ok):
+                client.connecting[name] = []
+                spawn(self._connect_dynamic_async(client, name, auth, i, ok))
+                return
+            if ok:
+                self._connect_child(client, parent, name, auth)
+                return
+        self._invalid_namespace(client, name)
+
+    async def _connect_dynamic_async(
+        self, client: Client, name: str, auth: Any, i: int, pending: Any
+    ) -> None:
+        try:
+            ok = await pending
+        except Exception:
+            log.exception("dynamic namespace check raised")
+            ok = False
+        queued = client.connecting.pop(name, [])
+        if client.session.state != 1:
+            return
+        if ok:
+            self._connect_child(client, self.parents[i], name, auth)
+            if queued:
+                if name in client.connecting:  # the connect handler is still running
+                    client.connecting[name][:0] = queued
+                else:
+                    sock = client.sockets.get(name)
+                    for pkt in queued if sock is not None else ():
+                        sock._on_packet(pkt)
+        else:
+            self._connect_dynamic(client, name, auth, i + 1)
+
+    def _connect_child(self, client: Client, parent: ParentNamespace, name: str, auth: Any) -> None:
+        ns = self.namespaces.get(name)
+        if ns is None:
+            ns = self.namespaces[name] = parent._child(name)
         ns._connect(client, auth)
 
     def _on_starting(self, loop: Any) -> None:

@@ -65,6 +65,10 @@ class Socket:
         "_acks",
         "_held",
         "_timeout",
+        "_volatile",
+        "_any_in",
+        "_any_out",
+        "_middlewares",
         "__weakref__",
     )
 
@@ -82,6 +86,13 @@ class Socket:
         # packets emitted before the CONNECT reply went out (held until it has)
         self._held: list[list[str | bytes]] | None = []
         self._timeout: float | None = None
+        # the next emit is dropped if the connection is not writable
+        self._volatile = False
+        # catch-all listeners fn(socket, event, *args): incoming and outgoing events
+        self._any_in: list[Handler] | None = None
+        self._any_out: list[Handler] | None = None
+        # per-packet middleware fn(socket, event, args)
+        self._middlewares: list[Handler] | None = None
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
@@ -128,6 +139,11 @@ class Socket:
             raise ValueError(f"{event!r} is a reserved event name")
         if not self.connected and self._held is None:
             return
+        if self._volatile:
+            self._volatile = False
+            if not self.client.session.writable():
+                return
+        self.namespace._notify_outgoing(self, event, args)
         ack_id = None
         if callback is not None:
             ack_id = self._register_ack(callback, self._timeout)
@@ -154,6 +170,7 @@ class Socket:
         self._timeout = None
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
+        self.namespace._notify_outgoing(self, event, args)
         ack_id = self._register_ack(done, None, fut)
         self._send(sio.encode_event(self.namespace.name, event, args, ack_id))
         if timeout is None:
@@ -174,6 +191,53 @@ class Socket:
         """The next ``emit(..., callback=)`` / ``emit_with_ack`` times out after ``seconds``."""
         self._timeout = seconds
         return self
+
+    @property
+    def volatile(self) -> Socket:
+        """The next ``emit`` is dropped if the connection cannot take it right now."""
+        self._volatile = True
+        return self
+
+    def compress(self, value: bool = True) -> Socket:
+        """Compression flag for the next ``emit`` (applies with permessage-deflate)."""
+        return self
+
+    # ------------------------------------------------------------------ catch-all listeners
+    def on_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Call ``fn(socket, event, *args)`` for every incoming event (before its handler)."""
+        self._any_in = [*(self._any_in or ()), Handler(fn)]
+        return fn
+
+    def prepend_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self._any_in = [Handler(fn), *(self._any_in or ())]
+        return fn
+
+    def off_any(self, fn: Callable[..., Any] | None = None) -> None:
+        """Remove ``fn`` (or every catch-all listener)."""
+        self._any_in = _without(self._any_in, fn)
+
+    def on_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Call ``fn(socket, event, *args)`` for every event sent to this socket."""
+        self._any_out = [*(self._any_out or ()), Handler(fn)]
+        self.namespace._outgoing += 1
+        return fn
+
+    def prepend_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self._any_out = [Handler(fn), *(self._any_out or ())]
+        self.namespace._outgoing += 1
+        return fn
+
+    def off_any_outgoing(self, fn: Callable[..., Any] | None = None) -> None:
+        before = len(self._any_out or ())
+        self._any_out = _without(self._any_out, fn)
+        self.namespace._outgoing -= before - len(self._any_out or ())
+
+    def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Per-packet middleware ``fn(socket, event, args)`` for incoming events: it may
+        change ``args`` (a list) in place, raise to drop the packet (the namespace's
+        ``error`` hook sees the exception), and may be async."""
+        self._middlewares = [*(self._middlewares or ()), Handler(fn)]
+        return fn
 
     def _register_ack(
         self, callback: Callable[..., Any], timeout: float | None, fut: Any = None
@@ -267,6 +331,9 @@ class Socket:
         if not self.connected:
             return
         self.connected = False
+        if self._any_out:
+            self.namespace._outgoing -= len(self._any_out)
+            self._any_out = None
         self.client.sockets.pop(self.namespace.name, None)
         acks = self._acks
         self._acks = None
@@ -277,6 +344,13 @@ class Socket:
                 elif isinstance(cb, _TimedAck):
                     cb.handle.cancel()
         self.namespace._remove(self, reason)
+
+
+def _without(listeners: list[Handler] | None, fn: Callable[..., Any] | None) -> list[Handler] | None:
+    if fn is None or not listeners:
+        return None
+    kept = [h for h in listeners if h.fn is not fn]
+    return kept or None
 
 
 sio_reserved = frozenset(

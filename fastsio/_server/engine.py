@@ -47,6 +47,7 @@ class Engine:
         ping_timeout: float = 20.0,
         upgrade_timeout: float = 10.0,
         max_http_buffer_size: int = 1_000_000,
+        max_buffer_size: int = 1_000_000,
         transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -65,6 +66,8 @@ class Engine:
         self.max_http_buffer_size = max_http_buffer_size
         # the HTTP layer's body limit (also bounds non-Engine.IO requests)
         self.max_body = max_http_buffer_size
+        # per-connection send buffer limit (slow consumers over it are disconnected)
+        self.max_buffer_size = max_buffer_size
         for t in transports:
             if t not in (POLLING, WEBSOCKET):
                 raise ValueError(f"unknown transport {t!r}")
@@ -217,6 +220,7 @@ class Engine:
             upgrade_timeout=self.upgrade_timeout,
         )
         session.request = req
+        session.max_queue = self.max_buffer_size
         self.sessions[sid] = session
         return session
 

@@ -95,8 +95,9 @@ class Connection(asyncio.Protocol):
         "secure",
         "closed",
         "wbuf",
+        "wbytes",
         "paused",
-        "buffered",
+        "limit",
         # HTTP state (dropped after an upgrade)
         "parser",
         "url",
@@ -126,9 +127,11 @@ class Connection(asyncio.Protocol):
         self.closed = False
         # coalesced output: None, or the chunks written during this loop iteration
         self.wbuf: list[bytes] | None = None
-        # the transport asked us to stop writing (its buffer is over the high-water mark)
+        self.wbytes = 0
+        # the transport's buffer went over the high-water mark (= the send-buffer limit)
         self.paused = False
-        self.buffered = 0
+        # max_buffer_size: bytes a slow client may have waiting before it is disconnected
+        self.limit: int = getattr(app, "max_buffer_size", 0) or 0
         self.parser: Any = httptools.HttpRequestParser(self)
         self.url = b""
         self.hdrs: list[tuple[bytes, bytes]] = []
@@ -155,6 +158,8 @@ class Connection(asyncio.Protocol):
         if isinstance(peer, tuple):
             self.client = (peer[0], peer[1])
         self.secure = transport.get_extra_info("sslcontext") is not None
+        if self.limit:
+            transport.set_write_buffer_limits(high=self.limit)  # type: ignore[attr-defined]
         self.app.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -337,9 +342,13 @@ class Connection(asyncio.Protocol):
             if self.closed:
                 return
             self.wbuf = [data]
+            self.wbytes = len(data)
             self.flusher.add(self)
         else:
             buf.append(data)
+            self.wbytes += len(data)
+            if self.limit and self.wbytes > self.limit:
+                self.overflow()
 
     def flush(self) -> None:
         buf = self.wbuf
@@ -354,6 +363,26 @@ class Connection(asyncio.Protocol):
             transport.write(buf[0])
         else:
             transport.write(b"".join(buf))
+        if self.paused and self.limit and self.frames is not None:
+            self.overflow()
+
+    def overflow(self) -> None:
+        """A slow consumer went over ``max_buffer_size``: drop it, tell the session."""
+        if self.closed:
+            return
+        transport = self.transport
+        waiting = self.wbytes + (transport.get_write_buffer_size() if transport is not None else 0)
+        log.warning(
+            "connection from %s: %d bytes waiting, over max_buffer_size (%d); disconnecting",
+            self.client,
+            waiting,
+            self.limit,
+        )
+        handler = self.ws_handler
+        self.ws_handler = None
+        self.abort()
+        if handler is not None:
+            handler.ws_closed(self, "send buffer full")
 
     def close(self) -> None:
         """Close: a WebSocket with a close frame (1000), HTTP by closing the TCP connection."""
@@ -395,6 +424,13 @@ class Connection(asyncio.Protocol):
             self.write(build_frame(OP_TEXT, encoded))
         else:
             self.write(build_frame(OP_BINARY, encoded))
+
+    def writable(self) -> bool:
+        """Nothing is waiting in the transport's buffer (the kernel takes writes now)."""
+        if self.closed or self.ws_closing or self.paused:
+            return False
+        transport = self.transport
+        return transport is not None and transport.get_write_buffer_size() == 0
 
     def send_frame(self, frame: bytes) -> None:
         """Send a pre-built frame (broadcast fan-out)."""

@@ -34,5 +34,14 @@ class Adapter:
         """Send one encoded packet to the selected sockets; returns how many."""
         raise NotImplementedError
 
+    def server_side_emit(self, nsp: str, event: str, args: tuple[Any, ...]) -> None:
+        """Send ``event`` to the other nodes (none for a single-process adapter)."""
+
+    async def server_side_emit_with_ack(
+        self, nsp: str, event: str, args: tuple[Any, ...]
+    ) -> list[Any]:
+        """One reply per other node (none for a single-process adapter)."""
+        return []
+
     def close(self) -> None:
         pass

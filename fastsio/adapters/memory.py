@@ -87,6 +87,8 @@ class MemoryAdapter(Adapter):
             sock = sockets.get(sid)
             if sock is not None:
                 targets.append(sock.client.session)
+        if flags.get("volatile"):
+            targets = [session for session in targets if session.writable()]
         if targets:
             fanout(targets, parts)
         return len(targets)

@@ -95,6 +95,8 @@ class Session:
         "close_reason",
         "request",
         "timer_slot",
+        "max_queue",
+        "queued",
     )
 
     def __init__(
@@ -137,6 +139,9 @@ class Session:
         self.request: Any = None
         # owned by the scheduler (timer wheel bucket)
         self.timer_slot: Any = None
+        # polling: bytes queued for the next GET, and the most allowed (0: no limit)
+        self.max_queue = 0
+        self.queued = 0
         owner.schedule(self, self.deadline)
 
     # ------------------------------------------------------------------ sending
@@ -151,6 +156,19 @@ class Session:
         self.queue.append(encoded)
         if self.poll is not None and not self.upgrading:
             self._flush_poll()
+        elif self.max_queue:
+            self.queued += len(encoded)
+            if self.queued > self.max_queue:
+                self.close("send buffer full", send_close=False)
+
+    def writable(self) -> bool:
+        """Whether a packet sent now leaves at once (what ``volatile`` emits need)."""
+        if self.state != OPEN:
+            return False
+        ws = self.ws
+        if ws is not None:
+            return bool(ws.writable())
+        return self.poll is not None and not self.upgrading
 
     def send_message(self, data: str | bytes) -> None:
         """Send a MESSAGE packet."""
@@ -161,6 +179,7 @@ class Session:
         self.poll = None
         queue = self.queue
         self.queue = []
+        self.queued = 0
         poll.respond(encode_payload(queue))
 
     # ------------------------------------------------------------------ polling
@@ -280,14 +299,15 @@ class Session:
         self.probe_deadline = 0.0
         probe.close()
 
-    def ws_closed(self, sink: Any) -> None:
-        """A WebSocket of this session went away (closed or errored)."""
+    def ws_closed(self, sink: Any, reason: str = "transport close") -> None:
+        """A WebSocket of this session went away (closed, errored, or dropped as a
+        slow consumer: ``reason``)."""
         if sink is self.probe:
             self.probe = None
             self.upgrading = False
         elif sink is self.ws:
             self.ws = None
-            self.close("transport close", send_close=False)
+            self.close(reason, send_close=False)
 
     # ------------------------------------------------------------------ packets
     def _on_packet(self, ptype: int, data: Any, now: float) -> None:
