@@ -26,22 +26,48 @@ __all__ = ("Handshake", "Socket")
 
 
 class Handshake:
-    """What the client sent when it connected (``socket.handshake``)."""
+    """What the client sent when it connected (``socket.handshake``).
 
-    __slots__ = ("headers", "query", "auth", "address", "time", "issued", "url", "secure", "xdomain")
+    ``headers`` and ``query`` are the handshake request's own dicts (shared, not copied:
+    treat them as read-only)."""
+
+    __slots__ = ("_request", "auth", "issued")
 
     def __init__(self, request: Any, auth: dict[str, Any]) -> None:
-        self.headers: dict[str, str] = dict(request.headers) if request is not None else {}
-        self.query: dict[str, str] = dict(request.query) if request is not None else {}
+        self._request = request
         self.auth = auth
-        client = request.client if request is not None else None
-        self.address: str = client[0] if client else ""
-        now = time.time()
-        self.issued: int = int(now * 1000)
-        self.time: str = time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(now))
-        self.url: str = request.url if request is not None else ""
-        self.secure: bool = bool(request.secure) if request is not None else False
-        self.xdomain: bool = "origin" in self.headers
+        # when the connection was made, in milliseconds since the epoch
+        self.issued: int = int(time.time() * 1000)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self._request.headers if self._request is not None else {}
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self._request.query if self._request is not None else {}
+
+    @property
+    def address(self) -> str:
+        client = self._request.client if self._request is not None else None
+        return client[0] if client else ""
+
+    @property
+    def time(self) -> str:
+        """The connection time as a date string (like Node's ``new Date().toString()``)."""
+        return time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(self.issued / 1000))
+
+    @property
+    def url(self) -> str:
+        return self._request.url if self._request is not None else ""
+
+    @property
+    def secure(self) -> bool:
+        return bool(self._request.secure) if self._request is not None else False
+
+    @property
+    def xdomain(self) -> bool:
+        return "origin" in self.headers
 
     def __repr__(self) -> str:
         return f"Handshake(address={self.address!r}, url={self.url!r}, auth={self.auth!r})"

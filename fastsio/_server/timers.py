@@ -24,41 +24,31 @@ class TimerWheel:
     def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float = 0.002) -> None:
         self.loop = loop
         self.resolution = resolution
-        # bucket index -> objects due in it
-        self.buckets: dict[int, set[Any]] = {}
-        # bucket indices, lazily pruned (an index may be stale after its bucket emptied)
+        # bucket index -> objects filed in it.  Lists, not sets (a few bytes per entry
+        # instead of a set per bucket): removal is lazy, an entry counts only while
+        # ``obj.timer_slot`` still names its bucket.
+        self.buckets: dict[int, list[Any]] = {}
+        # indices of the buckets, earliest first
         self.heap: list[int] = []
         self.handle: asyncio.TimerHandle | None = None
         self.armed = -1
 
     def schedule(self, obj: Any, when: float) -> None:
         idx = math.floor(when / self.resolution)
-        old = obj.timer_slot
-        if old == idx:
+        if obj.timer_slot == idx:
             return
-        if old is not None:
-            self._remove(obj, old)
         bucket = self.buckets.get(idx)
         if bucket is None:
-            bucket = self.buckets[idx] = set()
+            self.buckets[idx] = [obj]
             heapq.heappush(self.heap, idx)
-        bucket.add(obj)
+        else:
+            bucket.append(obj)
         obj.timer_slot = idx
         if self.handle is None or idx < self.armed:
             self._arm(idx)
 
     def cancel(self, obj: Any) -> None:
-        old = obj.timer_slot
-        if old is not None:
-            self._remove(obj, old)
-            obj.timer_slot = None
-
-    def _remove(self, obj: Any, idx: int) -> None:
-        bucket = self.buckets.get(idx)
-        if bucket is not None:
-            bucket.discard(obj)
-            if not bucket:
-                del self.buckets[idx]
+        obj.timer_slot = None
 
     def _arm(self, idx: int) -> None:
         if self.handle is not None:
@@ -74,7 +64,7 @@ class TimerWheel:
         current = math.floor((now + 0.001) / res)
         heap = self.heap
         buckets = self.buckets
-        due: list[tuple[int, set[Any]]] = []
+        due: list[tuple[int, list[Any]]] = []
         while heap and heap[0] <= current:
             idx = heapq.heappop(heap)
             bucket = buckets.pop(idx, None)
@@ -85,15 +75,13 @@ class TimerWheel:
             # everything in the bucket counts as due (a deadline fires < 1 bucket early)
             when = max(now, (idx + 1) * res)
             for obj in bucket:
+                if obj.timer_slot != idx:
+                    continue  # moved or cancelled since it was filed here
                 obj.timer_slot = None
-            for obj in bucket:
-                if obj.timer_slot is None:
-                    try:
-                        obj.on_timer(when)
-                    except Exception:  # a bug in one session must not stop the wheel
-                        log.exception("timer callback failed")
-        while heap and heap[0] not in buckets:
-            heapq.heappop(heap)
+                try:
+                    obj.on_timer(when)
+                except Exception:  # a bug in one session must not stop the wheel
+                    log.exception("timer callback failed")
         if heap and (self.handle is None or heap[0] < self.armed):
             self._arm(heap[0])
 
