@@ -11,7 +11,8 @@ Encoded packets are the unit the rest of fastsio passes around: a ``str`` for a
 text packet (``"4hello"``) and ``bytes`` for a binary message.  Polling queues
 hold encoded packets; :func:`encode_payload` joins them.
 
-Module-level ints instead of an enum so that Cython can compile this module.
+Module-level ints instead of an enum so that Cython can compile this module: the
+compiled twin is this file built as ``eio_c``, typed by ``eio_c.pxd``.
 """
 
 from __future__ import annotations
@@ -47,15 +48,24 @@ def encode_packet(ptype: int, data: str | bytes | None = None) -> str | bytes:
 def decode_packet(data: str | bytes) -> tuple[int, str | bytes]:
     """Decode one WebSocket message into ``(type, data)``.
 
-    A text message must start with a type digit 0-6; a binary message is a MESSAGE.
+    A text message must start with a type digit 0-6 (or be "b" + base64: a binary
+    MESSAGE); a binary message is a MESSAGE.
     """
     if isinstance(data, str):
-        if not data:
+        text = data  # typed ``str`` in the compiled twin
+        if not text:
             raise EngineIOError("empty packet")
-        c = ord(data[0]) - 48
+        if text[0] == "b":
+            # a binary MESSAGE as base64 text, as clients with forceBase64 send it
+            # (the reference parser accepts it on every transport)
+            try:
+                return MESSAGE, binascii.a2b_base64(text[1:].encode("ascii"), strict_mode=True)
+            except (binascii.Error, UnicodeEncodeError) as exc:
+                raise EngineIOError("invalid base64 packet") from exc
+        c = ord(text[0]) - 48
         if c < 0 or c > 6:
             raise EngineIOError("unknown packet type")
-        return c, data[1:]
+        return c, text[1:]
     return MESSAGE, bytes(data)
 
 

@@ -38,6 +38,10 @@ Rules:
    closed (after what was sent to it).  A polling session closed by the server hands
    its queue plus a CLOSE packet to the pending GET, or, with none pending, waits
    (state CLOSING) for the next GET to take them, at most until its next deadline.
+   Closed by the application ("forced close") with packets queued and no GET
+   pending, the next GET takes the queue and the one after it the CLOSE packet, as
+   with the reference server (socket.io-client would otherwise act on the CLOSE
+   before the packets beside it).
 """
 
 from __future__ import annotations
@@ -189,6 +193,14 @@ class Session:
             self.close("transport error")
             return False
         if self.state == CLOSING:
+            if self.queue and self.close_reason == "forced close":
+                # like the reference server: what was queued first, the CLOSE packet with
+                # the next GET; socket.io-client handles the Socket.IO packets of a payload
+                # a tick late, so a CLOSE beside them would overtake them (a DISCONNECT
+                # would be reported as "transport close")
+                sink.respond(encode_payload(self.queue))
+                self.queue = []
+                return True
             self.queue.append("1")
             sink.respond(encode_payload(self.queue))
             self._finish()

@@ -1,6 +1,7 @@
 // Drives the real npm socket.io-client for tests/conformance/test_node_client.py.
 //
 //   node driver.mjs '<scenario JSON>'
+//   node driver.mjs < scenario   (the scenario on the first line of stdin: no size limit)
 //
 // A scenario:
 //   {
@@ -15,7 +16,8 @@
 //   {"t":"connect","sock":S,"id":ID}            {"t":"connect_error","sock":S,"message":M,"data":D}
 //   {"t":"disconnect","sock":S,"reason":R}      {"t":"event","sock":S,"event":E,"args":[...],"ack":bool}
 //   {"t":"ack","sock":S,"tag":T,"args":[...]}   {"t":"upgrade","manager":M,"transport":"websocket"}
-//   {"t":"close","manager":M,"reason":R}        {"t":"sync","name":N}   {"t":"done"}   {"t":"error","message":M}
+//   {"t":"open","manager":M,"transport":T}      {"t":"close","manager":M,"reason":R}
+//   {"t":"sync","name":N}   {"t":"done"}   {"t":"error","message":M} (then exit 1)
 // Binary values travel as {"$bin": "<base64>"} both ways (Buffer in the client).
 //
 // Steps (sock defaults to "s", manager to "m", nsp to "/"):
@@ -25,9 +27,11 @@
 //   emit      {sock, event, args, ack: bool, tag, wait: bool (default: ack)}
 //   wait      {t, sock?, manager?, event?, reason?, count (default 1), timeout (ms)}
 //             until `count` matching observations have been made since the start
+//             (a list as a value matches any of its items)
 //   disconnect {sock}                 socket.disconnect()
 //   close     {manager}               close the Engine.IO connection (a CLOSE packet)
-//   drop      {manager}               cut the transport without a goodbye (TCP reset / abort)
+//   drop      {manager}               no goodbye: destroy the WebSocket's TCP connection
+//                                     (over polling: exit the process, its connections with it)
 //   dropPongs {manager}               stop answering the server's pings
 //   sync      {name}                  print {"t":"sync"} and wait for a line on stdin
 //   sleep     {ms}
@@ -36,7 +40,7 @@
 import { Manager } from "socket.io-client";
 import readline from "node:readline";
 
-const scenario = JSON.parse(process.argv[2] ?? "{}");
+let scenario;
 const t0 = Date.now();
 const records = [];
 const waiters = new Set();
@@ -87,7 +91,7 @@ function dec(v) {
 function matches(rec, want) {
   for (const [k, v] of Object.entries(want)) {
     if (k === "count" || k === "timeout" || k === "op") continue;
-    if (rec[k] !== v) return false;
+    if (Array.isArray(v) ? !v.includes(rec[k]) : rec[k] !== v) return false;
   }
   return true;
 }
@@ -168,10 +172,11 @@ function engine(step) {
   return m.engine;
 }
 
-// ------------------------------------------------------------------ stdin (sync)
+// ------------------------------------------------------------------ stdin (scenario, sync)
 const lines = [];
 let lineWaiter = null;
-readline.createInterface({ input: process.stdin }).on("line", (line) => {
+const input = readline.createInterface({ input: process.stdin });
+input.on("line", (line) => {
   if (lineWaiter) {
     const w = lineWaiter;
     lineWaiter = null;
@@ -191,10 +196,7 @@ async function run(step) {
       const expect = step.expect === undefined ? "connect" : step.expect;
       const name = step.sock ?? "s";
       if (expect) {
-        const got = await Promise.race([
-          waitFor({ t: "connect", sock: name }, step.timeout),
-          waitFor({ t: "connect_error", sock: name }, step.timeout),
-        ]);
+        const got = await waitFor({ t: ["connect", "connect_error"], sock: name }, step.timeout);
         if (got.t !== expect) throw new Error(`expected ${expect}, got ${JSON.stringify(got)}`);
       }
       if (fresh && scenario.awaitUpgrade && expect === "connect") {
@@ -270,6 +272,7 @@ async function run(step) {
   }
 }
 
+scenario = JSON.parse(process.argv[2] ?? (await nextLine()));
 const overall = setTimeout(() => fail("scenario timed out"), scenario.timeout ?? 10000);
 
 try {
