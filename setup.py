@@ -1,4 +1,159 @@
-# Extension modules only; all metadata lives in pyproject.toml.
-from setuptools import setup
+"""Extension modules only; all metadata lives in pyproject.toml.
 
-setup()
+The compiled twins of ``fastsio/_speedups``:
+
+* "One source, two builds" (STYLE 2.2): every twin without a hand-written
+  ``x_c.pyx`` (``wsframe``, ``eio``, ``eio3``, ``sio``) is its pure twin
+  ``x_py.py`` compiled as ``x_c`` with the augmenting ``x_c.pxd``.  The ``.py`` is copied to ``build/cython/fastsio/_speedups/x_c.py``
+  beside copies of the ``.pxd`` files and cythonized there, so the package never
+  holds an importable ``x_c.py``: an unbuilt tree imports the pure twin under its
+  own name or nothing.
+* Hand-written Cython for pointer-level code: ``_frame.pyx`` (unmasking, frame assembly),
+  ``_jsonenc.pyx`` (the JSON writer of the Socket.IO codec), ``fanout_c.pyx``.
+
+Switches (environment):
+
+* ``FASTSIO_NO_EXTENSIONS=1``: build nothing (a pure ``py3-none-any`` wheel);
+  also automatic off CPython.
+* ``FASTSIO_REQUIRE_EXTENSIONS=1``: a failed extension build fails the install.
+  Otherwise each extension is ``optional``: without a C compiler the install
+  warns and leaves a working pure-Python package.
+* ``FASTSIO_CYTHON_TRACE=1``: line tracing for coverage of the compiled code.
+* ``FASTSIO_DEBUG_BUILD=1``: ``-O0 -g3`` and assertions on.
+
+Generated C lives under ``build/cython`` and is never committed or shipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+
+HERE = Path(__file__).resolve().parent
+os.chdir(HERE)
+SPEEDUPS = Path("fastsio", "_speedups")
+STAGE = Path("build", "cython")
+
+NO_EXTENSIONS = bool(os.environ.get("FASTSIO_NO_EXTENSIONS")) or sys.implementation.name != "cpython"
+REQUIRE_EXTENSIONS = bool(os.environ.get("FASTSIO_REQUIRE_EXTENSIONS"))
+TRACE = bool(os.environ.get("FASTSIO_CYTHON_TRACE"))
+DEBUG = bool(os.environ.get("FASTSIO_DEBUG_BUILD"))
+
+# Hand-written Cython modules; every other pure twin x_py.py is compiled from
+# its own source as x_c (typed by x_c.pxd when there is one), so that a new
+# twin gets its compiled build without a change here.
+HAND_WRITTEN = ("_frame", "_jsonenc", "fanout_c")
+SHARED_SOURCE = tuple(
+    sorted(
+        path.name[: -len("_py.py")]
+        for path in SPEEDUPS.glob("*_py.py")
+        if not (SPEEDUPS / (path.name[: -len("_py.py")] + "_c.pyx")).exists()
+    )
+)
+
+DIRECTIVES = {
+    "language_level": 3,
+    "embedsignature": True,
+    "freethreading_compatible": True,
+    # Types come from the .pxd files only; the annotations of the pure twins
+    # are for type checkers (``str | bytes`` and friends).
+    "annotation_typing": False,
+}
+MACROS: list[tuple[str, str | None]] = []
+if TRACE:
+    DIRECTIVES["linetrace"] = True
+    MACROS.append(("CYTHON_TRACE_NOGIL", "1"))
+CFLAGS = ["-O0", "-g3", "-UNDEBUG"] if DEBUG else []
+
+
+def _missing_compiler() -> str | None:
+    """Return the C compiler (or linker) command when it is not on PATH, else None.
+
+    ``optional=True`` turns a failed compilation into a warning, but setuptools
+    lets the "No such file" of a compiler that is not installed escape, failing
+    the install; so a missing compiler is detected here and the build goes pure.
+    """
+    if sys.platform == "win32":
+        return None  # MSVC is found by setuptools itself
+    import shlex
+    import sysconfig
+
+    for var in ("CC", "LDSHARED"):
+        command = os.environ.get(var) or sysconfig.get_config_var(var)
+        if command:
+            exe = shlex.split(command)[0]
+            if shutil.which(exe) is None:
+                return exe
+    return None
+
+
+def _sync(source: Path, target: Path) -> Path:
+    """Copy ``source`` to ``target`` unless it already holds the same bytes; return ``target``.
+
+    An unchanged file keeps its mtime (cythonize skips it), a changed one gets a
+    new one (cythonize regenerates it, whatever the mtime of ``source``).
+    """
+    data = source.read_bytes()
+    if not target.exists() or target.read_bytes() != data:
+        target.write_bytes(data)
+    return target
+
+
+def _stage() -> list[Path]:
+    """Copy the Cython sources to STAGE; return the module sources to cythonize there."""
+    package = STAGE / SPEEDUPS
+    package.mkdir(parents=True, exist_ok=True)
+    # Empty package markers so that Cython names the modules fastsio._speedups.*.
+    for marker in (STAGE / "fastsio" / "__init__.py", package / "__init__.py"):
+        if not marker.exists():
+            marker.write_text("")
+    for pxd in SPEEDUPS.glob("*.pxd"):
+        _sync(pxd, package / pxd.name)
+    sources = [_sync(SPEEDUPS / f"{name}_py.py", package / f"{name}_c.py") for name in SHARED_SOURCE]
+    sources += [_sync(SPEEDUPS / f"{name}.pyx", package / f"{name}.pyx") for name in HAND_WRITTEN]
+    return sources
+
+
+def _extensions() -> list[Extension]:
+    from Cython.Build import cythonize
+    from Cython.Compiler import Options
+
+    Options.warning_errors = True  # like aiohttp's `cython -Werror`
+    extensions = [
+        Extension(
+            ".".join((*SPEEDUPS.parts, source.stem)),
+            [str(source)],
+            define_macros=MACROS,
+            extra_compile_args=CFLAGS,
+            optional=not REQUIRE_EXTENSIONS,
+        )
+        for source in _stage()
+    ]
+    compiled = cythonize(extensions, compiler_directives=DIRECTIVES, include_path=[str(STAGE)], quiet=True)
+    for extension in compiled:
+        # cythonize() builds new Extension objects and drops ``optional``.
+        extension.optional = not REQUIRE_EXTENSIONS
+    return compiled
+
+
+MISSING = None if NO_EXTENSIONS or REQUIRE_EXTENSIONS else _missing_compiler()
+if NO_EXTENSIONS:
+    print("*** fastsio: Pure Python build (FASTSIO_NO_EXTENSIONS or not CPython) ***")
+    ext_modules: list[Extension] = []
+elif MISSING is not None:
+    print(
+        f"*** fastsio: Pure Python build: WARNING: no C compiler ({MISSING!r} is not on PATH); "
+        "installing the pure-Python twins, which are slower. Install a C compiler and "
+        "reinstall for the compiled ones (FASTSIO_REQUIRE_EXTENSIONS=1 makes this an error). ***",
+        file=sys.stderr,
+    )
+    ext_modules = []
+else:
+    print("*** fastsio: Accelerated build (Cython twins; optional unless FASTSIO_REQUIRE_EXTENSIONS) ***")
+    ext_modules = _extensions()
+
+setup(ext_modules=ext_modules)

@@ -6,7 +6,6 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .exceptions import AckTimeout
-from .protocol import socketio as sio
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -80,7 +79,16 @@ class BroadcastOperator:
         if ns._has_outgoing():
             for sock in self._sockets():
                 ns._notify_outgoing(sock, event, args)
-        parts = sio.encode_event(ns.name, event, args)
+        parts = None
+        if ns.recovery is not None and not self.flags.get("volatile"):
+            # connection state recovery: the packet gets an offset (its last argument)
+            # and is kept for the sessions that may miss it
+            offset = ns.adapter.next_offset()
+            if offset is not None:
+                parts = ns.parser.encode_event(ns.name, event, (*args, offset))
+                ns.adapter.store(offset, parts, self.rooms, self.except_rooms)
+        if parts is None:
+            parts = ns.parser.encode_event(ns.name, event, args)
         return ns.adapter.broadcast(parts, set(self.rooms), set(self.except_rooms), self.flags)
 
     def send(self, *args: Any) -> int:
@@ -109,7 +117,7 @@ class BroadcastOperator:
             if len(replies) >= expected and not done.done():
                 done.set_result(None)
 
-        parts = sio.encode_event(ns.name, event, args, ack_id)
+        parts = ns.parser.encode_event(ns.name, event, args, ack_id)
         for sock in targets:
             if sock._acks is None:
                 sock._acks = {}

@@ -78,7 +78,8 @@ class EngineSocket:
 
 
 class EngineServer(Lifecycle):
-    """A plain Engine.IO v4 server (what the protocol's own test suite drives)."""
+    """A plain Engine.IO v4 server (what the protocol's own test suite drives); with
+    ``allow_eio3=True`` Engine.IO v3 clients too."""
 
     def __init__(
         self,
@@ -114,6 +115,7 @@ class EngineServer(Lifecycle):
             allow_request=allow_request,
             cookie=cookie,
             factory=self._new_socket,
+            allow_eio3=allow_eio3,
         )
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:

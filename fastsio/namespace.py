@@ -10,7 +10,7 @@ from ._handlers import Handler, ack_args, spawn
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
 from .protocol import socketio as sio
-from .socket import Client, Socket
+from .socket import Client, Socket, _new_id
 
 if TYPE_CHECKING:
     from .server import Server
@@ -36,6 +36,9 @@ class Namespace:
         self.any_out: list[Handler] = parent.any_out if parent is not None else []
         # socket id -> connected Socket
         self.sockets: dict[str, Socket] = {}
+        # the server's parser and connection state recovery options (None: off)
+        self.parser = server.parser
+        self.recovery = server.recovery
         self.adapter = server._make_adapter(self)
         self._ack_id = 0
         # how many outgoing catch-all listeners exist on this namespace's sockets
@@ -170,16 +173,20 @@ class Namespace:
             auth = {}
         sock = Socket(self, client, auth)
         steps = list(self.middlewares)
+        recovery = self.recovery
+        if recovery is not None and client.session.eio != 3:
+            if self._restore(sock, auth) and recovery.skip_middlewares:
+                steps = []
         connect = self.handlers.get("connect")
         client.connecting[self.name] = []
         for i, step in enumerate(steps):
             try:
                 result = step(sock, auth)
             except ConnectionRefused as exc:
-                self._refuse(client, exc)
+                self._refuse(client, sock, exc)
                 return
             except Exception as exc:
-                self._refuse(client, ConnectionRefused(str(exc) or type(exc).__name__))
+                self._refuse(client, sock, ConnectionRefused(str(exc) or type(exc).__name__))
                 self._report(sock, exc)
                 return
             if inspect.isawaitable(result):
@@ -189,17 +196,17 @@ class Namespace:
             try:
                 result = connect(sock, auth)
             except ConnectionRefused as exc:
-                self._refuse(client, exc)
+                self._refuse(client, sock, exc)
                 return
             except Exception as exc:
-                self._refuse(client, ConnectionRefused(str(exc) or type(exc).__name__))
+                self._refuse(client, sock, ConnectionRefused(str(exc) or type(exc).__name__))
                 self._report(sock, exc)
                 return
             if inspect.isawaitable(result):
                 spawn(self._connect_async(client, sock, auth, result, [], None))
                 return
             if result is False:
-                self._refuse(client, ConnectionRefused())
+                self._refuse(client, sock, ConnectionRefused())
                 return
         self._accept(client, sock)
 
@@ -227,28 +234,79 @@ class Namespace:
                 if result is False:
                     raise ConnectionRefused()
         except ConnectionRefused as exc:
-            self._refuse(client, exc)
+            self._refuse(client, sock, exc)
             return
         except Exception as exc:
-            self._refuse(client, ConnectionRefused(str(exc) or type(exc).__name__))
+            self._refuse(client, sock, ConnectionRefused(str(exc) or type(exc).__name__))
             self._report(sock, exc)
             return
         self._accept(client, sock)
 
-    def _refuse(self, client: Client, exc: ConnectionRefused) -> None:
+    def _restore(self, sock: Socket, auth: dict[str, Any]) -> bool:
+        """Connection state recovery: give ``sock`` the id, rooms and data of the session
+        the client names (``auth`` ``pid`` and ``offset``, as socket.io-client sends them
+        on reconnection) if it can be recovered; else a new private session id."""
+        pid = auth.get("pid")
+        offset = auth.get("offset")
+        if isinstance(pid, str) and isinstance(offset, str):
+            kept = self.adapter.restore_session(pid, offset)
+            if kept is not None:
+                if kept.sid in self.sockets:  # pragma: no cover - kept only once disconnected
+                    self.adapter.release(kept)
+                else:
+                    sock.id = kept.sid
+                    sock.pid = kept.pid
+                    sock.data = kept.data
+                    sock.recovered = True
+                    sock._restoring = kept
+                    self.adapter.add_all(kept.sid, kept.rooms)
+                    return True
+        sock.pid = _new_id()
+        return False
+
+    def _abandon(self, sock: Socket) -> None:
+        """A socket that will not connect: forget the rooms it joined, keep again the
+        session it was restoring."""
+        if sock._restoring is not None:
+            kept = sock._restoring
+            sock._restoring = None
+            self.adapter.release(kept)
+        if sock.id not in self.sockets:
+            self.adapter.delete_all(sock.id)
+
+    def _refuse(self, client: Client, sock: Socket, exc: ConnectionRefused) -> None:
+        self._abandon(sock)
         client.connecting.pop(self.name, None)
-        client.send_parts(sio.encode(sio.CONNECT_ERROR, self.name, exc.payload()))
+        if client.session.eio == 3:
+            # Socket.IO v4: an ERROR packet with the data, or else the message (as Node)
+            client.send_parts(self.parser.encode(sio.CONNECT_ERROR, self.name, exc.data or exc.message))
+            return
+        client.send_parts(self.parser.encode(sio.CONNECT_ERROR, self.name, exc.payload()))
 
     def _accept(self, client: Client, sock: Socket) -> None:
         queued = client.connecting.pop(self.name, [])
         if client.session.state != 1:  # the connection went away meanwhile
+            self._abandon(sock)
             return
         sock.connected = True
         self.sockets[sock.id] = sock
         client.sockets[self.name] = sock
         self.adapter.add_all(sock.id, [sock.id])
         client.connected(sock)
-        client.send_parts(sio.encode(sio.CONNECT, self.name, {"sid": sock.id}))
+        if client.session.eio == 3:
+            client.send_parts(self.parser.encode(sio.CONNECT, self.name))  # Socket.IO v4: no payload
+        elif sock.pid is not None:
+            # connection state recovery: what it missed, then the CONNECT reply with the
+            # private session id; Node's order (socket.io-client holds events that come
+            # before the reply and delivers them, in order, before its "connect" event)
+            kept = sock._restoring
+            if kept is not None:
+                sock._restoring = None
+                for parts in self.adapter.replay(kept):
+                    client.send_parts(parts)
+            client.send_parts(self.parser.encode(sio.CONNECT, self.name, {"sid": sock.id, "pid": sock.pid}))
+        else:
+            client.send_parts(self.parser.encode(sio.CONNECT, self.name, {"sid": sock.id}))
         sock._release_held()
         for pkt in queued:
             if not sock.connected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import inspect
 import logging
@@ -16,8 +17,11 @@ from .broadcast import BroadcastOperator
 from ._handlers import Handler, spawn
 from .namespace import Namespace, ParentNamespace
 from .protocol import socketio as sio
+from .adapters.base import RecoveryOptions
+from .protection import RateLimit
+from .protocol.parsers import get_parser
 from .protocol.session import Session
-from .socket import Client, Socket
+from .socket import Client, MsgpackClient, Socket
 
 log = logging.getLogger("fastsio")
 
@@ -29,13 +33,49 @@ class Server(Lifecycle):
 
     See DESIGN.md for the whole API.  Broadcast helpers on the server act on the
     main namespace ``/``; ``of(name)`` gives the others.
+
+    Options of the sections below (all off by default):
+
+    ``parser``: ``"json"`` (socket.io-parser's format; with orjson installed it may
+    write the JSON, identically: see :mod:`fastsio.protocol.parsers`), ``"msgpack"``
+    (the npm socket.io-msgpack-parser's format; needs the ``msgpack`` extra), or a
+    parser object.  Clients must use the same parser.
+
+    ``connection_state_recovery={"max_disconnection_duration": 120, "skip_middlewares":
+    True}`` (or True for these defaults; seconds, where Node counts milliseconds), as
+    Node's ``connectionStateRecovery``: the CONNECT reply carries a private session id
+    (``pid``); every EVENT sent without an ack and not volatile (broadcasts and
+    ``socket.emit`` alike) gets an offset appended as its last argument and is kept;
+    a socket that disconnects for a transport reason (transport close or error, ping
+    timeout, forced close, server shutdown) is kept (id, rooms, ``data``) for
+    ``max_disconnection_duration``.  A client that reconnects in time with its
+    ``pid`` and last ``offset`` in the CONNECT auth (socket.io-client 4.6+ does this by
+    itself) gets back its id, rooms and data, ``socket.recovered`` is True, the connect
+    middleware is skipped (``skip_middlewares``; the connect handler runs), and the
+    packets it missed are sent in order, before anything else: just before the CONNECT
+    reply, as Node does (socket.io-client delivers them before its "connect" event).  Packets are kept only while a socket may still need them (see
+    :class:`~fastsio.adapters.MemoryAdapter`).
+
+    ``rate_limit={"events_per_second": 50, "burst": 100, "action": "drop" |
+    "disconnect"}``: a per-socket token bucket on incoming events; see
+    :class:`fastsio.protection.RateLimit` for what each action does and what the
+    client is sent.
+
+    ``max_connections_per_ip=N``: at most N Engine.IO sessions per client address (the
+    TCP peer); a handshake over it (polling or WebSocket) gets 403 and
+    ``{"code":4,"message":"Forbidden"}``, as an ``allow_request`` refusal.
+
+    ``max_concurrent_handshakes=N``: at most N sessions that have not completed a
+    Socket.IO CONNECT yet; a handshake over it gets 503, ``Retry-After: 1`` and
+    ``{"code":503,"message":"Too many handshakes in progress"}``.  Refusals are logged
+    (``fastsio.engine``, at most once a second per cap).
     """
 
     def __init__(
         self,
         *,
         path: str = "/socket.io/",
-        parser: str = "json",
+        parser: Any = "json",
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
         connect_timeout: float = 45.0,
@@ -54,11 +94,23 @@ class Server(Lifecycle):
         gc_freeze: bool = True,
         static_files: dict[str, Any] | None = None,
         cleanup_empty_child_namespaces: bool = False,
+        allow_eio3: bool = False,
+        connection_state_recovery: dict[str, Any] | bool | None = None,
+        rate_limit: dict[str, Any] | RateLimit | None = None,
+        max_connections_per_ip: int | None = None,
+        max_concurrent_handshakes: int | None = None,
     ) -> None:
         super().__init__()
-        if parser != "json":
-            raise ValueError(f"unsupported parser {parser!r} (supported: 'json')")
-        self.parser = parser
+        # "json", "msgpack" or a parser object (see fastsio.protocol.parsers)
+        self.parser = get_parser(parser)
+        self._client_class = MsgpackClient if self.parser.binary else Client
+        if self.parser.binary and allow_eio3:
+            raise ValueError("a binary parser (msgpack) serves Socket.IO v5 clients only: not with allow_eio3")
+        # connection state recovery (Node's connectionStateRecovery), or None
+        self.recovery = RecoveryOptions.parse(connection_state_recovery)
+        # per-socket incoming event rate limit, or None
+        self.rate_limit = RateLimit.parse(rate_limit)
+        self._sweeper: Any = None
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
         self.gc_freeze = gc_freeze
@@ -82,6 +134,9 @@ class Server(Lifecycle):
             cookie=cookie,
             factory=self._new_client,
             fallback=StaticFiles(static_files) if static_files else None,
+            allow_eio3=allow_eio3,
+            max_connections_per_ip=max_connections_per_ip,
+            max_concurrent_handshakes=max_concurrent_handshakes,
         )
         self.namespaces: dict[str, Namespace] = {}
         # dynamic namespaces, tried in the order they were declared
@@ -221,7 +276,7 @@ class Server(Lifecycle):
 
     # ------------------------------------------------------------------ plumbing
     def _new_client(self, session: Session) -> Client:
-        return Client(self, session)
+        return self._client_class(self, session)
 
     def _connect(self, client: Client, name: str, auth: Any) -> None:
         ns = self.namespaces.get(name)
@@ -234,7 +289,8 @@ class Server(Lifecycle):
         self._invalid_namespace(client, name)
 
     def _invalid_namespace(self, client: Client, name: str) -> None:
-        client.send_parts(sio.encode(sio.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+        log.info("connection %s: CONNECT to unknown namespace %.100r", client.session.sid, name)
+        client.send_parts(self.parser.encode(sio.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
 
     def _connect_dynamic(self, client: Client, name: str, auth: Any, start: int) -> None:
         for i in range(start, len(self.parents)):
@@ -283,7 +339,31 @@ class Server(Lifecycle):
         ns._connect(client, auth)
 
     def _on_starting(self, loop: Any) -> None:
+        if self.recovery is not None:
+            # the one periodic sweep of kept sessions and packets (expiry is lazy otherwise)
+            self._sweeper = loop.call_later(self._sweep_interval(), self._sweep)
         if self.gc_freeze:
             # long-lived start-up objects leave the collector's generations for good
             gc.collect()
             gc.freeze()
+
+    def _sweep_interval(self) -> float:
+        assert self.recovery is not None
+        return min(60.0, max(1.0, self.recovery.max_disconnection_duration / 2))
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        for ns in list(self.namespaces.values()):
+            sweep = getattr(ns.adapter, "sweep", None)
+            if sweep is not None:
+                try:
+                    sweep()
+                except Exception:
+                    log.exception("recovery sweep failed on %s", ns.name)
+        if self._server is not None:
+            self._sweeper = asyncio.get_running_loop().call_later(self._sweep_interval(), self._sweep)
+
+    def _on_stopping(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None

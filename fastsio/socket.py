@@ -9,9 +9,12 @@ import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qsl
 
 from ._handlers import Handler, ack_args, spawn
+from .adapters.base import RECOVERABLE_REASONS, RecoverySession
 from .exceptions import AckTimeout, DisconnectedError
+from .protection import RATE_LIMIT_EVENT, RATE_LIMIT_REASON
 from .protocol import socketio as sio
 from .protocol.session import OPEN, Session
 
@@ -95,11 +98,19 @@ class Socket:
         "_any_in",
         "_any_out",
         "_middlewares",
+        "pid",
+        "_restoring",
+        "_bucket",
         "__weakref__",
     )
 
     def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any]) -> None:
-        self.id = _new_id()
+        session = client.session
+        if session.eio == 3:
+            # Socket.IO v4 (socket.io-client 1.x/2.x): ids derive from the Engine.IO id, as in Node
+            self.id = session.sid if namespace.name == "/" else namespace.name + "#" + session.sid
+        else:
+            self.id = _new_id()
         self.namespace = namespace
         self.client = client
         self.handshake = Handshake(client.session.request, auth)
@@ -119,6 +130,13 @@ class Socket:
         self._any_out: list[Handler] | None = None
         # per-packet middleware fn(socket, event, args)
         self._middlewares: list[Handler] | None = None
+        # connection state recovery: the private session id (sent in the CONNECT reply),
+        # and the kept session being restored until the CONNECT reply goes out
+        self.pid: str | None = None
+        self._restoring: Any = None
+        # the event rate limit's token bucket (None: no limit)
+        limit = namespace.server.rate_limit
+        self._bucket: list[float] | None = None if limit is None else limit.new_bucket(time.monotonic())
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
@@ -163,18 +181,41 @@ class Socket:
         """
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
+        ns = self.namespace
+        if ns.recovery is not None and callback is None and not self._volatile:
+            self._emit_kept(event, args)
+            return
         if not self.connected and self._held is None:
             return
         if self._volatile:
             self._volatile = False
             if not self.client.session.writable():
                 return
-        self.namespace._notify_outgoing(self, event, args)
+        ns._notify_outgoing(self, event, args)
         ack_id = None
         if callback is not None:
             ack_id = self._register_ack(callback, self._timeout)
             self._timeout = None
-        self._send(sio.encode_event(self.namespace.name, event, args, ack_id))
+        self._send(ns.parser.encode_event(ns.name, event, args, ack_id))
+
+    def _emit_kept(self, event: str, args: tuple[Any, ...]) -> None:
+        """An emit with connection state recovery: like Node, the packet gets an offset
+        (its last argument) and is kept for this socket's id, to be replayed if the
+        client comes back after missing it (even when the socket is disconnected now)."""
+        ns = self.namespace
+        adapter = ns.adapter
+        offset = adapter.next_offset()
+        if offset is None:  # an adapter that keeps no packets
+            parts = ns.parser.encode_event(ns.name, event, args)
+        else:
+            parts = ns.parser.encode_event(ns.name, event, (*args, offset))
+            adapter.store(offset, parts, frozenset((self.id,)), _NO_ROOMS)
+        if not self.connected and self._held is None:
+            return
+        if self._restoring is not None:
+            return  # the replay that follows the CONNECT reply includes it
+        ns._notify_outgoing(self, event, args)
+        self._send(parts)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Emit a ``message`` event."""
@@ -196,9 +237,10 @@ class Socket:
         self._timeout = None
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
-        self.namespace._notify_outgoing(self, event, args)
+        ns = self.namespace
+        ns._notify_outgoing(self, event, args)
         ack_id = self._register_ack(done, None, fut)
-        self._send(sio.encode_event(self.namespace.name, event, args, ack_id))
+        self._send(ns.parser.encode_event(ns.name, event, args, ack_id))
         if timeout is None:
             timeout = self.namespace.server.ack_timeout
         try:
@@ -326,13 +368,16 @@ class Socket:
         if close:
             self.client.disconnect_all()
             return
-        self.client.send_parts([sio.encode(sio.DISCONNECT, self.namespace.name)[0]])
+        self.client.send_parts([self.namespace.parser.encode(sio.DISCONNECT, self.namespace.name)[0]])
         self._on_close("server namespace disconnect")
 
     # ------------------------------------------------------------------ incoming
     def _on_packet(self, pkt: Any) -> None:
         t = pkt.type
         if t == sio.EVENT or t == sio.BINARY_EVENT:
+            bucket = self._bucket
+            if bucket is not None and not self._within_rate(bucket, pkt):
+                return
             self.namespace._dispatch_event(self, pkt.data, pkt.id)
         elif t == sio.ACK or t == sio.BINARY_ACK:
             acks = self._acks
@@ -341,17 +386,54 @@ class Socket:
                 log.debug("socket %s: unknown ack id %s", self.id, pkt.id)
                 return
             try:
-                cb(*pkt.data)
+                # "31" (an ACK without a payload) is valid: no arguments, as in Node
+                cb(*(pkt.data or ()))
             except Exception:
                 log.exception("ack callback raised")
         elif t == sio.DISCONNECT:
             self._on_close("client namespace disconnect")
         else:
+            log.info("socket %s: unexpected packet type %d from the client", self.id, t)
             self.client.parse_error()
+
+    def _within_rate(self, bucket: list[float], pkt: Any) -> bool:
+        """The event rate limit (see fastsio.protection.RateLimit): False drops the event."""
+        limit = self.namespace.server.rate_limit
+        if limit.allow(bucket, time.monotonic()):
+            if bucket[2]:
+                log.warning("socket %s on %s: %d events dropped over the rate limit", self.id, self.nsp, bucket[2])
+                bucket[2] = 0
+            return True
+        event = pkt.data[0] if pkt.data else None
+        if limit.disconnect:
+            log.warning(
+                "socket %s on %s from %s: over the event rate limit (%g/s, burst %g); disconnecting",
+                self.id, self.nsp, self.handshake.address, limit.rate, limit.burst,
+            )
+            if self.connected:
+                self.client.send_parts([self.namespace.parser.encode(sio.DISCONNECT, self.nsp)[0]])
+                self._on_close(RATE_LIMIT_REASON)
+            # the flood comes on this connection: close it (other namespaces' sockets included)
+            self.client.disconnect_all()
+            return False
+        bucket[2] += 1
+        if bucket[2] == 1:
+            log.warning(
+                "socket %s on %s from %s: over the event rate limit (%g/s, burst %g); dropping events",
+                self.id, self.nsp, self.handshake.address, limit.rate, limit.burst,
+            )
+            self.volatile.emit(
+                RATE_LIMIT_EVENT,
+                {
+                    "message": RATE_LIMIT_REASON,
+                    "data": {"event": event, "events_per_second": limit.rate, "burst": limit.burst},
+                },
+            )
+        return False
 
     def send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
-            self.client.send_parts(sio.encode(sio.ACK, self.namespace.name, args, ack_id))
+            self.client.send_parts(self.namespace.parser.encode(sio.ACK, self.namespace.name, args, ack_id))
 
     def _on_close(self, reason: str) -> None:
         if not self.connected:
@@ -361,6 +443,12 @@ class Socket:
             self.namespace._outgoing -= len(self._any_out)
             self._any_out = None
         self.client.sockets.pop(self.namespace.name, None)
+        ns = self.namespace
+        if ns.recovery is not None and self.pid is not None and reason in RECOVERABLE_REASONS:
+            # kept for max_disconnection_duration: the client may come back with its pid
+            ns.adapter.persist_session(
+                RecoverySession(self.id, self.pid, frozenset(self.rooms), self.data, 0.0)
+            )
         acks = self._acks
         self._acks = None
         if acks:
@@ -370,6 +458,9 @@ class Socket:
                 elif isinstance(cb, _TimedAck):
                     cb.handle.cancel()
         self.namespace._remove(self, reason)
+
+
+_NO_ROOMS: frozenset[str] = frozenset()
 
 
 def _without(listeners: list[Handler] | None, fn: Callable[..., Any] | None) -> list[Handler] | None:
@@ -434,6 +525,11 @@ class Client:
         timeout = self.server.connect_timeout
         if timeout:
             self.timer = asyncio.get_running_loop().call_later(timeout, self._connect_timeout)
+        session = self.session
+        if session.eio == 3:
+            # Socket.IO v4 clients (1.x/2.x) are connected to "/" without asking
+            session.v3.json_messages = True
+            self.server._connect(self, "/", {})
 
     def _connect_timeout(self) -> None:
         self.timer = None
@@ -448,7 +544,7 @@ class Client:
                 self.parse_error()
                 return
             try:
-                pkt = sio.decode(data)
+                pkt = self.server.parser.decode(data)
             except sio.SocketIOError as exc:
                 log.info("connection %s: invalid packet (%s): %.100r", self.session.sid, exc, data)
                 self.parse_error()
@@ -471,7 +567,7 @@ class Client:
         buffers = self.buffers
         self.buffers = []
         try:
-            pkt.data = sio.reconstruct(pkt.data, buffers)
+            pkt.data = self.server.parser.reconstruct(pkt.data, buffers)
         except sio.SocketIOError as exc:
             log.info("connection %s: %s", self.session.sid, exc)
             self.parse_error()
@@ -480,13 +576,19 @@ class Client:
 
     def _route(self, pkt: Any) -> None:
         nsp = pkt.nsp
+        auth = pkt.data
+        if self.session.eio == 3 and "?" in nsp:
+            # Socket.IO v4: a CONNECT's namespace may carry a query string, the auth
+            nsp, _, query = nsp.partition("?")
+            pkt.nsp = nsp
+            auth = dict(parse_qsl(query, keep_blank_values=True))
         sock = self.sockets.get(nsp)
         if pkt.type == sio.CONNECT:
             if sock is not None or nsp in self.connecting:
                 log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
                 self.parse_error()
                 return
-            self.server._connect(self, nsp, pkt.data if pkt.data is not None else {})
+            self.server._connect(self, nsp, auth if auth is not None else {})
         elif sock is not None:
             sock._on_packet(pkt)
         elif nsp in self.connecting:
@@ -514,6 +616,7 @@ class Client:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        self.server._engine.handshake_done(self.session)
 
     def send_parts(self, parts: list[str | bytes]) -> None:
         """Send one encoded Socket.IO packet (text part, then attachments)."""
@@ -529,6 +632,22 @@ class Client:
     def disconnect_all(self) -> None:
         for sock in list(self.sockets.values()):
             if sock.connected:
-                self.send_parts([sio.encode(sio.DISCONNECT, sock.namespace.name)[0]])
+                self.send_parts([self.server.parser.encode(sio.DISCONNECT, sock.namespace.name)[0]])
                 sock._on_close("server namespace disconnect")
         self.session.close("forced close")
+
+
+class MsgpackClient(Client):
+    """The client of a server with a binary parser (``parser="msgpack"``): each message
+    is one whole packet, binary; a text message is a protocol error."""
+
+    __slots__ = ()
+
+    def on_message(self, data: str | bytes) -> None:
+        try:
+            pkt = self.server.parser.decode(data)
+        except sio.SocketIOError as exc:
+            log.info("connection %s: invalid packet (%s)", self.session.sid, exc)
+            self.parse_error()
+            return
+        self._route(pkt)

@@ -2,6 +2,9 @@
 
     python -m examples.chat.app --port 8000      (or: make demo)
 
+``/`` is the page on socket.io-client 4.8; ``/v1`` is the article's own page, on the
+socket.io-client 1.2.0 it loads (Engine.IO v3: the server runs with ``allow_eio3=True``).
+
 On ``/``: ``notice`` -> emit ``reply`` "have <msg>".
 On ``/chat``: ``msg`` -> ack "recv <msg>"; ``bye`` -> emit ``bye`` with the last
 message, then disconnect.
@@ -21,16 +24,23 @@ NODE_MODULES = os.path.join(HERE, "node_modules")
 
 
 def static_files() -> dict[str, str]:
-    files = {"/": os.path.join(HERE, "index.html")}
+    files = {"/": os.path.join(HERE, "index.html"), "/v1": os.path.join(HERE, "index_v1.html")}
     client = os.path.join(NODE_MODULES, "socket.io-client", "dist", "socket.io.js")
+    # the npm tarball of socket.io-client 1.2.0 has its browser bundle at the root
+    client_v1 = os.path.join(NODE_MODULES, "socket.io-client-1.2.0", "socket.io.js")
     jquery = os.path.join(NODE_MODULES, "jquery", "dist", "jquery.js")
-    for url, path in (("/static/socket.io.js", client), ("/static/jquery.js", jquery)):
+    for url, path in (
+        ("/static/socket.io.js", client),
+        ("/static/socket.io-1.2.0.js", client_v1),
+        ("/static/jquery.js", jquery),
+    ):
         if os.path.isfile(path):
             files[url] = path
     return files
 
 
 def create_app(**options: Any) -> fastsio.Server:
+    options.setdefault("allow_eio3", True)  # the article's page: socket.io-client 1.2.0
     sio = fastsio.Server(static_files=static_files(), **options)
 
     @sio.on("connect")
@@ -73,7 +83,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not os.path.isdir(NODE_MODULES):
         logging.warning("examples/chat/node_modules missing: the page falls back to the CDN scripts")
-    print(f"fastsio chat demo on http://localhost:{args.port}/  (Ctrl-C stops it)", flush=True)
+    print(
+        f"fastsio chat demo on http://localhost:{args.port}/ (socket.io-client 4.8) and "
+        f"http://localhost:{args.port}/v1 (the article's page, socket.io-client 1.2.0); Ctrl-C stops it",
+        flush=True,
+    )
     create_app().run(args.host, args.port)
 
 

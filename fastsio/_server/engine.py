@@ -8,6 +8,20 @@ wheel and the write flusher, and creates the layer above for each new session wi
 
 Errors are answered as the reference server (engine.io) does: HTTP 400 with
 ``{"code": n, "message": "..."}``, 403 when ``allow_request`` refuses.
+
+With ``allow_eio3`` Engine.IO v3 clients (``EIO=3``: socket.io-client 1.x/2.x) are
+served too: their sessions frame polling payloads with an ``engineio.Eio3Codec``
+chosen from the handshake (``b64``, the JSONP index ``j``, the ``t`` parameter), POSTs
+are binary payloads (``application/octet-stream``), JSONP forms or text.
+
+Protection (opt-in, off by default): ``max_connections_per_ip`` caps the sessions of
+one client address (the TCP peer); a handshake over it, polling or WebSocket, is
+refused like an ``allow_request`` refusal (403, ``{"code":4,"message":"Forbidden"}``).
+``max_concurrent_handshakes`` caps the sessions whose layer above has not finished
+its handshake (Socket.IO: no namespace CONNECT completed yet; the layer calls
+``handshake_done``); a handshake over it gets 503 with ``Retry-After: 1`` and
+``{"code":503,"message":"Too many handshakes in progress"}``.  Refusals are logged
+(warning, at most once a second per cap, with the count of those not logged).
 """
 
 from __future__ import annotations
@@ -17,18 +31,35 @@ import base64
 import inspect
 import logging
 import os
+import re
 from typing import Any, Callable
 
 from ..protocol import engineio as eio
 from ..protocol.engineio import EngineIOError
 from ..protocol.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
 from ..protocol.websocket import check_handshake, handshake_response
-from .http import Connection, Request
+from ..protection import LogThrottle
+from .http import Connection, Eio3Connection, Request
 from .timers import Flusher, TimerWheel
 
 log = logging.getLogger("fastsio.engine")
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+
+# engine.io-client 1.4/1.5's cache-busting parameter (later ones use yeast ids): these
+# clients read polling responses only as binary payloads when they support binary
+_EIO_CLIENT_1_4 = re.compile(r"\d{10,}-\d+")
+
+
+# the body of a 503 answer to a handshake over max_concurrent_handshakes
+BUSY_BODY = b'{"code":503,"message":"Too many handshakes in progress"}'
+
+
+def _address(req: Any) -> str:
+    """The client address of a request (the TCP peer: behind a proxy, decide in
+    ``allow_request`` from its headers)."""
+    client = req.client if req is not None else None
+    return client[0] if client else ""
 
 
 def generate_sid() -> str:
@@ -56,6 +87,9 @@ class Engine:
         cookie: str | dict[str, Any] | None = None,
         factory: Callable[[Session], Any] | None = None,
         fallback: Callable[[Connection, Request], Any] | None = None,
+        allow_eio3: bool = False,
+        max_connections_per_ip: int | None = None,
+        max_concurrent_handshakes: int | None = None,
     ) -> None:
         path = "/" + path.strip("/")
         self.path = path if path == "/" else path + "/"
@@ -83,8 +117,17 @@ class Engine:
         self.cookie = cookie
         self.factory = factory
         self.fallback = fallback
+        # the EIO query values served: "4", and "3" with allow_eio3
+        self.versions = ("4", "3") if allow_eio3 else ("4",)
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
+        # protection (opt-in): sessions per client address, and handshakes in progress
+        # (sessions whose layer above has not called handshake_done yet)
+        self.max_connections_per_ip = max_connections_per_ip or 0
+        self.max_concurrent_handshakes = max_concurrent_handshakes or 0
+        self.per_ip: dict[str, int] = {}
+        self.handshaking: set[Session] = set()
+        self._refusals = LogThrottle(log)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.wheel: TimerWheel | None = None
         self.flusher: Flusher | None = None
@@ -112,9 +155,60 @@ class Engine:
         assert self.wheel is not None
         self.wheel.cancel(session)
 
+    def body_too_large(self, req: Request) -> None:
+        """The HTTP layer answered 413 to ``req``: a POST over ``maxHttpBufferSize`` ends
+        its polling session."""
+        path = req.path
+        if path != self.path and path != self.path_noslash:
+            return
+        sid = req.query.get("sid")
+        session = self.sessions.get(sid) if sid is not None else None
+        if session is not None and session.transport == POLLING:
+            log.info("session %s: POST body over max_http_buffer_size; closing", sid)
+            session.close("transport error")
+
     def discard(self, session: Session) -> None:
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+            if self.max_connections_per_ip:
+                ip = _address(session.request)
+                left = self.per_ip.get(ip, 1) - 1
+                if left > 0:
+                    self.per_ip[ip] = left
+                else:
+                    self.per_ip.pop(ip, None)
+            self.handshaking.discard(session)
+
+    def handshake_done(self, session: Session) -> None:
+        """The layer above completed its handshake (Socket.IO: a namespace CONNECT)."""
+        self.handshaking.discard(session)
+
+    def _admit(self, conn: Connection, req: Request, cors: list, upgrade: bool) -> bool:
+        """The caps on new sessions (``max_connections_per_ip``, ``max_concurrent_handshakes``):
+        answer a refusal and return False when over one."""
+        if self.max_connections_per_ip:
+            ip = _address(req)
+            if self.per_ip.get(ip, 0) >= self.max_connections_per_ip:
+                self._refusals.warn(
+                    "per-ip",
+                    "handshake from %s refused (403): it has %d sessions, max_connections_per_ip",
+                    ip,
+                    self.max_connections_per_ip,
+                )
+                self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=upgrade)
+                return False
+        if self.max_concurrent_handshakes and len(self.handshaking) >= self.max_concurrent_handshakes:
+            self._refusals.warn(
+                "handshakes",
+                "handshake from %s refused (503): %d handshakes in progress, max_concurrent_handshakes",
+                _address(req),
+                self.max_concurrent_handshakes,
+            )
+            headers = [("Content-Type", "application/json"), ("Retry-After", "1")]
+            headers.extend(cors)
+            conn.send_response(503, headers, BUSY_BODY, close=upgrade)
+            return False
+        return True
 
     # ------------------------------------------------------------------- HTTP
     def handle_request(self, conn: Connection, req: Request) -> None:
@@ -167,7 +261,7 @@ class Engine:
         if transport != POLLING:
             self._error(conn, cors, eio.BAD_REQUEST)
             return
-        if q.get("EIO") != "4":
+        if q.get("EIO") not in self.versions:
             self._error(conn, cors, eio.UNSUPPORTED_PROTOCOL_VERSION)
             return
         self._allow_then(conn, req, cors, self._open_polling)
@@ -210,6 +304,7 @@ class Engine:
         sid = generate_sid()
         while sid in self.sessions:  # pragma: no cover - 120 random bits
             sid = generate_sid()
+        version = 3 if req.query.get("EIO") == "3" else 4
         session = Session(
             sid,
             transport,
@@ -218,11 +313,31 @@ class Engine:
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
             upgrade_timeout=self.upgrade_timeout,
+            eio=version,
         )
+        if version == 3:
+            session.v3 = self._v3_codec(req)
         session.request = req
         session.max_queue = self.max_buffer_size
         self.sessions[sid] = session
+        if self.max_connections_per_ip:
+            ip = _address(req)
+            self.per_ip[ip] = self.per_ip.get(ip, 0) + 1
+        if self.max_concurrent_handshakes:
+            self.handshaking.add(session)
         return session
+
+    @staticmethod
+    def _v3_codec(req: Request) -> Any:
+        q = req.query
+        j = q.get("j")
+        old_client = _EIO_CLIENT_1_4.fullmatch(q.get("t", "")) is not None
+        return eio.Eio3Codec(
+            binary="b64" not in q,
+            jsonp=eio.jsonp_index(j) if j is not None else None,
+            text_mode=eio.TEXT_UTF8 if old_client else eio.TEXT_UNKNOWN,
+            always_binary=old_client,
+        )
 
     def _open_packet(self, session: Session, upgrades: list[str]) -> str:
         return eio.open_packet(
@@ -244,21 +359,33 @@ class Engine:
                 log.exception("connection handler raised")
 
     def _open_polling(self, conn: Connection, req: Request, cors: list) -> None:
+        if (self.max_connections_per_ip or self.max_concurrent_handshakes) and not self._admit(
+            conn, req, cors, False
+        ):
+            return
         session = self._new_session(POLLING, req)
         upgrades = [WEBSOCKET] if self.allow_upgrades and WEBSOCKET in self.transports else []
-        headers = self._poll_headers(cors)
+        headers = self._poll_headers(cors, session)
         if self.cookie:
             headers.append(("Set-Cookie", self._cookie(session.sid)))
-        conn.send_response(200, headers, self._open_packet(session, upgrades).encode())
+        packet = self._open_packet(session, upgrades)
+        if session.v3 is None:
+            conn.send_response(200, headers, packet.encode())
+        else:
+            conn.poll_headers = headers
+            conn.respond(session.v3.encode_payload([packet]))
         self._start(session)
 
-    def _poll_headers(self, cors: list) -> list[tuple[str, str]]:
+    def _poll_headers(self, cors: list, session: Session) -> list[tuple[str, str]]:
+        v3 = session.v3
+        if v3 is not None and v3.jsonp is not None:
+            return [("Content-Type", "text/javascript; charset=UTF-8"), ("X-XSS-Protection", "0")]
         headers = [("Content-Type", "text/plain; charset=UTF-8")]
         headers.extend(cors)
         return headers
 
     def _poll(self, conn: Connection, session: Session, cors: list) -> None:
-        conn.poll_headers = self._poll_headers(cors)
+        conn.poll_headers = self._poll_headers(cors, session)
         conn.poll_owner = session
         if not session.poll_request(conn):
             conn.poll_owner = None
@@ -268,10 +395,18 @@ class Engine:
     def _post(self, conn: Connection, session: Session, req: Request, cors: list) -> None:
         headers = [("Content-Type", "text/html")]
         headers.extend(cors)
+        body: str | bytes
         try:
-            body = req.body.decode("utf-8")
-        except UnicodeDecodeError:
-            log.info("session %s: POST body is not UTF-8", session.sid)
+            if session.v3 is None:
+                body = req.body.decode("utf-8")
+            elif session.v3.jsonp is not None:
+                body = eio.decode_jsonp_body(req.body)
+            elif req.headers.get("content-type", "").split(";")[0].strip() == "application/octet-stream":
+                body = req.body  # an EIO3 binary payload
+            else:
+                body = req.body.decode("utf-8")
+        except (UnicodeDecodeError, EngineIOError) as exc:
+            log.info("session %s: bad POST body: %s", session.sid, exc)
             session.close("parse error")
             self._error(conn, cors, eio.BAD_REQUEST)
             return
@@ -324,14 +459,18 @@ class Engine:
                 return
             self._accept(conn, req, session)
             return
-        if q.get("EIO") != "4":
+        if q.get("EIO") not in self.versions:
             self._error(conn, [], eio.UNSUPPORTED_PROTOCOL_VERSION, upgrade=True)
             return
         self._allow_then(conn, req, [], self._open_websocket)
 
     def _accept(self, conn: Connection, req: Request, session: Session) -> None:
+        if session.eio == 3:
+            conn.__class__ = Eio3Connection  # binary messages get their type byte
         extra: list[tuple[str, str]] = []
-        if self.cookie and session.ws is None and session.probe is None:
+        if self.cookie and session.probe is not conn:
+            # a new WebSocket-only session (not the upgrade of a polling one, whose
+            # handshake set the cookie already)
             extra.append(("Set-Cookie", self._cookie(session.sid)))
         conn.accept_websocket(
             handshake_response(req.headers["sec-websocket-key"], extra),
@@ -340,9 +479,19 @@ class Engine:
         )
 
     def _open_websocket(self, conn: Connection, req: Request, cors: list) -> None:
+        if (self.max_connections_per_ip or self.max_concurrent_handshakes) and not self._admit(
+            conn, req, [], True
+        ):
+            return
         session = self._new_session(WEBSOCKET, req)
         session.ws = conn
         self._accept(conn, req, session)
+        if session.eio == 3:
+            # The reference server writes the 101 response and the OPEN packet apart.
+            # Node clients that start listening for messages on "open" (the v3 test
+            # suite does) miss an OPEN packet read together with the 101: the 101 goes
+            # now, the OPEN packet and what follows it a moment later.
+            conn.hold_writes(0.005)
         conn.send(self._open_packet(session, []))
         self._start(session)
 
@@ -366,14 +515,13 @@ class Engine:
         if origin is None:
             return [], True
         allowed = self.cors_allowed_origins
-        if allowed is None:
-            # same origin only
+        if allowed != "*" and (allowed is None or origin not in allowed):
+            # same origin only (a same-origin request is never a cross-origin one, whatever
+            # the list: browsers send Origin with a same-origin POST or WebSocket too)
             scheme = "https" if req.secure else "http"
             host = req.headers.get("host", "")
             if origin != f"{scheme}://{host}":
                 return [], False
-        elif allowed != "*" and origin not in allowed:
-            return [], False
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self.cors_credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))

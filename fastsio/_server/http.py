@@ -40,6 +40,10 @@ log = logging.getLogger("fastsio.server")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADERS = 100
+# pipelined requests waiting behind an unanswered one (a long-polling GET); reading
+# pauses as soon as one waits, so more only come from one read: a client that sends
+# more than this in one go is dropped
+MAX_PIPELINED = 64
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -47,7 +51,18 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 class Request:
     """A parsed HTTP request (headers lower-cased; repeated headers joined by ", ")."""
 
-    __slots__ = ("method", "url", "path", "query", "headers", "body", "client", "secure", "upgrade")
+    __slots__ = (
+        "method",
+        "url",
+        "path",
+        "query",
+        "headers",
+        "body",
+        "client",
+        "secure",
+        "upgrade",
+        "keep_alive",
+    )
 
     def __init__(
         self,
@@ -68,6 +83,8 @@ class Request:
         self.client = client
         self.secure = secure
         self.upgrade = False
+        # whether the connection stays open after the answer (HTTP/1.1 default, Connection)
+        self.keep_alive = True
 
 
 def _response_head(status: int, headers: list[tuple[str, str]], length: int, close: bool) -> bytes:
@@ -104,10 +121,13 @@ class Connection(asyncio.Protocol):
         "hdrs",
         "header_bytes",
         "body",
+        "body_size",
         "body_limit",
         "request",
         "busy",
         "backlog",
+        "draining",
+        "reading_paused",
         "keep_alive",
         "poll_headers",
         "poll_owner",
@@ -137,12 +157,20 @@ class Connection(asyncio.Protocol):
         self.hdrs: list[tuple[bytes, bytes]] = []
         self.header_bytes = 0
         self.body: list[bytes] = []
+        # bytes of the current request's body so far (a running sum: the body may come in
+        # very many tiny chunks, and summing them each time would be quadratic)
+        self.body_size = 0
         self.body_limit = app.max_body
         self.request: Request | None = None
         # a response is owed for a request (long-polling GET waiting for data)
         self.busy = False
         # complete requests that arrived (pipelined) while busy
         self.backlog: list[Request] = []
+        # the backlog is being served (a loop: pipelined requests answered at once must
+        # not recurse), and reading is paused until it is empty
+        self.draining = False
+        self.reading_paused = False
+        # the keep-alive of the request being answered
         self.keep_alive = True
         # headers for the pending long-poll response, and the session that holds it
         self.poll_headers: list[tuple[str, str]] = []
@@ -188,17 +216,25 @@ class Connection(asyncio.Protocol):
         parser = self.parser
         if parser is None:
             return
-        try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            if self.frames is not None:
+        while True:
+            try:
+                parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
                 offset = exc.args[0]
-                if offset < len(data):
-                    self._ws_data(data[offset:])
-        except httptools.HttpParserError as exc:
-            if not self.closed:
-                log.info("malformed HTTP request from %s: %s", self.client, exc)
-                self.send_error(400, close=True)
+                if offset >= len(data) or self.closed:
+                    return
+                data = data[offset:]
+                if self.frames is not None:
+                    self._ws_data(data)
+                    return
+                # an Upgrade not taken (not to WebSocket): the connection stays HTTP,
+                # and what follows is the next request
+                continue
+            except httptools.HttpParserError as exc:
+                if not self.closed:
+                    log.info("malformed HTTP request from %s: %s", self.client, exc)
+                    self.send_error(400, close=True)
+            return
 
     # ------------------------------------------------------------ httptools callbacks
     def on_message_begin(self) -> None:
@@ -206,6 +242,7 @@ class Connection(asyncio.Protocol):
         self.hdrs = []
         self.header_bytes = 0
         self.body = []
+        self.body_size = 0
         self.request = None
 
     def on_url(self, url: bytes) -> None:
@@ -254,20 +291,27 @@ class Connection(asyncio.Protocol):
         )
         req.upgrade = parser.should_upgrade()
         self.request = req
-        self.keep_alive = parser.should_keep_alive()
+        req.keep_alive = parser.should_keep_alive()
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.body_limit:
             log.info("request body from %s over the limit (%s bytes)", self.client, length)
-            self.send_error(413, close=True)
-            raise httptools.HttpParserError("body too large")
+            self._body_too_large(req)
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
-        self.header_bytes += len(body)
-        if sum(len(b) for b in self.body) > self.body_limit:
+        self.body_size += len(body)
+        if self.body_size > self.body_limit:
             log.info("request body from %s over the limit", self.client)
-            self.send_error(413, close=True)
-            raise httptools.HttpParserError("body too large")
+            self._body_too_large(self.request)
+
+    def _body_too_large(self, req: Request | None) -> None:
+        """Answer 413 and close; the application may end what the request was for (an
+        Engine.IO session whose POST was over ``maxHttpBufferSize``)."""
+        self.send_error(413, close=True)
+        hook = getattr(self.app, "body_too_large", None)
+        if hook is not None and req is not None:
+            hook(req)
+        raise httptools.HttpParserError("body too large")
 
     def on_message_complete(self) -> None:
         req = self.request
@@ -281,11 +325,38 @@ class Connection(asyncio.Protocol):
             self.app.handle_upgrade(self, req)
             return
         if self.busy:
-            self.backlog.append(req)
+            backlog = self.backlog
+            backlog.append(req)
+            if len(backlog) > MAX_PIPELINED:
+                log.info("connection from %s: over %d pipelined requests; closing", self.client, MAX_PIPELINED)
+                self.backlog = []
+                self.abort()
+                raise httptools.HttpParserError("too many pipelined requests")
+            if not self.reading_paused and self.transport is not None:
+                # flow control: no more requests until these are answered
+                self.reading_paused = True
+                self.transport.pause_reading()
             return
         self._dispatch(req)
 
+    def _next(self) -> None:
+        """Serve the pipelined requests in turn, while each is answered at once."""
+        if self.draining:
+            return  # the loop below is running further up the stack
+        self.draining = True
+        try:
+            backlog = self.backlog
+            while backlog and not self.busy and not self.closed:
+                self._dispatch(backlog.pop(0))
+                backlog = self.backlog
+        finally:
+            self.draining = False
+        if not self.backlog and self.reading_paused and not self.closed and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
     def _dispatch(self, req: Request) -> None:
+        self.keep_alive = req.keep_alive
         self.busy = True
         try:
             self.app.handle_request(self, req)
@@ -316,7 +387,7 @@ class Connection(asyncio.Protocol):
             self.shutdown()
             return
         if self.backlog:
-            self._dispatch(self.backlog.pop(0))
+            self._next()
 
     def send_error(self, status: int, body: bytes = b"", close: bool = False) -> None:
         headers = [("Content-Type", "application/json" if body else "text/plain")]
@@ -325,11 +396,16 @@ class Connection(asyncio.Protocol):
         self.send_response(status, headers, body, close=close)
 
     # The long-polling sink protocol of fastsio.protocol.session
-    def respond(self, payload: str) -> None:
-        """Answer the pending long-polling GET with an Engine.IO payload."""
+    def respond(self, payload: str | bytes) -> None:
+        """Answer the pending long-polling GET with an Engine.IO payload (``bytes``: an
+        EIO3 binary payload, sent as application/octet-stream)."""
         self.poll_owner = None
-        body = payload.encode("utf-8")
-        self.send_response(200, self.poll_headers, body)
+        if isinstance(payload, str):
+            self.send_response(200, self.poll_headers, payload.encode("utf-8"))
+            return
+        headers = [("Content-Type", "application/octet-stream")]
+        headers.extend(self.poll_headers[1:])
+        self.send_response(200, headers, payload)
 
     def drop(self) -> None:
         self.poll_owner = None
@@ -365,6 +441,19 @@ class Connection(asyncio.Protocol):
             transport.write(b"".join(buf))
         if self.paused and self.limit and self.frames is not None:
             self.overflow()
+
+    def hold_writes(self, delay: float) -> None:
+        """Write what was written so far now, and what is written from now on ``delay``
+        seconds later (not at the end of this loop iteration)."""
+        self.flush()
+        if self.closed:
+            return
+        pending = self.flusher.pending
+        if self in pending:
+            pending.remove(self)
+        self.wbuf = []
+        self.wbytes = 0
+        self.loop.call_later(delay, self.flush)
 
     def overflow(self) -> None:
         """A slow consumer went over ``max_buffer_size``: drop it, tell the session."""
@@ -413,6 +502,9 @@ class Connection(asyncio.Protocol):
         self.parser = None
         self.backlog = []
         self.busy = False
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
         self.frames = FrameParser(max_size)
         self.ws_handler = handler
 
@@ -477,3 +569,26 @@ class Connection(asyncio.Protocol):
                     self.ws_close(1000 if code in (1005, 1006) else code)
                 self.shutdown()
                 return
+
+
+class Eio3Connection(Connection):
+    """A WebSocket of an Engine.IO v3 session: a binary MESSAGE goes out with its packet
+    type byte (0x04) first.  The engine makes an accepted connection one of these
+    (``conn.__class__ = Eio3Connection``), so EIO4 connections pay nothing for it."""
+
+    __slots__ = ()
+
+    def send(self, encoded: str | bytes) -> None:
+        if not isinstance(encoded, str):
+            encoded = b"\x04" + encoded
+        Connection.send(self, encoded)
+
+    def send_frame(self, frame: bytes) -> None:
+        """A pre-built frame of the fan-out: a binary one is rebuilt with the type byte.
+        (Server frames are unmasked and unfragmented; compressed ones, RSV1, are not
+        built for EIO3 sessions.)"""
+        if frame[0] == 0x82:
+            n = frame[1] & 0x7F
+            start = 2 if n < 126 else (4 if n == 126 else 10)
+            frame = build_frame(OP_BINARY, b"\x04" + frame[start:])
+        Connection.send_frame(self, frame)

@@ -114,12 +114,14 @@ class Lifecycle:
             stopping.set()
 
         try:
-            loop.run_until_complete(self.start(host, port, **kwargs))
+            # before start(): once it listens, a signal must already stop it cleanly
+            # (a default SIGTERM would kill it, a SIGINT raise KeyboardInterrupt anywhere)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
                     loop.add_signal_handler(sig, _signal)
                 except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
                     signal.signal(sig, lambda *_: loop.call_soon_threadsafe(_signal))
+            loop.run_until_complete(self.start(host, port, **kwargs))
             loop.run_until_complete(stopping.wait())
             loop.run_until_complete(self.stop())
         finally:

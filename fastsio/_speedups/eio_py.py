@@ -29,6 +29,8 @@ NOOP = 6
 
 SEPARATOR = "\x1e"
 
+_DIGITS = ("0", "1", "2", "3", "4", "5", "6")
+
 
 class EngineIOError(ValueError):
     """A packet or payload that does not parse."""
@@ -36,10 +38,10 @@ class EngineIOError(ValueError):
 
 def encode_packet(ptype: int, data: str | bytes | None = None) -> str | bytes:
     """Encode one packet for the WebSocket transport (or a polling queue)."""
-    if data is None:
-        return str(ptype)
-    if isinstance(data, str):
-        return str(ptype) + data
+    if data is None or isinstance(data, str):
+        # The type digit: prebuilt for the seven types (no str() per packet).
+        digit = _DIGITS[ptype] if type(ptype) is int and 0 <= ptype <= 6 else str(ptype)
+        return digit if data is None else digit + data
     if ptype != MESSAGE:
         raise EngineIOError("only MESSAGE packets may carry binary data")
     return bytes(data)
@@ -76,6 +78,12 @@ def encode_payload(packets: list[str | bytes]) -> str:
         if isinstance(p, str):
             return p
         return "b" + binascii.b2a_base64(p, newline=False).decode("ascii")
+    for p in packets:
+        if not isinstance(p, str):
+            break
+    else:
+        # All text (the common case): join them as they are.
+        return SEPARATOR.join(packets)
     parts = []
     for p in packets:
         if isinstance(p, str):

@@ -16,12 +16,18 @@ bad attachment count, JSON that does not parse, or a payload of the wrong shape
 for the type raises :class:`SocketIOError`, and the caller closes the connection.
 
 Binary values are ``bytes`` (``bytearray`` and ``memoryview`` are accepted when encoding).
+
+The compiled twin is this file built as ``sio_c`` and typed by ``sio_c.pxd``,
+which also binds ``_dumps`` to the C JSON writer of ``_jsonenc.pyx`` in place
+of the stdlib encoder that ``_helpers.json_dumps`` is here.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any, Callable
+
+from ._helpers import json_dumps as _dumps
 
 CONNECT = 0
 DISCONNECT = 1
@@ -35,8 +41,14 @@ RESERVED_EVENTS = frozenset(
     ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
 )
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_loads = json.loads
+def _reject_constant(name: str) -> Any:
+    # NaN, Infinity and -Infinity are not JSON: JSON.parse (socket.io-parser) refuses
+    # them, and our encoder (allow_nan=False) could not echo them back.
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+# The default JSON scanner (the C one on CPython), as json.loads uses it, but strict.
+_scan_once = json.JSONDecoder(parse_constant=_reject_constant).scan_once
 
 
 class SocketIOError(ValueError):
@@ -145,7 +157,10 @@ def encode(
     if id is not None:
         s += str(id)
     if data is not None:
-        s += (dumps or _dumps)(data)
+        if dumps:
+            s += dumps(data)
+        else:
+            s += _dumps(data)
     if attachments:
         return [s, *attachments]
     return [s]
@@ -173,6 +188,29 @@ def _payload_valid(type: int, payload: Any) -> bool:
     if type == CONNECT_ERROR:
         return isinstance(payload, (str, dict))
     return False  # DISCONNECT carries no payload
+
+
+def _json_loads(s: str, i: int) -> Any:
+    """Return ``json.loads(s[i:])`` without copying ``s``.
+
+    The steps of :meth:`json.JSONDecoder.decode`: skip JSON whitespace, scan
+    one value, skip whitespace, require the end of the string.
+
+    Raises:
+        ValueError: where :func:`json.loads` raises (it raises a subclass).
+    """
+    n = len(s)
+    while i < n and s[i] in " \t\n\r":
+        i += 1
+    try:
+        value, end = _scan_once(s, i)
+    except StopIteration:
+        raise ValueError("Expecting value") from None
+    while end < n and s[end] in " \t\n\r":
+        end += 1
+    if end != n:
+        raise ValueError("Extra data")
+    return value
 
 
 def decode(s: str, loads: Callable[[str], Any] | None = None) -> Packet:
@@ -214,8 +252,12 @@ def decode(s: str, loads: Callable[[str], Any] | None = None) -> Packet:
     data = None
     if i < n:
         try:
-            data = (loads or _loads)(s[i:] if i else s)
-        except ValueError as exc:
+            if loads:
+                data = loads(s[i:] if i else s)
+            else:
+                data = _json_loads(s, i)
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the interpreter allows.
             raise SocketIOError("invalid payload") from exc
         if not _payload_valid(type, data):
             raise SocketIOError("invalid payload")

@@ -71,19 +71,26 @@ while the payload is still arriving.
 
 Performance notes (CPython 3.11, measured against the alternatives):
 
-* Unmasking uses an ``int.from_bytes`` XOR for payloads up to
-  ``_INT_XOR_MAX`` bytes (2x faster than ``bytes.translate`` at 100 bytes,
-  10x faster than a per-byte loop) and four strided ``bytes.translate`` calls
-  above it (2.5x faster than the int XOR at 64 KiB).  It is inlined in the
-  loop: a helper call costs 7-9% on 100-byte frames.
+* Unmasking goes through ``_unmask`` (:func:`fastsio._speedups._helpers.unmask`):
+  an ``int.from_bytes`` XOR for payloads up to 512 bytes (2x faster than
+  ``bytes.translate`` at 100 bytes, 10x faster than a per-byte loop) and four
+  strided ``bytes.translate`` calls above it (2.5x faster than the int XOR at
+  64 KiB).  The compiled twin binds ``_unmask`` to a C loop instead (see
+  ``wsframe_c.pxd`` and ``_frame.pyx``, as aiohttp's ``reader_c.pxd`` does with
+  ``websocket_mask``); the helper call costs the pure twin a few percent on
+  100-byte frames.
 * Unmasking all the frames of a chunk with one big XOR was tried: 10-20%
   faster for many tiny frames per chunk, 20% slower for one frame per chunk
   (the common case), so frames are unmasked one by one.
-* For the compiled twin: do not ``cdef`` the public ``OP_*`` / ``CLOSE_*``
-  names in the ``.pxd`` (they would vanish from the module).  To unmask in C,
-  turn the inline XOR into a call to a helper imported from a small module
-  and cimport a C loop under that name in the ``.pxd``, as aiohttp's
-  ``reader_c.pxd`` does with ``websocket_mask``.
+* For the compiled twin (this file compiled by Cython as ``wsframe_c``, typed
+  by ``wsframe_c.pxd``): header bytes are read through ``data``, an alias of
+  the block that the ``.pxd`` types as a C pointer; the 64-bit length is
+  assembled byte by byte so that it stays a C integer; the public ``OP_*`` /
+  ``CLOSE_*`` names are not ``cdef``-ed in the ``.pxd`` (they would vanish
+  from the module).  :func:`build_frame` ends in ``_frame``
+  (:func:`fastsio._speedups._helpers.frame`), which the compiled twin binds to
+  a C function that writes the header and copies the payload into one
+  allocation.
 """
 
 from __future__ import annotations
@@ -92,8 +99,12 @@ import base64
 import codecs
 import hashlib
 import struct
-from collections.abc import Callable
 from typing import Any
+
+from ._helpers import INT_XOR_MAX as _INT_XOR_MAX
+from ._helpers import frame as _frame
+from ._helpers import unmask as _unmask
+from ._helpers import unmask_large as _unmask_large
 
 __all__ = (
     "CLOSE_ABNORMAL",
@@ -153,12 +164,11 @@ _WIRE_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1
 # Codes that mean "no close frame payload" when sending.
 _LOCAL_CLOSE_CODES = frozenset((1005, 1006, 1015))
 
+# A message size limit at or above this is no limit (lengths are 63-bit, 5.2).
+_NO_LIMIT = 1 << 63
+
 # A Close reason has 125 - 2 bytes of room (5.5).
 _MAX_CLOSE_REASON = 123
-
-# Payloads up to this many bytes are unmasked with the int XOR trick, larger
-# ones with bytes.translate (crossover measured on CPython 3.11).
-_INT_XOR_MAX = 512
 
 # RFC 6455 1.3: the GUID appended to Sec-WebSocket-Key.
 _ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -171,14 +181,6 @@ _pack_h10 = struct.Struct("!BBQ").pack
 _TEXT_HEADERS = tuple(_pack_h2(0x81, n) for n in range(126))
 _BINARY_HEADERS = tuple(_pack_h2(0x82, n) for n in range(126))
 
-
-def _make_xor_tables() -> tuple[bytes, ...]:
-    """Return the 256 translation tables ``t[k][i] == i ^ k``."""
-    ident = int.from_bytes(bytes(range(256)), "big")
-    return tuple((ident ^ int.from_bytes(bytes((k,)) * 256, "big")).to_bytes(256, "big") for k in range(256))
-
-
-_XOR_TABLES = _make_xor_tables()
 
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
@@ -231,16 +233,6 @@ def _parse_close(payload: bytes) -> tuple[int, str]:
     return (code, reason)
 
 
-def _unmask_large(mask: bytes | bytearray, data: bytes | bytearray | memoryview) -> bytes:
-    """Return ``data`` XOR ``mask``, by four strided ``bytes.translate`` calls."""
-    buf = bytearray(data)
-    buf[0::4] = buf[0::4].translate(_XOR_TABLES[mask[0]])
-    buf[1::4] = buf[1::4].translate(_XOR_TABLES[mask[1]])
-    buf[2::4] = buf[2::4].translate(_XOR_TABLES[mask[2]])
-    buf[3::4] = buf[3::4].translate(_XOR_TABLES[mask[3]])
-    return bytes(buf)
-
-
 def mask_payload(mask: bytes, data: bytes | bytearray | memoryview) -> bytes:
     """Return ``data`` masked (or unmasked) with the 4-byte ``mask`` (RFC 6455 5.3).
 
@@ -290,8 +282,9 @@ class FrameParser:
         """
         if max_size < 0:
             raise ValueError("max_size must be >= 0")
-        # Configuration.
-        self._max_size = max_size
+        # Configuration.  A limit that no frame length can reach (2**63 bytes
+        # and above, 5.2) is no limit: this keeps sizes 64-bit in the C twin.
+        self._max_size = 0 if max_size >= _NO_LIMIT else int(max_size)
         # Stream state: unconsumed bytes, and how many _buf needs to progress.
         self._buf = bytearray()
         self._need = 0
@@ -335,7 +328,8 @@ class FrameParser:
         buf = self._buf
         if buf:
             buf += data
-            if len(buf) < self._need:
+            have = len(buf)
+            if have < self._need:
                 return []
             src: bytes | bytearray = buf
         elif type(data) is bytes:
@@ -376,7 +370,9 @@ class FrameParser:
         Returns the number of bytes consumed and sets ``_need`` to the number
         of bytes the incomplete remainder needs before it can progress.
         """
-        append = events.append
+        # ``data`` is ``src``; the compiled twin types it as a C pointer for
+        # the header bytes (``src`` stays the object handed to ``_unmask``).
+        data = src
         end = len(src)
         pos = 0
         max_size = self._max_size
@@ -387,8 +383,8 @@ class FrameParser:
             if avail < 2:
                 need = 2
                 break
-            b0 = src[pos]
-            b1 = src[pos + 1]
+            b0 = data[pos]
+            b1 = data[pos + 1]
             opcode = b0 & 0x0F
             fin = b0 & 0x80
             n = b1 & 0x7F
@@ -418,7 +414,7 @@ class FrameParser:
                 if avail < 4:
                     need = 4
                     break
-                n = (src[pos + 2] << 8) | src[pos + 3]
+                n = (data[pos + 2] << 8) | data[pos + 3]
                 if n < 126:
                     raise WebSocketError(CLOSE_PROTOCOL_ERROR, "non-minimal 16-bit payload length")
                 hlen = 8
@@ -426,7 +422,11 @@ class FrameParser:
                 if avail < 10:
                     need = 10
                     break
-                n = int.from_bytes(src[pos + 2 : pos + 10], "big")
+                # Byte by byte rather than int.from_bytes: a C integer in the
+                # compiled twin, and 64-bit frames are rare.
+                n = 0
+                for k in range(pos + 2, pos + 10):
+                    n = (n << 8) | data[k]
                 if n >> 63:
                     raise WebSocketError(CLOSE_PROTOCOL_ERROR, "64-bit payload length with the high bit set")
                 if n < 0x10000:
@@ -441,39 +441,29 @@ class FrameParser:
 
             # Unmask (5.3).  The key is the last 4 header bytes.
             start = pos + hlen
-            if n == 0:
-                payload = b""
-            elif n <= _INT_XOR_MAX:
-                payload = (
-                    int.from_bytes(src[start:frame_end], "little")
-                    ^ int.from_bytes((src[start - 4 : start] * ((n + 3) >> 2))[:n], "little")
-                ).to_bytes(n, "little")
-            else:
-                payload = _unmask_large(src[start - 4 : start], src[start:frame_end])
+            payload = _unmask(src, start, frame_end)
             pos = frame_end
 
             # Dispatch.  RSV bits are clear here, so 0x81 / 0x82 are exactly
             # the unfragmented Text / Binary frames: the common case.
             if b0 == 0x81:
-                append((OP_TEXT, payload.decode("utf-8")))
+                events.append((OP_TEXT, payload.decode("utf-8")))
             elif b0 == 0x82:
-                append((OP_BINARY, payload))
+                events.append((OP_BINARY, payload))
             elif opcode < 8:
-                frag = self._fragment(opcode, fin, n, payload, append)
+                frag = self._fragment(opcode, fin, n, payload, events)
             elif opcode == OP_CLOSE:
-                append((OP_CLOSE, _parse_close(payload)))
+                events.append((OP_CLOSE, _parse_close(payload)))
                 # 5.5.1: nothing may follow a Close frame; ignore the rest.
                 self._closed = True
                 self._need = 0
                 return end
             else:
-                append((opcode, payload))
+                events.append((opcode, payload))
         self._need = need
         return pos
 
-    def _fragment(
-        self, opcode: int, fin: int, n: int, payload: bytes, append: Callable[[tuple[int, object]], None]
-    ) -> int:
+    def _fragment(self, opcode: int, fin: int, n: int, payload: bytes, events: list[tuple[int, object]]) -> int:
         """Add one fragment to the open message (5.4) and emit the message on the last.
 
         Returns the opcode of the message left open (``0`` when none).
@@ -495,9 +485,9 @@ class FrameParser:
         if not fin:
             return self._frag_opcode
         if decoder is not None:
-            append((OP_TEXT, "".join(self._frag_parts)))
+            events.append((OP_TEXT, "".join(self._frag_parts)))
         else:
-            append((OP_BINARY, b"".join(self._frag_parts)))
+            events.append((OP_BINARY, b"".join(self._frag_parts)))
         self._frag_opcode = 0
         self._frag_size = 0
         self._frag_parts = []
@@ -525,12 +515,10 @@ def build_frame(
     """
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
+    elif type(payload) is not bytes:
+        # Any buffer, by its bytes (the len() of a memoryview counts items).
+        payload = bytes(payload)
     n = len(payload)
-    b0 = opcode
-    if fin:
-        b0 |= 0x80
-    if rsv1:
-        b0 |= 0x40
     if opcode >= 8:
         if opcode > 10:
             raise ValueError(f"unknown opcode {opcode!r}")
@@ -540,11 +528,13 @@ def build_frame(
             raise ValueError("control frames cannot be fragmented")
     elif opcode > 2 or opcode < 0:
         raise ValueError(f"unknown opcode {opcode!r}")
-    if n < 126:
-        return _pack_h2(b0, n) + payload
-    if n < 0x10000:
-        return _pack_h4(b0, 126, n) + payload
-    return _pack_h10(b0, 127, n) + payload
+    # The opcode is valid now (a C int in the compiled twin).
+    b0 = opcode
+    if fin:
+        b0 |= 0x80
+    if rsv1:
+        b0 |= 0x40
+    return _frame(b0, payload)
 
 
 def build_frame_text(data: str) -> bytes:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import base64
+import bisect
+import itertools
+import os
+import time
+from collections import deque
+from operator import itemgetter
+from typing import Any, Callable, Iterable
 
 from .._speedups.fanout import fanout
-from .base import Adapter
+from .base import Adapter, RecoveryOptions, RecoverySession
 
 __all__ = ("MemoryAdapter",)
+
+_counter_of = itemgetter(0)
 
 
 class MemoryAdapter(Adapter):
     """Rooms in two dicts of sets; a broadcast encodes once and fans the same bytes out.
 
     Every socket is in the room named by its own id; that room is implicit (not stored),
-    which saves two sets per connection."""
+    which saves two sets per connection.
+
+    With ``connection_state_recovery`` it is also Node's SessionAwareAdapter: it gives
+    offsets (a random prefix per adapter and a counter), keeps the packets that carry
+    them and the sessions of disconnected sockets, and replays to a restored session
+    the packets it would have received, given its rooms, after its offset.  Memory-bound,
+    unlike Node's (which keeps every packet for the whole window): a packet is kept only
+    while a socket may need it, i.e. for ``ping_interval + ping_timeout + 1`` seconds
+    while sockets are connected (how long a dead connection can go unnoticed), and from
+    that long before a kept session's disconnection until its window ends; nothing when
+    the namespace has no socket and no kept session.  A client whose offset is older
+    than what is kept is not recovered (a gap is never papered over)."""
 
     def __init__(self, namespace: Any) -> None:
         super().__init__(namespace)
@@ -22,6 +42,28 @@ class MemoryAdapter(Adapter):
         self.rooms: dict[str, set[str]] = {}
         # socket id -> the other rooms it is in (None: none yet)
         self.sids: dict[str, set[str] | None] = {}
+        # connection state recovery (see the section below); off: _recovery is None
+        server = getattr(namespace, "server", None)
+        self._recovery: RecoveryOptions | None = getattr(server, "recovery", None)
+        if self._recovery is not None:
+            engine = getattr(server, "engine", None)
+            # how long a dead connection can go unnoticed: what a client may have missed
+            # before its disconnection is seen
+            self._inflight = (
+                engine.ping_interval + engine.ping_timeout + 1.0 if engine is not None else 60.0
+            )
+            self._clock: Callable[[], float] = time.monotonic
+            # offsets are this prefix (random per adapter) and a counter
+            self._epoch = base64.urlsafe_b64encode(os.urandom(3)).decode("ascii")
+            self._counter = 0
+            # packets with a counter up to this one may be gone
+            self._floor = 0
+            # (counter, time, parts, rooms, except_rooms), oldest first
+            self._packets: deque[tuple[int, float, list[str | bytes], frozenset[str], frozenset[str]]] = deque()
+            # pid -> kept session, in the order they disconnected
+            self._sessions: dict[str, RecoverySession] = {}
+            # sessions being restored (their packets must stay until replayed)
+            self._restoring: list[RecoverySession] = []
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         mine = self.sids.get(sid)
@@ -104,3 +146,110 @@ class MemoryAdapter(Adapter):
         if targets:
             fanout(targets, parts)
         return len(targets)
+
+    # ------------------------------------------------------------ connection state recovery
+    # Node's SessionAwareAdapter, memory-bound: a packet is kept only while some socket may
+    # still need it.  A connected socket may need the packets of the last ``_inflight``
+    # seconds (ping interval + timeout: a dead connection can go unnoticed that long); a
+    # disconnected session those from ``_inflight`` before its disconnection, until its
+    # window (``max_disconnection_duration``) ends.  Expiry is lazy (on store, persist and
+    # restore) plus the server's one periodic sweep; no timer per session.
+
+    def next_offset(self) -> str | None:
+        if self._recovery is None:
+            return None
+        self._counter += 1
+        return self._epoch + str(self._counter)
+
+    def store(
+        self, offset: str, parts: list[str | bytes], rooms: frozenset[str], except_rooms: frozenset[str]
+    ) -> None:
+        if self._recovery is None:
+            return
+        packets = self._packets
+        if not (self.namespace.sockets or self._sessions or self._restoring):
+            # nobody could need it
+            packets.clear()
+            self._floor = self._counter
+            return
+        now = self._clock()
+        if packets and packets[0][1] < now - self._inflight:
+            self._trim(now)
+        packets.append((self._counter, now, parts, rooms, except_rooms))
+
+    def persist_session(self, session: RecoverySession) -> None:
+        if self._recovery is None:
+            return
+        session.disconnected_at = self._clock()
+        self._sessions.pop(session.pid, None)
+        self._sessions[session.pid] = session
+
+    def restore_session(self, pid: str, offset: str) -> RecoverySession | None:
+        if self._recovery is None:
+            return None
+        self._trim(self._clock())
+        session = self._sessions.pop(pid, None)
+        if session is None:
+            return None  # unknown, or expired
+        epoch = self._epoch
+        digits = offset[len(epoch) :]
+        if not offset.startswith(epoch) or not 0 < len(digits) < 20 or not digits.isdigit() or not digits.isascii():
+            return None
+        counter = int(digits)
+        if counter < self._floor or counter > self._counter:
+            return None  # packets it missed are gone (or the offset is not ours)
+        session.offset = counter
+        self._restoring.append(session)
+        return session
+
+    def replay(self, session: RecoverySession) -> list[list[str | bytes]]:
+        if self._recovery is None:
+            return []
+        self._unpin(session)
+        packets = self._packets
+        rooms = session.rooms
+        start = bisect.bisect_right(packets, session.offset, key=_counter_of)
+        missed = []
+        for _, _, parts, included, excluded in itertools.islice(packets, start, None):
+            if (not included or not included.isdisjoint(rooms)) and excluded.isdisjoint(rooms):
+                missed.append(parts)
+        return missed
+
+    def release(self, session: RecoverySession) -> None:
+        if self._recovery is None:
+            return
+        self._unpin(session)
+        session.offset = None
+        self.persist_session(session)  # a fresh window
+
+    def sweep(self) -> None:
+        """Expire sessions and packets nobody needs any more (the periodic sweep)."""
+        if self._recovery is not None:
+            self._trim(self._clock())
+
+    def _unpin(self, session: RecoverySession) -> None:
+        for i, s in enumerate(self._restoring):
+            if s is session:
+                del self._restoring[i]
+                return
+
+    def _trim(self, now: float) -> None:
+        assert self._recovery is not None
+        sessions = self._sessions
+        inflight = self._inflight
+        if sessions:
+            oldest = now - self._recovery.max_disconnection_duration
+            expired = []
+            for pid, s in sessions.items():
+                if s.disconnected_at >= oldest:
+                    break
+                expired.append(pid)
+            for pid in expired:
+                del sessions[pid]
+        horizon = now - inflight if self.namespace.sockets else now
+        if sessions:
+            horizon = min(horizon, next(iter(sessions.values())).disconnected_at - inflight)
+        pin = min((s.offset for s in self._restoring), default=self._counter)
+        packets = self._packets
+        while packets and packets[0][1] < horizon and packets[0][0] <= pin:
+            self._floor = packets.popleft()[0]

@@ -1,6 +1,7 @@
 """Engine.IO v4 wire format: packet types, codecs and the error answers of the reference server.
 
-The codec functions come from the selected twin in :mod:`fastsio._speedups.eio`.
+The codec functions come from the selected twin in :mod:`fastsio._speedups.eio`; the
+Engine.IO v3 ones (``allow_eio3``: socket.io-client 1.x/2.x) from :mod:`fastsio._speedups.eio3`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from .._speedups.eio import (
     encode_packet,
     encode_payload,
 )
+from .._speedups.eio3 import (
+    TEXT_PLAIN,
+    TEXT_UNKNOWN,
+    TEXT_UTF8,
+    Eio3Codec,
+    decode_jsonp_body,
+    jsonp_index,
+)
+from .._speedups.eio3 import decode_packet as decode_packet3
+from .._speedups.eio3 import encode_packet as encode_packet3
 
 __all__ = (
     "CLOSE",
@@ -26,12 +37,20 @@ __all__ = (
     "PONG",
     "SEPARATOR",
     "UPGRADE",
+    "TEXT_PLAIN",
+    "TEXT_UNKNOWN",
+    "TEXT_UTF8",
+    "Eio3Codec",
     "EngineIOError",
+    "decode_jsonp_body",
     "decode_packet",
+    "decode_packet3",
     "decode_payload",
     "encode_packet",
+    "encode_packet3",
     "encode_payload",
     "error_body",
+    "jsonp_index",
     "open_packet",
 )
 

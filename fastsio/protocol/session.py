@@ -7,8 +7,9 @@ to the outside through three duck-typed objects it is given:
 
 * a *WebSocket sink* (``ws`` / ``probe``): ``send(encoded)`` sends one encoded Engine.IO
   packet as a frame (``str`` -> text, ``bytes`` -> binary), ``close()`` closes it;
-* a *poll sink* (``poll``, the pending long-polling GET): ``respond(payload: str)``
-  answers the request; ``drop()`` forgets it without answering;
+* a *poll sink* (``poll``, the pending long-polling GET): ``respond(payload)``
+  answers the request (``str``; ``bytes`` for an EIO3 binary payload); ``drop()``
+  forgets it without answering;
 * an *owner* (the engine): ``schedule(session, when)`` asks for ``on_timer(now)`` at
   ``when``, ``cancel(session)`` withdraws that, ``discard(session)`` forgets a closed
   session (its sid is unknown from then on).
@@ -23,6 +24,10 @@ Rules:
 2. Heartbeat (EIO4).  At the ping deadline the server sends ``2`` and waits
    ``ping_timeout`` for ``3``; a PONG reschedules the next ping ``ping_interval``
    later; no PONG in time closes the session with reason ``"ping timeout"``.
+   EIO3 (``eio=3``) turns it round: the client sends ``2`` (any data), the server
+   answers ``3`` with the same data, and a session with no ping for
+   ``ping_interval + ping_timeout`` closes with ``"ping timeout"``.  Its packets and
+   payloads are framed by ``v3`` (an ``engineio.Eio3Codec``) instead of the v4 codec.
 3. Polling.  Packets for a polling session queue up encoded; a GET takes the whole
    queue at once, or waits (one GET at a time: a second one is a transport error
    that closes the session, the pending GET getting the CLOSE packet).
@@ -46,6 +51,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .engineio import (
@@ -57,9 +63,14 @@ from .engineio import (
     UPGRADE,
     EngineIOError,
     decode_packet,
+    decode_packet3,
     decode_payload,
     encode_payload,
 )
+
+# what the client got wrong (a packet that does not parse): one line each, for the
+# operator; the I/O layer logs the rest (bad HTTP, frames, POST bodies)
+log = logging.getLogger("fastsio.engine")
 
 # states
 OPEN = 1
@@ -101,6 +112,7 @@ class Session:
         "timer_slot",
         "max_queue",
         "queued",
+        "v3",
     )
 
     def __init__(
@@ -136,7 +148,8 @@ class Session:
         self.upgrade_timeout = upgrade_timeout
         self.owner = owner
         self.awaiting_pong = False
-        self.deadline = now + ping_interval
+        # EIO3: the client pings; it is late after ping_interval + ping_timeout
+        self.deadline = now + ping_interval + (ping_timeout if eio == 3 else 0.0)
         self.probe_deadline = 0.0
         self.close_reason = ""
         # the handshake request (the I/O layer's Request object), for the layer above
@@ -146,6 +159,8 @@ class Session:
         # polling: bytes queued for the next GET, and the most allowed (0: no limit)
         self.max_queue = 0
         self.queued = 0
+        # EIO3 sessions: the polling payload framing (an engineio.Eio3Codec), else None
+        self.v3: Any = None
         owner.schedule(self, self.deadline)
 
     # ------------------------------------------------------------------ sending
@@ -184,7 +199,12 @@ class Session:
         queue = self.queue
         self.queue = []
         self.queued = 0
-        poll.respond(encode_payload(queue))
+        self._respond(poll, queue)
+
+    def _respond(self, poll: Any, packets: list[str | bytes]) -> None:
+        """Answer a GET with ``packets`` as one payload (of the session's version)."""
+        v3 = self.v3
+        poll.respond(encode_payload(packets) if v3 is None else v3.encode_payload(packets))
 
     # ------------------------------------------------------------------ polling
     def poll_request(self, sink: Any) -> bool:
@@ -198,18 +218,18 @@ class Session:
                 # the next GET; socket.io-client handles the Socket.IO packets of a payload
                 # a tick late, so a CLOSE beside them would overtake them (a DISCONNECT
                 # would be reported as "transport close")
-                sink.respond(encode_payload(self.queue))
+                self._respond(sink, self.queue)
                 self.queue = []
                 return True
             self.queue.append("1")
-            sink.respond(encode_payload(self.queue))
+            self._respond(sink, self.queue)
             self._finish()
             return True
         if self.queue:
             self.poll = sink
             self._flush_poll()
         elif self.upgrading:
-            sink.respond("6")
+            self._respond(sink, ["6"])
         else:
             self.poll = sink
         return True
@@ -221,10 +241,11 @@ class Session:
             if self.state == OPEN and not self.upgrading:
                 self.close("transport close")
 
-    def receive_payload(self, body: str, now: float) -> None:
-        """A polling POST body.  Raises EngineIOError (after closing) if it does not parse."""
+    def receive_payload(self, body: str | bytes, now: float) -> None:
+        """A polling POST body (EIO3: ``bytes`` is a binary payload).  Raises
+        EngineIOError (after closing) if it does not parse."""
         try:
-            packets = decode_payload(body)
+            packets = decode_payload(body) if self.v3 is None else self.v3.decode_payload(body)
         except EngineIOError:
             self.close("parse error")
             raise
@@ -236,7 +257,7 @@ class Session:
                 if self.poll is not None:
                     poll = self.poll
                     self.poll = None
-                    poll.respond("6")
+                    self._respond(poll, ["6"])
                 self.close("transport close", send_close=False)
                 break
             self._on_packet(ptype, data, now)
@@ -247,8 +268,9 @@ class Session:
         if self.state != OPEN:
             return
         try:
-            ptype, data = decode_packet(message)
-        except EngineIOError:
+            ptype, data = decode_packet(message) if self.eio == 4 else decode_packet3(message)
+        except EngineIOError as exc:
+            log.info("session %s: invalid packet over WebSocket (%s): %.100r", self.sid, exc, message)
             if sink is self.probe:
                 self.drop_probe()
                 return
@@ -282,12 +304,12 @@ class Session:
                 else:
                     poll = self.poll
                     self.poll = None
-                    poll.respond("6")
+                    self._respond(poll, ["6"])
         elif ptype == UPGRADE and self.upgrading:
             if self.poll is not None:
                 poll = self.poll
                 self.poll = None
-                poll.respond("6")
+                self._respond(poll, ["6"])
             self.probe = None
             self.ws = probe
             self.transport = WEBSOCKET
@@ -336,10 +358,12 @@ class Session:
                 self.deadline = now + self.ping_interval + self.ping_timeout
                 self._reschedule()
             else:
-                self.close("parse error")  # invalid heartbeat direction
+                log.info("session %s: PING from the client (invalid heartbeat direction)", self.sid)
+                self.close("parse error")
         elif ptype == NOOP:
             pass
         else:  # OPEN or UPGRADE on the active transport
+            log.info("session %s: unexpected packet type %d", self.sid, ptype)
             self.close("parse error")
 
     # ------------------------------------------------------------------ timers
@@ -390,9 +414,9 @@ class Session:
             self.poll = None
             if send_close:
                 self.queue.append("1")
-                poll.respond(encode_payload(self.queue))
+                self._respond(poll, self.queue)
             else:
-                poll.respond("6")
+                self._respond(poll, ["6"])
             self._finish()
         elif send_close and self.transport == POLLING and reason in LINGER_REASONS:
             # a graceful close: keep the queue for the next GET, until the deadline at most

@@ -8,6 +8,10 @@ connect timeout 1000 ms.  ``engine.io``: plain Engine.IO at ``/engine.io/`` echo
 every message; ``socket.io``: namespaces ``/`` and ``/custom`` each emitting ``auth``
 with the handshake auth right after the CONNECT reply, echoing ``message`` as
 ``message-back`` and acknowledging ``message-with-ack`` with the same arguments.
+
+The ``engine.io`` app also serves Engine.IO v3 (``allow_eio3``), so the same command
+serves the v3 suite (docs/engine.io-protocol/v3-test-suite); ``--allow-eio3`` turns it
+on for the ``socket.io`` app too (socket.io-client 1.x/2.x).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ OPTIONS: dict[str, Any] = {
 
 
 def engine_app(**overrides: Any) -> fastsio.EngineServer:
-    eio = fastsio.EngineServer(path="/engine.io/", **{**OPTIONS, **overrides})
+    eio = fastsio.EngineServer(path="/engine.io/", **{**OPTIONS, "allow_eio3": True, **overrides})
 
     @eio.on("connection")
     def connection(sock: fastsio.EngineSocket) -> None:
@@ -62,9 +66,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="localhost")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument(
+        "--allow-eio3", action="store_true", help="serve Engine.IO v3 clients (always on for engine.io)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    app = engine_app() if args.suite == "engine.io" else socketio_app()
+    if args.suite == "engine.io":
+        app: fastsio.EngineServer | fastsio.Server = engine_app()
+    else:
+        app = socketio_app(allow_eio3=args.allow_eio3)
     app.run(args.host, args.port)
 
 

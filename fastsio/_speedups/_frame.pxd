@@ -1,0 +1,6 @@
+# C helpers of the compiled frame codec: see _frame.pyx.  wsframe_c.pxd cimports
+# them under the names that wsframe_py.py imports from _helpers.py.
+
+cpdef bytes unmask(object src, Py_ssize_t start, Py_ssize_t end)
+
+cpdef bytes frame(int b0, object payload)

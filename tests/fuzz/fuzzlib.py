@@ -1,0 +1,78 @@
+"""Shared pieces of the fuzz harnesses in this folder.
+
+Each harness ``fuzz_<target>.py`` defines:
+
+* ``setup()``: import what it fuzzes (under atheris, inside
+  ``atheris.instrument_imports`` so the pure twins feed coverage back);
+* ``test_one_input(data: bytes)``: one run; it raises (a crash) when a twin
+  fails in a way it must not, or when the two twins disagree;
+* ``SEEDS``: a few interesting inputs to start a corpus from.
+
+``test_one_input`` needs no atheris, so ``test_fuzz.py`` replays the seeds and
+the regression inputs everywhere, and runs a short atheris session per target
+where atheris is installed.  Longer runs by hand: see README.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+def twins(name: str) -> tuple[ModuleType, ModuleType | None]:
+    """Return ``(pure, compiled)`` twins of ``name``; compiled is None in a pure run or when not built."""
+    from fastsio._speedups import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+
+    pure = importlib.import_module(f"fastsio._speedups.{name}_py")
+    if NO_EXTENSIONS:
+        return pure, None
+    try:
+        return pure, importlib.import_module(f"fastsio._speedups.{name}_c")
+    except ImportError:
+        if REQUIRE_EXTENSIONS:
+            raise
+        return pure, None
+
+
+def outcome(fn: Callable[..., Any], *args: Any, allowed: tuple[type[BaseException], ...] = ()) -> Any:
+    """Return ``("ok", result)`` or ``("raises", class name, code)``; re-raise what is not ``allowed``.
+
+    ``allowed`` holds exception classes *by name*, since each twin has its own.
+    """
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:
+        if type(exc).__name__ not in {cls.__name__ for cls in allowed}:
+            raise
+        return ("raises", type(exc).__name__, getattr(exc, "code", None))
+
+
+def same(py: Any, c: Any, what: str) -> None:
+    """Raise AssertionError (a fuzzer crash) when the twins disagree."""
+    if py != c:
+        raise AssertionError(f"twins disagree on {what}:\n  py: {py!r}\n  c:  {c!r}")
+
+
+def main(setup: Callable[[], None], test_one_input: Callable[[bytes], None], seeds: list[bytes]) -> None:
+    """Run atheris on ``test_one_input`` with the command line's libFuzzer options.
+
+    A corpus directory given on the command line that is empty or missing is
+    first filled with ``seeds``.
+    """
+    import atheris
+
+    for arg in sys.argv[1:]:
+        if not arg.startswith("-"):
+            corpus = Path(arg)
+            if not corpus.exists() or not any(corpus.iterdir()):
+                corpus.mkdir(parents=True, exist_ok=True)
+                for i, seed in enumerate(seeds):
+                    (corpus / f"seed-{i:03d}").write_bytes(seed)
+    with atheris.instrument_imports(include=["fastsio"]):
+        setup()
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()

@@ -1,0 +1,203 @@
+"""The public surface, and which twins a fresh interpreter actually loads.
+
+The subprocess tests run ``python -I`` (no ``PYTHONPATH``, no current
+directory on ``sys.path``), so they import the *installed* fastsio, as a user
+would: an editable install built in place, or a wheel.  When extensions are
+expected (``FASTSIO_NO_EXTENSIONS`` unset, CPython, ``--c-extensions`` not
+turned off) every twin must be the compiled one, so a broken or missing build
+never hides behind the pure fallback (STYLE 2.8).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fastsio
+from fastsio import _speedups
+
+PACKAGE = Path(fastsio.__file__).parent
+# Every pure twin x_py.py has a selector x.py and an entry in fastsio.speedups.
+TWINS = tuple(sorted(path.name[: -len("_py.py")] for path in (PACKAGE / "_speedups").glob("*_py.py")))
+
+# Run in a child: print {"impl": IMPLEMENTATIONS, "reasons": REASONS} as JSON.
+REPORT = (
+    "import json, fastsio, fastsio._speedups as s; "
+    "print(json.dumps({'impl': fastsio.speedups, 'reasons': s.REASONS}))"
+)
+
+# Run in a child: make one compiled twin unimportable, then import fastsio.
+BLOCK_EIO_C = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "fastsio._speedups.eio_c":
+            raise ImportError("blocked for the test")
+        return None
+sys.meta_path.insert(0, Block())
+"""
+
+
+def child(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Return the finished ``python -I -c code`` with ``env`` on top of a clean FASTSIO_* environment."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FASTSIO_")}
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-I", "-c", code], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def report(prefix: str = "", **env: str) -> dict[str, Any]:
+    """Return the IMPLEMENTATIONS and REASONS a fresh interpreter ends up with."""
+    proc = child(prefix + REPORT, **env)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def extensions_expected(config: pytest.Config) -> bool:
+    """Return whether this run expects the compiled twins."""
+    return not _speedups.NO_EXTENSIONS and config.getoption("--c-extensions", default=True) is not False
+
+
+# ---------------------------------------------------------------- public surface
+
+
+def test_all_names_exist() -> None:
+    """Verify every name in ``fastsio.__all__`` exists and ``__all__`` is a sorted-free tuple of str."""
+    assert isinstance(fastsio.__all__, tuple)
+    for name in fastsio.__all__:
+        assert hasattr(fastsio, name), name
+
+
+def test_star_import() -> None:
+    """Verify ``from fastsio import *`` binds exactly ``__all__``."""
+    namespace: dict[str, Any] = {}
+    exec("from fastsio import *", namespace)
+    namespace.pop("__builtins__")
+    assert set(namespace) == set(fastsio.__all__)
+
+
+def test_dir_lists_the_public_names() -> None:
+    """Verify ``dir(fastsio)`` shows the public names."""
+    assert set(fastsio.__all__) <= set(dir(fastsio))
+
+
+def test_speedups_report() -> None:
+    """Verify ``fastsio.speedups`` says, per twin, "cython" or "python", with a reason for each."""
+    assert {"eio", "fanout", "sio", "wsframe"} <= set(TWINS)
+    for name in TWINS:
+        assert (PACKAGE / "_speedups" / f"{name}.py").is_file(), f"twin {name} has no selector"
+    assert fastsio.speedups is _speedups.IMPLEMENTATIONS
+    assert sorted(fastsio.speedups) == list(TWINS)
+    assert set(fastsio.speedups.values()) <= {"cython", "python"}
+    assert sorted(_speedups.REASONS) == list(TWINS)
+    assert all(_speedups.REASONS.values())
+
+
+def test_selectors_bind_the_reported_twin() -> None:
+    """Verify each selector's names come from the twin that ``speedups`` reports."""
+    from fastsio._speedups import eio, fanout, sio, wsframe
+
+    picked = {"eio": eio.decode_packet, "fanout": fanout.fanout, "sio": sio.decode, "wsframe": wsframe.build_frame}
+    assert set(picked) <= set(TWINS)
+    for name, function in picked.items():
+        suffix = "_c" if fastsio.speedups[name] == "cython" else "_py"
+        assert function.__module__ == f"fastsio._speedups.{name}{suffix}", name
+
+
+def test_only_selectors_name_twins() -> None:
+    """Verify no module outside the selectors imports a ``_c`` or ``_py`` twin (STYLE 2.3)."""
+    twin_modules = {f"{name}{suffix}" for name in TWINS for suffix in ("_c", "_py")}
+    allowed = {PACKAGE / "_speedups" / f"{name}.py" for name in TWINS}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [alias.name for alias in node.names]
+            if any(part in twin_modules for name in names for part in name.split(".")):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_no_compiled_twin_source_in_the_package() -> None:
+    """Verify the package holds no importable ``x_c.py`` (compiled twins are built from ``x_py.py``)."""
+    assert sorted(p.name for p in (PACKAGE / "_speedups").glob("*_c.py")) == []
+
+
+def test_py_typed_is_shipped() -> None:
+    """Verify the package is marked typed (PEP 561)."""
+    assert (PACKAGE / "py.typed").is_file()
+
+
+def test_import_time_budget() -> None:
+    """Verify ``import fastsio`` stays cheap in a fresh interpreter (generous budget: 2 s)."""
+    proc = child("import time; t = time.perf_counter(); import fastsio; print(time.perf_counter() - t)")
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) < 2.0
+
+
+# ---------------------------------------------------------------- which twin loads
+
+
+def test_compiled_twins_load_by_default(request: pytest.FixtureRequest) -> None:
+    """Verify a fresh interpreter uses every compiled twin when extensions are expected."""
+    if not extensions_expected(request.config):
+        pytest.skip("pure run: FASTSIO_NO_EXTENSIONS is set (or --no-c-extensions, or not CPython)")
+    result = report()
+    assert result["impl"] == dict.fromkeys(TWINS, "cython"), result["reasons"]
+    assert set(result["reasons"].values()) == {"compiled twin loaded"}
+
+
+def test_no_extensions_forces_pure() -> None:
+    """Verify FASTSIO_NO_EXTENSIONS=1 gives every twin "python", and says why."""
+    result = report(FASTSIO_NO_EXTENSIONS="1")
+    assert result["impl"] == dict.fromkeys(TWINS, "python")
+    assert set(result["reasons"].values()) == {"FASTSIO_NO_EXTENSIONS is set"}
+
+
+def test_missing_twin_falls_back_and_says_why(request: pytest.FixtureRequest) -> None:
+    """Verify a compiled twin that cannot be imported falls back to pure, with the reason recorded."""
+    result = report(BLOCK_EIO_C)
+    assert result["impl"]["eio"] == "python"
+    assert "compiled twin not importable" in result["reasons"]["eio"]
+    assert "blocked for the test" in result["reasons"]["eio"]
+    if extensions_expected(request.config):
+        assert result["impl"]["wsframe"] == "cython"
+
+
+def test_require_extensions_makes_a_missing_twin_an_error(request: pytest.FixtureRequest) -> None:
+    """Verify FASTSIO_REQUIRE_EXTENSIONS=1 turns a missing compiled twin into an ImportError."""
+    proc = child(BLOCK_EIO_C + "import fastsio", FASTSIO_REQUIRE_EXTENSIONS="1")
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr
+    assert "is missing and FASTSIO_REQUIRE_EXTENSIONS is set" in proc.stderr
+    if extensions_expected(request.config):
+        # the others are built: the blocked one is the one reported
+        assert "compiled twin 'eio' is missing" in proc.stderr
+
+
+def test_require_extensions_loads_everything(request: pytest.FixtureRequest) -> None:
+    """Verify FASTSIO_REQUIRE_EXTENSIONS=1 imports cleanly when the build is complete."""
+    if not extensions_expected(request.config):
+        pytest.skip("pure run")
+    result = report(FASTSIO_REQUIRE_EXTENSIONS="1")
+    assert result["impl"] == dict.fromkeys(TWINS, "cython")
+
+
+def test_no_extensions_wins_over_require() -> None:
+    """Verify asking for pure Python and for required extensions at once gives pure Python."""
+    result = report(FASTSIO_NO_EXTENSIONS="1", FASTSIO_REQUIRE_EXTENSIONS="1")
+    assert result["impl"] == dict.fromkeys(TWINS, "python")
