@@ -26,6 +26,7 @@ Generated C lives under ``build/cython`` and is never committed or shipped.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -91,31 +92,42 @@ def _missing_compiler() -> str | None:
     return None
 
 
-def _sync(source: Path, target: Path) -> Path:
-    """Copy ``source`` to ``target`` unless it already holds the same bytes; return ``target``.
+def _sync(source: Path, target: Path, stamp: bool = False) -> bool:
+    """Copy ``source`` to ``target`` unless it already holds the same bytes; return whether it changed.
 
-    An unchanged file keeps its mtime (cythonize skips it), a changed one gets a
-    new one (cythonize regenerates it, whatever the mtime of ``source``).
+    ``stamp`` appends ``_SOURCE_SHA256``, the hash of ``source``, so that the tests
+    can tell a compiled twin built from an older source (a stale in-place build).
     """
     data = source.read_bytes()
-    if not target.exists() or target.read_bytes() != data:
-        target.write_bytes(data)
-    return target
+    if stamp:
+        digest = hashlib.sha256(data).hexdigest()
+        data += f"\n\n# Appended by setup.py: the source this module was compiled from.\n_SOURCE_SHA256 = {digest!r}\n".encode()
+    if target.exists() and target.read_bytes() == data:
+        return False
+    target.write_bytes(data)
+    return True
 
 
 def _stage() -> list[Path]:
-    """Copy the Cython sources to STAGE; return the module sources to cythonize there."""
+    """Copy the Cython sources to STAGE; return the module sources to cythonize there.
+
+    Staleness is decided by content, not by mtimes (a source can change without
+    its mtime moving past the generated C): the C of a changed source, or of
+    every source when a ``.pxd`` changed, is deleted so that cythonize makes it again.
+    """
     package = STAGE / SPEEDUPS
     package.mkdir(parents=True, exist_ok=True)
     # Empty package markers so that Cython names the modules fastsio._speedups.*.
     for marker in (STAGE / "fastsio" / "__init__.py", package / "__init__.py"):
         if not marker.exists():
             marker.write_text("")
-    for pxd in SPEEDUPS.glob("*.pxd"):
-        _sync(pxd, package / pxd.name)
-    sources = [_sync(SPEEDUPS / f"{name}_py.py", package / f"{name}_c.py") for name in SHARED_SOURCE]
-    sources += [_sync(SPEEDUPS / f"{name}.pyx", package / f"{name}.pyx") for name in HAND_WRITTEN]
-    return sources
+    pxd_changed = [_sync(pxd, package / pxd.name) for pxd in sorted(SPEEDUPS.glob("*.pxd"))]
+    pairs = [(SPEEDUPS / f"{name}_py.py", package / f"{name}_c.py") for name in SHARED_SOURCE]
+    pairs += [(SPEEDUPS / f"{name}.pyx", package / f"{name}.pyx") for name in HAND_WRITTEN]
+    for source, target in pairs:
+        if _sync(source, target, stamp=True) or any(pxd_changed):
+            target.with_suffix(".c").unlink(missing_ok=True)
+    return [target for _, target in pairs]
 
 
 def _extensions() -> list[Extension]:

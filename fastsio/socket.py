@@ -27,6 +27,10 @@ log = logging.getLogger("fastsio")
 
 __all__ = ("Handshake", "Socket")
 
+# binary attachments one packet may announce (socket.io-parser's maxAttachments default):
+# a client cannot make the server collect binary frames without end
+MAX_ATTACHMENTS = 10
+
 
 class Handshake:
     """What the client sent when it connected (``socket.handshake``).
@@ -550,6 +554,15 @@ class Client:
                 self.parse_error()
                 return
             if pkt.attachments:
+                if pkt.attachments > MAX_ATTACHMENTS:
+                    log.info(
+                        "connection %s: %d attachments announced (max %d)",
+                        self.session.sid,
+                        pkt.attachments,
+                        MAX_ATTACHMENTS,
+                    )
+                    self.parse_error()
+                    return
                 self.partial = pkt
                 self.buffers = []
                 return

@@ -11,6 +11,8 @@ never hides behind the pure fallback (STYLE 2.8).
 from __future__ import annotations
 
 import ast
+import hashlib
+import importlib
 import json
 import os
 import subprocess
@@ -201,3 +203,30 @@ def test_no_extensions_wins_over_require() -> None:
     """Verify asking for pure Python and for required extensions at once gives pure Python."""
     result = report(FASTSIO_NO_EXTENSIONS="1", FASTSIO_REQUIRE_EXTENSIONS="1")
     assert result["impl"] == dict.fromkeys(TWINS, "python")
+
+
+def test_compiled_twins_are_fresh(request: pytest.FixtureRequest) -> None:
+    """Verify every compiled module was built from the source beside it (no stale in-place build).
+
+    setup.py stamps each compiled module with the SHA-256 of its source
+    (``x_py.py`` or the ``.pyx``).  After editing a pure twin, rebuild:
+    ``make install`` or ``pip install -e .``.
+    """
+    if not extensions_expected(request.config):
+        pytest.skip("pure run")
+    speedups = PACKAGE / "_speedups"
+    sources = {f"{name}_c": speedups / f"{name}_py.py" for name in TWINS}
+    sources.update({path.stem: path for path in speedups.glob("*.pyx")})
+    stale = []
+    for module_name, source in sorted(sources.items()):
+        if not source.exists():
+            continue  # a twin with a hand-written .pyx: checked under the .pyx's name
+        try:
+            module = importlib.import_module(f"fastsio._speedups.{module_name}")
+        except ImportError:
+            continue  # not built: test_compiled_twins_load_by_default reports it
+        if module.__file__ == str(source) or module.__file__.endswith(".py"):
+            continue
+        if getattr(module, "_SOURCE_SHA256", None) != hashlib.sha256(source.read_bytes()).hexdigest():
+            stale.append(module_name)
+    assert stale == [], f"compiled from an older source, rebuild (pip install -e .): {stale}"

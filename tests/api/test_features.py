@@ -301,3 +301,23 @@ async def test_slow_consumer_is_disconnected_others_carry_on(start_server: Any) 
     drainer.cancel()
     writer.close()
     good_writer.close()
+
+
+async def test_too_many_attachments_close_the_connection(start_server: Any) -> None:
+    sio = fastsio.Server()
+    reasons: list[str] = []
+
+    @sio.on("disconnect")
+    def gone(socket: fastsio.Socket, reason: str) -> None:
+        reasons.append(reason)
+
+    await start_server(sio)
+    host, port = sio.address
+    reader, writer = await _raw_ws_client(host, port)
+    await wait_until(lambda: len(sio.of("/").sockets) == 1)
+    mask = os.urandom(4)
+    payload = b'4511-["x",{"_placeholder":true,"num":0}]'
+    writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    await writer.drain()
+    await wait_until(lambda: reasons == ["parse error"])
+    writer.close()

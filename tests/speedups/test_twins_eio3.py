@@ -96,3 +96,37 @@ def test_jsonp_alike(twins: Twins, payload: str, index: str) -> None:
     """Verify both twins write the same JSONP response."""
     py, c = twins("eio3")
     assert outcome(c.encode_jsonp, payload, index) == outcome(py.encode_jsonp, payload, index)
+
+
+@pytest.mark.hypothesis
+@settings(max_examples=300, deadline=None)
+@given(
+    packets=st.lists(encoded, min_size=1, max_size=4),
+    binary=st.booleans(),
+    jsonp=st.none() | st.sampled_from(["0", "12"]),
+    text_mode=st.integers(0, 2),
+    always_binary=st.booleans(),
+    json_messages=st.booleans(),
+)
+def test_session_codec_alike(
+    twins: Twins,
+    packets: list[Any],
+    binary: bool,
+    jsonp: str | None,
+    text_mode: int,
+    always_binary: bool,
+    json_messages: bool,
+) -> None:
+    """Verify a session's codec frames and reads payloads alike in both twins, whatever its settings."""
+    py, c = twins("eio3")
+    codecs = []
+    for mod in (py, c):
+        codec = mod.Eio3Codec(binary=binary, jsonp=jsonp, text_mode=text_mode, always_binary=always_binary)
+        codec.json_messages = json_messages
+        codecs.append(codec)
+    encoded_py = outcome(codecs[0].encode_payload, packets)
+    assert outcome(codecs[1].encode_payload, packets) == encoded_py
+    if encoded_py[0] == "ok" and jsonp is None:
+        body = codecs[0].encode_payload(packets)
+        assert outcome(codecs[1].decode_payload, body) == outcome(codecs[0].decode_payload, body)
+        assert codecs[1].text_mode == codecs[0].text_mode
