@@ -120,6 +120,8 @@ class Engine:
         # the EIO query values served: "4", and "3" with allow_eio3
         self.versions = ("4", "3") if allow_eio3 else ("4",)
         self.sessions: dict[str, Session] = {}
+        # hooks on the raw HTTP request (``use``)
+        self.hooks: list[Callable[[Any], Any]] = []
         self.connections: set[Connection] = set()
         # protection (opt-in): sessions per client address, and handshakes in progress
         # (sessions whose layer above has not called handshake_done yet)
@@ -210,6 +212,55 @@ class Engine:
             return False
         return True
 
+    # ------------------------------------------------------------- request hooks
+    def use(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Add a hook on the raw HTTP request: ``fn(request)`` runs for every Engine.IO
+        request (handshakes, polling, WebSocket upgrades) before it is handled.  It may
+        inspect or change the request (headers, query); returning False, or raising,
+        refuses it with 403 (the exception's text as the message).  May be async."""
+        self.hooks.append(fn)
+        return fn
+
+    def _run_hooks(self, conn: Connection, req: Request, cors: list, upgrade: bool, start: int) -> bool:
+        """True: carry on now.  False: the request was refused, or is waiting for an
+        async hook (it is handled again once that hook accepts it)."""
+        for i in range(start, len(self.hooks)):
+            try:
+                result = self.hooks[i](req)
+            except Exception as exc:
+                self._refuse_hook(conn, cors, upgrade, exc)
+                return False
+            if inspect.isawaitable(result):
+                assert self.loop is not None
+                self.loop.create_task(self._await_hook(conn, req, cors, upgrade, i, result))
+                return False
+            if result is False:
+                self._refuse_hook(conn, cors, upgrade, None)
+                return False
+        req.passed = True
+        return True
+
+    async def _await_hook(
+        self, conn: Connection, req: Request, cors: list, upgrade: bool, i: int, pending: Any
+    ) -> None:
+        try:
+            result = await pending
+        except Exception as exc:
+            if not conn.closed:
+                self._refuse_hook(conn, cors, upgrade, exc)
+            return
+        if conn.closed:
+            return
+        if result is False:
+            self._refuse_hook(conn, cors, upgrade, None)
+        elif self._run_hooks(conn, req, cors, upgrade, i + 1):
+            (self.handle_upgrade if upgrade else self.handle_request)(conn, req)
+
+    def _refuse_hook(self, conn: Connection, cors: list, upgrade: bool, exc: BaseException | None) -> None:
+        log.info("request refused by a hook: %s", exc if exc is not None else "returned False")
+        message = str(exc) if exc is not None and str(exc) else None
+        self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade)
+
     # ------------------------------------------------------------------- HTTP
     def handle_request(self, conn: Connection, req: Request) -> None:
         path = req.path
@@ -232,6 +283,8 @@ class Engine:
                 headers.append(("Access-Control-Allow-Headers", reqh))
             headers.append(("Access-Control-Max-Age", "86400"))
             conn.send_response(204, headers)
+            return
+        if self.hooks and not req.passed and not self._run_hooks(conn, req, cors, False, 0):
             return
         q = req.query
         transport = q.get("transport")
@@ -429,6 +482,8 @@ class Engine:
         if not allowed:
             log.info("WebSocket origin %r refused", req.headers.get("origin"))
             self._error(conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True)
+            return
+        if self.hooks and not req.passed and not self._run_hooks(conn, req, [], True, 0):
             return
         q = req.query
         if q.get("transport") != WEBSOCKET or WEBSOCKET not in self.transports:

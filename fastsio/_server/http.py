@@ -52,6 +52,7 @@ class Request:
     """A parsed HTTP request (headers lower-cased; repeated headers joined by ", ")."""
 
     __slots__ = (
+        "passed",
         "method",
         "url",
         "path",
@@ -74,6 +75,8 @@ class Request:
         client: tuple[str, int] | None,
         secure: bool,
     ) -> None:
+        # the engine's request hooks have accepted this request
+        self.passed = False
         self.method = method
         self.url = url
         self.path = path
