@@ -104,6 +104,15 @@ class Lifecycle:
         if engine.wheel is not None:
             engine.wheel.close()
 
+    async def _serve(self, stopping: asyncio.Event, host: str, port: int, kwargs: Any) -> None:
+        # one run of the loop from start to stop: no window between two runs in which
+        # the loop is not running and a signal could be missed
+        await self.start(host, port, **kwargs)
+        try:
+            await stopping.wait()
+        finally:
+            await self.stop()
+
     def run(self, host: str = "0.0.0.0", port: int = 8000, **kwargs: Any) -> None:
         """Serve until SIGINT or SIGTERM, then stop cleanly.  Blocks."""
         loop = new_event_loop()
@@ -121,9 +130,7 @@ class Lifecycle:
                     loop.add_signal_handler(sig, _signal)
                 except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
                     signal.signal(sig, lambda *_: loop.call_soon_threadsafe(_signal))
-            loop.run_until_complete(self.start(host, port, **kwargs))
-            loop.run_until_complete(stopping.wait())
-            loop.run_until_complete(self.stop())
+            loop.run_until_complete(self._serve(stopping, host, port, kwargs))
         finally:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
