@@ -62,6 +62,24 @@ def _address(req: Any) -> str:
     return client[0] if client else ""
 
 
+def _accepted_encoding(header: str | None) -> str | None:
+    """``gzip`` or ``deflate`` if the client accepts it (q > 0), gzip first."""
+    if not header:
+        return None
+    accepted = set()
+    for item in header.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        q = params.strip()
+        if q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"):
+            continue
+        accepted.add(name.strip())
+    if "gzip" in accepted:
+        return "gzip"
+    if "deflate" in accepted:
+        return "deflate"
+    return None
+
+
 def generate_sid() -> str:
     """20 URL-safe characters, like the reference server's ids."""
     return base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
@@ -79,6 +97,7 @@ class Engine:
         upgrade_timeout: float = 10.0,
         max_http_buffer_size: int = 1_000_000,
         max_buffer_size: int = 1_000_000,
+        http_compression: bool = True,
         transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -102,6 +121,8 @@ class Engine:
         self.max_body = max_http_buffer_size
         # per-connection send buffer limit (slow consumers over it are disconnected)
         self.max_buffer_size = max_buffer_size
+        # gzip/deflate for long-polling responses of COMPRESSION_THRESHOLD bytes or more
+        self.http_compression = http_compression
         for t in transports:
             if t not in (POLLING, WEBSOCKET):
                 raise ValueError(f"unknown transport {t!r}")
@@ -301,6 +322,8 @@ class Engine:
                 self._error(conn, cors, eio.BAD_REQUEST)
                 return
             if req.method == "GET":
+                if self.http_compression:
+                    conn.poll_encoding = _accepted_encoding(req.headers.get("accept-encoding"))
                 self._poll(conn, session, cors)
             elif req.method == "POST":
                 self._post(conn, session, req, cors)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -39,6 +40,8 @@ from ..protocol.websocket import (
 log = logging.getLogger("fastsio.server")
 
 MAX_HEADER_BYTES = 16 * 1024
+# long-polling responses this large or larger are compressed when the client accepts it
+COMPRESSION_THRESHOLD = 1024
 MAX_HEADERS = 100
 # pipelined requests waiting behind an unanswered one (a long-polling GET); reading
 # pauses as soon as one waits, so more only come from one read: a client that sends
@@ -134,6 +137,7 @@ class Connection(asyncio.Protocol):
         "keep_alive",
         "poll_headers",
         "poll_owner",
+        "poll_encoding",
         # WebSocket state
         "frames",
         "ws_handler",
@@ -178,6 +182,8 @@ class Connection(asyncio.Protocol):
         # headers for the pending long-poll response, and the session that holds it
         self.poll_headers: list[tuple[str, str]] = []
         self.poll_owner: Any = None
+        # "gzip" / "deflate" when the pending long-poll response may be compressed
+        self.poll_encoding: str | None = None
         self.frames: FrameParser | None = None
         self.ws_handler: Any = None
         self.ws_closing = False
@@ -404,11 +410,21 @@ class Connection(asyncio.Protocol):
         EIO3 binary payload, sent as application/octet-stream)."""
         self.poll_owner = None
         if isinstance(payload, str):
-            self.send_response(200, self.poll_headers, payload.encode("utf-8"))
-            return
-        headers = [("Content-Type", "application/octet-stream")]
-        headers.extend(self.poll_headers[1:])
-        self.send_response(200, headers, payload)
+            headers = self.poll_headers
+            body = payload.encode("utf-8")
+        else:
+            headers = [("Content-Type", "application/octet-stream")]
+            headers.extend(self.poll_headers[1:])
+            body = payload
+        encoding = self.poll_encoding
+        if encoding is not None and len(body) >= COMPRESSION_THRESHOLD:
+            if encoding == "gzip":
+                packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip container
+            else:
+                packer = zlib.compressobj(6, zlib.DEFLATED, 15)  # HTTP "deflate" = zlib
+            body = packer.compress(body) + packer.flush()
+            headers = [*headers, ("Content-Encoding", encoding), ("Vary", "Accept-Encoding")]
+        self.send_response(200, headers, body)
 
     def drop(self) -> None:
         self.poll_owner = None
