@@ -1,9 +1,11 @@
-"""What the interop tests share: the application every client talks to, and a log of
-what the server saw that a test can wait on."""
+"""What the interop tests share: the application every client talks to, a log of
+what the server saw that a test can wait on, and the Node drivers' records (Run, b, MODES)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from typing import Any
 
 import fastsio
@@ -176,3 +178,51 @@ def build_server(**options: Any) -> tuple[fastsio.Server, Seen]:
         seen.add("connect", socket.nsp, socket)
 
     return sio, seen
+
+
+# ---------------------------------------------------------------- the Node drivers
+# (tests/node/driver.mjs and tests/legacy/driver.cjs print the same JSON-line records)
+
+MODES: dict[str, dict[str, Any]] = {
+    "polling": {"transports": ["polling"]},
+    "websocket": {"transports": ["websocket"]},
+    "upgrade": {"transports": ["polling", "websocket"], "upgrade": True},
+}
+
+
+def b(data: bytes) -> dict[str, str]:
+    """A binary value as the driver writes it."""
+    return {"$bin": base64.b64encode(data).decode()}
+
+
+class Run:
+    """What the client saw: the driver's records, and its exit status."""
+
+    def __init__(self, records: list[dict[str, Any]], returncode: int | None, stderr: str) -> None:
+        self.records = records
+        self.returncode = returncode
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        lines = "\n".join(json.dumps(r) for r in self.records)
+        return f"<Run rc={self.returncode}\n{lines}\nstderr: {self.stderr}>"
+
+    def of(self, t: str, **match: Any) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["t"] == t and all(r.get(k) == v for k, v in match.items())]
+
+    def one(self, t: str, **match: Any) -> dict[str, Any]:
+        found = self.of(t, **match)
+        assert len(found) == 1, (t, match, self)
+        return found[0]
+
+    def index(self, t: str, **match: Any) -> int:
+        for i, r in enumerate(self.records):
+            if r["t"] == t and all(r.get(k) == v for k, v in match.items()):
+                return i
+        raise AssertionError(f"no {t} {match} in {self!r}")
+
+    def acks(self, tag: str, sock: str = "s") -> list[Any]:
+        return self.one("ack", tag=tag, sock=sock)["args"]
+
+    def events(self, event: str, sock: str = "s") -> list[list[Any]]:
+        return [r["args"] for r in self.of("event", event=event, sock=sock)]

@@ -12,7 +12,6 @@ and socket.io-client 1.2.0 in a browser: tests/browser.)
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import shutil
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from _interop import build_server
+from _interop import MODES, Run, b, build_server
 
 LEGACY_DIR = Path(__file__).resolve().parents[1] / "legacy"
 DRIVER = LEGACY_DIR / "driver.cjs"
@@ -36,11 +35,6 @@ pytestmark = [
 ]
 
 CLIENTS = {"2.5.0": "sioc25", "1.7.4": "sioc17", "1.2.0": "sioc12"}
-MODES: dict[str, dict[str, Any]] = {
-    "polling": {"transports": ["polling"]},
-    "websocket": {"transports": ["websocket"]},
-    "upgrade": {"transports": ["polling", "websocket"], "upgrade": True},
-}
 TEXT = "héllo 世界 🎉 \u2028 ✓"
 
 
@@ -52,38 +46,6 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=list(CLIENTS))
 def client(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-def b(data: bytes) -> dict[str, str]:
-    """A binary value as the driver writes it."""
-    return {"$bin": base64.b64encode(data).decode()}
-
-
-class Run:
-    """What the client saw: the driver's records, and its exit status."""
-
-    def __init__(self, records: list[dict[str, Any]], returncode: int | None, stderr: str) -> None:
-        self.records = records
-        self.returncode = returncode
-        self.stderr = stderr
-
-    def __repr__(self) -> str:
-        lines = "\n".join(json.dumps(r) for r in self.records)
-        return f"<Run rc={self.returncode}\n{lines}\nstderr: {self.stderr}>"
-
-    def of(self, t: str, **match: Any) -> list[dict[str, Any]]:
-        return [r for r in self.records if r["t"] == t and all(r.get(k) == v for k, v in match.items())]
-
-    def one(self, t: str, **match: Any) -> dict[str, Any]:
-        found = self.of(t, **match)
-        assert len(found) == 1, (t, match, self)
-        return found[0]
-
-    def acks(self, tag: str, sock: str = "s") -> list[Any]:
-        return self.one("ack", tag=tag, sock=sock)["args"]
-
-    def events(self, event: str, sock: str = "s") -> list[list[Any]]:
-        return [r["args"] for r in self.of("event", event=event, sock=sock)]
 
 
 async def drive(
