@@ -545,6 +545,7 @@ class Engine:
     def _accept(self, conn: Connection, req: Request, session: Session) -> None:
         if session.eio == 3:
             conn.__class__ = Eio3Connection  # binary messages get their type byte
+            conn.eio3 = True
         extra: list[tuple[str, str]] = []
         if self.cookie and session.probe is not conn:
             # a new WebSocket-only session (not the upgrade of a polling one, whose

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 import httptools
 
+from .._speedups.fanout import Outbox
 from ..protocol.websocket import (
     OP_BINARY,
     OP_CLOSE,
@@ -104,23 +105,20 @@ def _response_head(status: int, headers: list[tuple[str, str]], length: int, clo
     return "".join(lines).encode("latin-1")
 
 
-class Connection(asyncio.Protocol):
-    """One TCP connection: HTTP/1.1, or WebSocket after an upgrade."""
+class Connection(Outbox, asyncio.Protocol):
+    """One TCP connection: HTTP/1.1, or WebSocket after an upgrade.
+
+    The output state (transport, coalesced write buffer, send-buffer limit, closed /
+    closing flags) lives in the :class:`~fastsio._speedups.fanout.Outbox` base, which
+    the broadcast fan-out writes to directly."""
 
     __slots__ = (
         # global state
         "app",
         "loop",
-        "flusher",
         # per-connection state
-        "transport",
         "client",
         "secure",
-        "closed",
-        "wbuf",
-        "wbytes",
-        "paused",
-        "limit",
         # HTTP state (dropped after an upgrade)
         "parser",
         "url",
@@ -141,24 +139,15 @@ class Connection(asyncio.Protocol):
         # WebSocket state
         "frames",
         "ws_handler",
-        "ws_closing",
     )
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, flusher: Any) -> None:
+        # max_buffer_size: bytes a slow client may have waiting before it is disconnected
+        Outbox.__init__(self, flusher, getattr(app, "max_buffer_size", 0) or 0)
         self.app = app
         self.loop = loop
-        self.flusher = flusher
-        self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
         self.secure = False
-        self.closed = False
-        # coalesced output: None, or the chunks written during this loop iteration
-        self.wbuf: list[bytes] | None = None
-        self.wbytes = 0
-        # the transport's buffer went over the high-water mark (= the send-buffer limit)
-        self.paused = False
-        # max_buffer_size: bytes a slow client may have waiting before it is disconnected
-        self.limit: int = getattr(app, "max_buffer_size", 0) or 0
         self.parser: Any = httptools.HttpRequestParser(self)
         self.url = b""
         self.hdrs: list[tuple[bytes, bytes]] = []
@@ -186,7 +175,6 @@ class Connection(asyncio.Protocol):
         self.poll_encoding: str | None = None
         self.frames: FrameParser | None = None
         self.ws_handler: Any = None
-        self.ws_closing = False
 
     # ------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -430,37 +418,7 @@ class Connection(asyncio.Protocol):
         self.poll_owner = None
 
     # ------------------------------------------------------------ output
-    def write(self, data: bytes) -> None:
-        """Queue bytes; they leave with everything else written this loop iteration."""
-        buf = self.wbuf
-        if buf is None:
-            if self.closed:
-                return
-            self.wbuf = [data]
-            self.wbytes = len(data)
-            self.flusher.add(self)
-        else:
-            buf.append(data)
-            self.wbytes += len(data)
-            if self.limit and self.wbytes > self.limit:
-                self.overflow()
-
-    def flush(self) -> None:
-        buf = self.wbuf
-        if buf is None:
-            return
-        self.wbuf = None
-        if self.closed:
-            return
-        transport = self.transport
-        assert transport is not None
-        if len(buf) == 1:
-            transport.write(buf[0])
-        else:
-            transport.write(b"".join(buf))
-        if self.paused and self.limit and self.frames is not None:
-            self.overflow()
-
+    # write(), flush() and send_frame() come from Outbox
     def hold_writes(self, delay: float) -> None:
         """Write what was written so far now, and what is written from now on ``delay``
         seconds later (not at the end of this loop iteration)."""
@@ -525,6 +483,7 @@ class Connection(asyncio.Protocol):
             self.reading_paused = False
             self.transport.resume_reading()
         self.frames = FrameParser(max_size)
+        self.ws_mode = True
         self.ws_handler = handler
 
     def send(self, encoded: str | bytes) -> None:
@@ -542,11 +501,6 @@ class Connection(asyncio.Protocol):
             return False
         transport = self.transport
         return transport is not None and transport.get_write_buffer_size() == 0
-
-    def send_frame(self, frame: bytes) -> None:
-        """Send a pre-built frame (broadcast fan-out)."""
-        if not self.ws_closing:
-            self.write(frame)
 
     def ws_close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame; the TCP connection closes when the client answers it

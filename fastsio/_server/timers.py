@@ -93,26 +93,5 @@ class TimerWheel:
         self.heap.clear()
 
 
-class Flusher:
-    """Coalesces writes: connections written to during one loop iteration are flushed
-    together, each with a single ``transport.write``, by one ``call_soon`` callback."""
-
-    __slots__ = ("loop", "pending", "scheduled")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.pending: list[Any] = []
-        self.scheduled = False
-
-    def add(self, conn: Any) -> None:
-        self.pending.append(conn)
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.run)
-
-    def run(self) -> None:
-        self.scheduled = False
-        pending = self.pending
-        self.pending = []
-        for conn in pending:
-            conn.flush()
+# Write coalescing lives with the fan-out (compiled twin): see fastsio._speedups.fanout.
+from .._speedups.fanout import Flusher  # noqa: E402,F401

@@ -1,21 +1,148 @@
-"""Broadcast fan-out, compiled twin of ``fanout_py.py`` (same behaviour, one C loop).
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Broadcast fan-out and coalesced output, compiled twin of ``fanout_py.py``.
 
-The Engine.IO packets are built once and the WebSocket frames once, on the
-first WebSocket recipient; then every recipient gets the same objects:
-``ws.send_frame(frame)`` for a WebSocket session, ``session.send(packet)`` for
-a polling one.  Nothing is allocated per recipient.
+Same classes, same behaviour; the difference is where the per-recipient work
+happens.  ``Outbox`` is an extension type, so ``Connection`` (a Python subclass)
+keeps its output state in C fields, and the fan-out loop appends a frame to a
+recipient's buffer, counts its bytes and registers it with the ``Flusher``
+without a Python-level call or attribute lookup.  The Engine.IO packets are built
+once and the WebSocket frames once, on the first WebSocket recipient.
 """
+
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
+from cpython.bytes cimport PyBytes_GET_SIZE
 
 from .wsframe import build_frame
 
 
-def fanout(sessions, parts):
-    """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every session."""
+cdef class Flusher:
+    """Coalesces writes: outboxes written to during one loop iteration are flushed
+    together, each with a single ``transport.write``, by one ``call_soon`` callback."""
+
+    cdef public object loop
+    cdef public list pending
+    cdef public bint scheduled
+    cdef object _run
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.pending = []
+        self.scheduled = False
+        self._run = self.run
+
+    cdef inline void _add(self, object conn) except *:
+        self.pending.append(conn)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self._run)
+
+    def add(self, conn):
+        self._add(conn)
+
+    def run(self):
+        cdef list pending = self.pending
+        cdef Py_ssize_t i, n
+        cdef object conn
+        self.scheduled = False
+        self.pending = []
+        n = PyList_GET_SIZE(pending)
+        for i in range(n):
+            conn = <object>PyList_GET_ITEM(pending, i)
+            if isinstance(conn, Outbox):
+                (<Outbox>conn)._flush()
+            else:
+                conn.flush()
+
+
+cdef class Outbox:
+    """The coalesced output of one connection (base class of ``Connection``)."""
+
+    cdef public object transport
+    cdef public object flusher
+    cdef public list wbuf
+    cdef public Py_ssize_t wbytes
+    cdef public Py_ssize_t limit
+    cdef public bint closed
+    cdef public bint paused
+    cdef public bint ws_mode
+    cdef public bint ws_closing
+    cdef public bint eio3
+    cdef public object deflate
+
+    def __init__(self, flusher, limit):
+        self.transport = None
+        self.flusher = flusher
+        self.wbuf = None
+        self.wbytes = 0
+        self.limit = limit
+        self.closed = False
+        self.paused = False
+        self.ws_mode = False
+        self.ws_closing = False
+        self.eio3 = False
+        self.deflate = None
+
+    cdef inline int _write(self, bytes data) except -1:
+        cdef list buf = self.wbuf
+        cdef object flusher
+        if buf is None:
+            if self.closed:
+                return 0
+            self.wbuf = [data]
+            self.wbytes = PyBytes_GET_SIZE(data)
+            flusher = self.flusher
+            if type(flusher) is Flusher:
+                (<Flusher>flusher)._add(self)
+            else:
+                flusher.add(self)
+        else:
+            buf.append(data)
+            self.wbytes += PyBytes_GET_SIZE(data)
+            if self.limit and self.wbytes > self.limit:
+                self.overflow()
+        return 0
+
+    cdef int _flush(self) except -1:
+        cdef list buf = self.wbuf
+        if buf is None:
+            return 0
+        self.wbuf = None
+        if self.closed:
+            return 0
+        if PyList_GET_SIZE(buf) == 1:
+            self.transport.write(<object>PyList_GET_ITEM(buf, 0))
+        else:
+            self.transport.write(b"".join(buf))
+        if self.paused and self.limit and self.ws_mode:
+            self.overflow()
+        return 0
+
+    def write(self, data):
+        """Queue bytes; they leave with everything else written this loop iteration."""
+        self._write(data if type(data) is bytes else bytes(data))
+
+    def flush(self):
+        self._flush()
+
+    def overflow(self):
+        raise NotImplementedError
+
+    def send_frame(self, frame):
+        """Send a pre-built frame (broadcast fan-out)."""
+        if not self.ws_closing:
+            self._write(frame if type(frame) is bytes else bytes(frame))
+
+
+def fanout(targets, parts):
+    """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every
+    target: a connection (an ``Outbox``: a WebSocket session's) or an Engine.IO
+    session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
     cdef list packets = []
     cdef list frames = None
-    cdef object frame0 = None
+    cdef bytes frame0 = None
     cdef Py_ssize_t n_frames = 0
-    cdef object session, ws, part, p, frame
+    cdef object target, ws, part, p, frame
+    cdef Outbox out
     for part in parts:
         if isinstance(part, str):
             packets.append("4" + part)
@@ -23,20 +150,30 @@ def fanout(sessions, parts):
             packets.append(part)
     # Cython iterates an exact list or tuple by index (re-reading its size at
     # each step, as the list iterator does), anything else as an iterator.
-    for session in sessions:
-        ws = session.ws
-        if ws is not None:
-            if frames is None:
-                frames = [build_frame(1, p) if isinstance(p, str) else build_frame(2, p) for p in packets]
-                n_frames = len(frames)
-                if n_frames == 1:
-                    frame0 = frames[0]
+    for target in targets:
+        if isinstance(target, Outbox):
+            ws = target
+        else:
+            ws = target.ws
+            if ws is None:
+                for p in packets:
+                    target.send(p)
+                continue
+        if frames is None:
+            frames = [build_frame(1, p) if isinstance(p, str) else build_frame(2, p) for p in packets]
+            n_frames = len(frames)
+            if n_frames == 1:
+                frame0 = frames[0]
+        if isinstance(ws, Outbox) and not (<Outbox>ws).eio3:
+            out = <Outbox>ws
+            if out.ws_closing or out.closed:
+                continue
             if n_frames == 1:
                 # The common case: one text packet, one frame.
-                ws.send_frame(frame0)
+                out._write(frame0)
             else:
                 for frame in frames:
-                    ws.send_frame(frame)
+                    out._write(frame)
         else:
-            for p in packets:
-                session.send(p)
+            for frame in frames:
+                ws.send_frame(frame)

@@ -1,9 +1,25 @@
-"""Broadcast fan-out, pure-Python twin.
+"""Broadcast fan-out and coalesced output, pure-Python twin (the specification).
 
-Given the Engine.IO sessions of the recipients and one encoded Socket.IO packet
-(text part, then binary attachments), build the Engine.IO packets once and the
-WebSocket frames once, and hand the same bytes to every recipient: WebSocket
-sessions get the frames (``ws.send_frame``), polling sessions the encoded packets.
+Three pieces, kept together because the compiled twin (``fanout_c.pyx``) must
+reach each from the others in C:
+
+* :class:`Outbox`: the output state of one TCP connection -- the chunks written
+  during this loop iteration (``wbuf``), their size, the send-buffer limit of a
+  slow consumer, the transport.  ``fastsio._server.http.Connection`` derives
+  from it, so a connection *is* its outbox and writing to it from the fan-out
+  loop touches no Python-level attribute in the compiled twin.
+* :class:`Flusher`: the connections written to during one loop iteration,
+  flushed together, each with one ``transport.write``, by one ``call_soon``.
+* :func:`fanout`: given the Engine.IO sessions of the recipients and one encoded
+  Socket.IO packet (text part, then binary attachments), build the Engine.IO
+  packets once and the WebSocket frames once, and hand the same bytes to every
+  recipient: a WebSocket session's connection gets the frames appended to its
+  outbox, a polling session the encoded packets (``session.send``).
+
+Contract of an Outbox subclass (what the compiled twin relies on): ``overflow()``
+when the bytes waiting exceed ``limit``; ``send_frame(frame)`` for frames that
+need rewriting on the way out (``eio3``: an Engine.IO v3 binary message carries
+a type byte); ``ws_mode`` once the connection speaks WebSocket.
 """
 
 from __future__ import annotations
@@ -16,21 +32,132 @@ OP_TEXT = 1
 OP_BINARY = 2
 
 
-def fanout(sessions: list[Any], parts: list[str | bytes]) -> None:
+class Outbox:
+    """The coalesced output of one connection (base class of ``Connection``)."""
+
+    __slots__ = (
+        "transport",
+        "flusher",
+        "wbuf",
+        "wbytes",
+        "limit",
+        "closed",
+        "paused",
+        "ws_mode",
+        "ws_closing",
+        "eio3",
+        "deflate",
+    )
+
+    def __init__(self, flusher: Any, limit: int) -> None:
+        self.transport: Any = None
+        self.flusher = flusher
+        # None, or the chunks written during this loop iteration
+        self.wbuf: list[bytes] | None = None
+        self.wbytes = 0
+        # max_buffer_size: bytes a slow client may have waiting before it is dropped
+        self.limit = limit
+        self.closed = False
+        # the transport's buffer went over the high-water mark (= the limit)
+        self.paused = False
+        self.ws_mode = False
+        self.ws_closing = False
+        # an Engine.IO v3 WebSocket: binary messages carry a type byte
+        self.eio3 = False
+        # permessage-deflate state when negotiated, else None
+        self.deflate: Any = None
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; they leave with everything else written this loop iteration."""
+        buf = self.wbuf
+        if buf is None:
+            if self.closed:
+                return
+            self.wbuf = [data]
+            self.wbytes = len(data)
+            self.flusher.add(self)
+        else:
+            buf.append(data)
+            self.wbytes += len(data)
+            if self.limit and self.wbytes > self.limit:
+                self.overflow()
+
+    def flush(self) -> None:
+        buf = self.wbuf
+        if buf is None:
+            return
+        self.wbuf = None
+        if self.closed:
+            return
+        transport = self.transport
+        if len(buf) == 1:
+            transport.write(buf[0])
+        else:
+            transport.write(b"".join(buf))
+        if self.paused and self.limit and self.ws_mode:
+            self.overflow()
+
+    def overflow(self) -> None:  # pragma: no cover - Connection overrides it
+        raise NotImplementedError
+
+    def send_frame(self, frame: bytes) -> None:
+        """Send a pre-built frame (broadcast fan-out)."""
+        if not self.ws_closing:
+            self.write(frame)
+
+
+class Flusher:
+    """Coalesces writes: outboxes written to during one loop iteration are flushed
+    together, each with a single ``transport.write``, by one ``call_soon`` callback."""
+
+    __slots__ = ("loop", "pending", "scheduled")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.pending: list[Any] = []
+        self.scheduled = False
+
+    def add(self, conn: Any) -> None:
+        self.pending.append(conn)
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.run)
+
+    def run(self) -> None:
+        self.scheduled = False
+        pending = self.pending
+        self.pending = []
+        for conn in pending:
+            conn.flush()
+
+
+def fanout(targets: list[Any], parts: list[str | bytes]) -> None:
+    """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every
+    target: a connection (an :class:`Outbox`: a WebSocket session's) or an Engine.IO
+    session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
     packets: list[str | bytes] = []
     for part in parts:
         packets.append("4" + part if isinstance(part, str) else part)
     frames: list[bytes] | None = None
-    for session in sessions:
-        ws = session.ws
-        if ws is not None:
-            if frames is None:
-                frames = [
-                    build_frame(OP_TEXT, p) if isinstance(p, str) else build_frame(OP_BINARY, p)
-                    for p in packets
-                ]
+    for target in targets:
+        if isinstance(target, Outbox):
+            ws: Any = target
+        else:
+            ws = target.ws
+            if ws is None:
+                for p in packets:
+                    target.send(p)
+                continue
+        if frames is None:
+            frames = [
+                build_frame(OP_TEXT, p) if isinstance(p, str) else build_frame(OP_BINARY, p)
+                for p in packets
+            ]
+        if isinstance(ws, Outbox) and not ws.eio3:
+            if ws.ws_closing or ws.closed:
+                continue
+            for frame in frames:
+                ws.write(frame)
+        else:
             for frame in frames:
                 ws.send_frame(frame)
-        else:
-            for p in packets:
-                session.send(p)

@@ -12,6 +12,7 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable
 
 from .._speedups.fanout import fanout
+from ..protocol.session import Session
 from .base import Adapter, RecoveryOptions, RecoverySession
 
 __all__ = ("MemoryAdapter",)
@@ -42,6 +43,12 @@ class MemoryAdapter(Adapter):
         self.rooms: dict[str, set[str]] = {}
         # socket id -> the other rooms it is in (None: none yet)
         self.sids: dict[str, set[str] | None] = {}
+        # room (None: every socket) -> where a broadcast to it goes: for each connected
+        # socket, its session's WebSocket connection, or the session while it polls.
+        # Built by the first broadcast to the room; dropped when its membership changes
+        # and (all of them) when any session upgrades to WebSocket.
+        self._targets: dict[str | None, list[Any]] = {}
+        self._upgrades = Session.upgrades
         # connection state recovery (see the section below); off: _recovery is None
         server = getattr(namespace, "server", None)
         self._recovery: RecoveryOptions | None = getattr(server, "recovery", None)
@@ -67,14 +74,26 @@ class MemoryAdapter(Adapter):
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         mine = self.sids.get(sid)
+        targets = self._targets
         for room in rooms:
             if room == sid:
+                # the namespace adds the own-id room when the socket becomes connected
+                # (joins in a connect handler come earlier): every cached target list
+                # of its rooms may lack it
                 if sid not in self.sids:
                     self.sids[sid] = None
+                if targets:
+                    targets.pop(None, None)
+                    if mine:
+                        for joined in mine:
+                            targets.pop(joined, None)
                 continue
             if mine is None:
                 mine = self.sids[sid] = set()
+                targets.pop(None, None)
             mine.add(room)
+            if targets:
+                targets.pop(room, None)
             members = self.rooms.get(room)
             if members is None:
                 self.rooms[room] = {sid}
@@ -85,6 +104,7 @@ class MemoryAdapter(Adapter):
         mine = self.sids.get(sid)
         if mine is not None:
             mine.discard(room)
+        self._targets.pop(room, None)
         members = self.rooms.get(room)
         if members is not None:
             members.discard(sid)
@@ -92,7 +112,14 @@ class MemoryAdapter(Adapter):
                 del self.rooms[room]
 
     def delete_all(self, sid: str) -> None:
+        known = sid in self.sids
         mine = self.sids.pop(sid, None)
+        targets = self._targets
+        if known and targets:
+            targets.pop(None, None)
+            if mine:
+                for room in mine:
+                    targets.pop(room, None)
         if not mine:
             return
         for room in mine:
@@ -135,14 +162,31 @@ class MemoryAdapter(Adapter):
     def broadcast(
         self, parts: list[str | bytes], rooms: set[str], except_rooms: set[str], flags: dict[str, Any]
     ) -> int:
-        sockets = self.namespace.sockets
-        targets = []
-        for sid in self.sockets(rooms, except_rooms):
-            sock = sockets.get(sid)
-            if sock is not None:
-                targets.append(sock.client.session)
+        targets: list[Any] | None = None
+        key: str | None = None
+        cacheable = not except_rooms and (not rooms or len(rooms) == 1)
+        if cacheable:
+            if rooms:
+                key = next(iter(rooms))
+                cacheable = key in self.rooms  # not an own-id room, not an empty one
+            if cacheable:
+                if self._upgrades != Session.upgrades:
+                    self._upgrades = Session.upgrades
+                    self._targets.clear()
+                targets = self._targets.get(key)
+        if targets is None:
+            sockets = self.namespace.sockets
+            targets = []
+            for sid in self.sockets(rooms, except_rooms):
+                sock = sockets.get(sid)
+                if sock is not None:
+                    session = sock.client.session
+                    ws = session.ws
+                    targets.append(session if ws is None else ws)
+            if cacheable:
+                self._targets[key] = targets
         if flags.get("volatile"):
-            targets = [session for session in targets if session.writable()]
+            targets = [target for target in targets if target.writable()]
         if targets:
             fanout(targets, parts)
         return len(targets)

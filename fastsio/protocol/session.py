@@ -115,6 +115,10 @@ class Session:
         "v3",
     )
 
+    # upgrades completed in this process: whoever keeps ``session.ws`` (the broadcast
+    # target lists of the memory adapter) knows it may be stale when this changed
+    upgrades = 0
+
     def __init__(
         self,
         sid: str,
@@ -312,6 +316,7 @@ class Session:
                 self._respond(poll, ["6"])
             self.probe = None
             self.ws = probe
+            Session.upgrades += 1
             self.transport = WEBSOCKET
             self.upgrading = False
             self.upgraded = True

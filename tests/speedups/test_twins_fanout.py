@@ -122,3 +122,158 @@ def test_twins_alike(twins: Twins, kinds: list[bool], text: str, attachments: li
     py, c = twins("fanout")
     parts: list[Any] = [text, *attachments]
     assert run(c, kinds, parts, fail_at) == run(py, kinds, parts, fail_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbox and Flusher: the real output path of a connection (what fastsio._server.http.Connection
+# derives from), with a transport that logs its writes and a loop that runs call_soon on demand.
+
+
+class LogTransport:
+    """Records every ``write`` (one per flush is the point)."""
+
+    def __init__(self, log: list[Any], name: int) -> None:
+        self.log = log
+        self.name = name
+
+    def write(self, data: bytes) -> None:
+        self.log.append(("write", self.name, bytes(data)))
+
+
+class ManualLoop:
+    """``call_soon`` callbacks run when the test says (the end of a loop iteration)."""
+
+    def __init__(self) -> None:
+        self.ready: list[Any] = []
+
+    def call_soon(self, callback: Any, *args: Any) -> None:
+        self.ready.append((callback, args))
+
+    def run_once(self) -> None:
+        ready, self.ready = self.ready, []
+        for callback, args in ready:
+            callback(*args)
+
+
+def make_outbox(fanout: ModuleType, log: list[Any], flusher: Any, name: int, limit: int = 0, eio3: bool = False) -> Any:
+    """An Outbox subclass the way Connection is one: Python slots on the (maybe compiled) base."""
+
+    class Conn(fanout.Outbox):  # type: ignore[name-defined,misc]
+        __slots__ = ("name", "log")
+
+        def overflow(self) -> None:
+            self.log.append(("overflow", self.name, self.wbytes))
+            self.closed = True
+            self.wbuf = None
+
+        def send_frame(self, frame: bytes) -> None:
+            self.log.append(("send_frame", self.name, frame))
+
+    conn = Conn(flusher, limit)
+    conn.name = name
+    conn.log = log
+    conn.transport = LogTransport(log, name)
+    conn.ws_mode = True
+    conn.eio3 = eio3
+    return conn
+
+
+class Polling:
+    """A polling Engine.IO session (``ws`` None)."""
+
+    def __init__(self, log: list[Any], name: int) -> None:
+        self.log = log
+        self.name = name
+        self.ws = None
+
+    def send(self, packet: Any) -> None:
+        self.log.append(("packet", self.name, packet))
+
+
+def test_outbox_coalesces(fanout: ModuleType) -> None:
+    """Verify everything written to a connection in one loop iteration leaves in one write,
+    and the Flusher is scheduled once per iteration however many connections were written."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    a = make_outbox(fanout, log, flusher, 0)
+    b = make_outbox(fanout, log, flusher, 1)
+    for i in range(3):
+        a.write(b"a%d" % i)
+        b.write(bytearray(b"b%d" % i))  # bytes-like is accepted
+    assert log == [] and len(loop.ready) == 1 and a.wbytes == 6
+    loop.run_once()
+    assert log == [("write", 0, b"a0a1a2"), ("write", 1, b"b0b1b2")]
+    assert a.wbuf is None and flusher.pending == [] and not flusher.scheduled
+    a.write(b"x")
+    loop.run_once()
+    assert log[-1] == ("write", 0, b"x")
+
+
+def test_outbox_limit_and_closed(fanout: ModuleType) -> None:
+    """Verify going over ``limit`` calls ``overflow`` and a closed outbox writes nothing."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    a = make_outbox(fanout, log, flusher, 0, limit=10)
+    a.write(b"12345")
+    a.write(b"678901")
+    assert log == [("overflow", 0, 11)]
+    a.write(b"more")
+    loop.run_once()
+    assert log == [("overflow", 0, 11)]
+
+
+def test_fanout_to_outboxes(fanout: ModuleType) -> None:
+    """Verify the fan-out writes the one frame into every open connection's buffer, skips
+    closing and closed ones, hands EIO3 connections to ``send_frame``, and polling sessions
+    (and sessions whose ``ws`` is a connection) the right thing -- one write each."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    conns = [make_outbox(fanout, log, flusher, i, eio3=(i == 3)) for i in range(5)]
+    conns[1].ws_closing = True
+    conns[2].closed = True
+
+    class Session:
+        ws = conns[4]
+
+    targets = [conns[0], conns[1], conns[2], conns[3], Polling(log, 9), Session()]
+    fanout.fanout(targets, ["2[1]"])
+    fanout.fanout(targets, ["2[2]"])
+    loop.run_once()
+    f1, f2 = wsframe_py.build_frame(1, "42[1]"), wsframe_py.build_frame(1, "42[2]")
+    assert log == [
+        ("send_frame", 3, f1),
+        ("packet", 9, "42[1]"),
+        ("send_frame", 3, f2),
+        ("packet", 9, "42[2]"),
+        ("write", 0, f1 + f2),
+        ("write", 4, f1 + f2),
+    ]
+
+
+@pytest.mark.hypothesis
+@settings(max_examples=100, deadline=None)
+@given(
+    ops=st.lists(st.tuples(st.integers(0, 3), st.binary(min_size=1, max_size=8)), max_size=30),
+    limit=st.sampled_from([0, 8, 20]),
+)
+def test_outbox_twins_alike(twins: Twins, ops: list[tuple[int, bytes]], limit: int) -> None:
+    """Verify both twins' Outbox/Flusher produce the same writes and overflows."""
+
+    def play(mod: ModuleType) -> list[Any]:
+        log: list[Any] = []
+        loop = ManualLoop()
+        flusher = mod.Flusher(loop)
+        conns = [make_outbox(mod, log, flusher, i, limit=limit) for i in range(3)]
+        for which, data in ops:
+            if which == 3:
+                loop.run_once()
+            else:
+                conns[which].write(data)
+        loop.run_once()
+        return log
+
+    py, c = twins("fanout")
+    assert play(c) == play(py)
