@@ -428,7 +428,7 @@ class Connection(Outbox, asyncio.Protocol):
         pending = self.flusher.pending
         if self in pending:
             pending.remove(self)
-        self.wbuf = []
+        self.wbuf = b""
         self.wbytes = 0
         self.loop.call_later(delay, self.flush)
 

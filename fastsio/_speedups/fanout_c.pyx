@@ -10,7 +10,18 @@ once and the WebSocket frames once, on the first WebSocket recipient.
 """
 
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
-from cpython.bytes cimport PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_AS_STRING
+from cpython.bytearray cimport PyByteArray_GET_SIZE, PyByteArray_Resize, PyByteArray_AS_STRING
+from libc.string cimport memcpy
+
+
+from cpython.bytearray cimport PyByteArray_FromStringAndSize
+
+# The compiled twin's bytearray is a buffer with spare room: its first ``wbytes``
+# bytes are the data, its size is the capacity, doubled when full (a bytearray's own
+# growth is 12.5 %, a reallocation on nearly every small append); trimmed at flush.
+cdef enum:
+    FIRST_CAPACITY = 4096
 
 from .wsframe import build_frame
 
@@ -59,7 +70,7 @@ cdef class Outbox:
 
     cdef public object transport
     cdef public object flusher
-    cdef public list wbuf
+    cdef public object wbuf
     cdef public Py_ssize_t wbytes
     cdef public Py_ssize_t limit
     cdef public bint closed
@@ -83,36 +94,52 @@ cdef class Outbox:
         self.deflate = None
 
     cdef inline int _write(self, bytes data) except -1:
-        cdef list buf = self.wbuf
+        # None, then the first chunk (bytes), then a bytearray holding every chunk:
+        # nothing the cyclic GC tracks is allocated per connection per iteration
+        cdef object buf = self.wbuf
         cdef object flusher
+        cdef bytearray joined
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef Py_ssize_t used, cap
         if buf is None:
             if self.closed:
                 return 0
-            self.wbuf = [data]
-            self.wbytes = PyBytes_GET_SIZE(data)
+            self.wbuf = data
+            self.wbytes = n
             flusher = self.flusher
             if type(flusher) is Flusher:
                 (<Flusher>flusher)._add(self)
             else:
                 flusher.add(self)
+            return 0
+        used = self.wbytes
+        if type(buf) is bytearray:
+            cap = PyByteArray_GET_SIZE(buf)
+            if used + n > cap:
+                PyByteArray_Resize(buf, max(2 * cap, used + n))
+            memcpy(PyByteArray_AS_STRING(buf) + used, PyBytes_AS_STRING(data), n)
         else:
-            buf.append(data)
-            self.wbytes += PyBytes_GET_SIZE(data)
-            if self.limit and self.wbytes > self.limit:
-                self.overflow()
+            # the first chunk (bytes; b"" when writes are held)
+            joined = PyByteArray_FromStringAndSize(NULL, max(FIRST_CAPACITY, 2 * (used + n)))
+            memcpy(PyByteArray_AS_STRING(joined), PyBytes_AS_STRING(<bytes>buf), used)
+            memcpy(PyByteArray_AS_STRING(joined) + used, PyBytes_AS_STRING(data), n)
+            self.wbuf = joined
+        self.wbytes = used + n
+        if self.limit and self.wbytes > self.limit:
+            self.overflow()
         return 0
 
     cdef int _flush(self) except -1:
-        cdef list buf = self.wbuf
+        cdef object buf = self.wbuf
         if buf is None:
             return 0
         self.wbuf = None
         if self.closed:
             return 0
-        if PyList_GET_SIZE(buf) == 1:
-            self.transport.write(<object>PyList_GET_ITEM(buf, 0))
-        else:
-            self.transport.write(b"".join(buf))
+        if type(buf) is bytearray:
+            PyByteArray_Resize(buf, self.wbytes)
+        if self.wbytes:
+            self.transport.write(buf)
         if self.paused and self.limit and self.ws_mode:
             self.overflow()
         return 0

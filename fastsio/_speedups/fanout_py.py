@@ -3,8 +3,9 @@
 Three pieces, kept together because the compiled twin (``fanout_c.pyx``) must
 reach each from the others in C:
 
-* :class:`Outbox`: the output state of one TCP connection -- the chunks written
-  during this loop iteration (``wbuf``), their size, the send-buffer limit of a
+* :class:`Outbox`: the output state of one TCP connection -- the bytes written
+  during this loop iteration (``wbuf``: the first chunk as is, then a bytearray
+  they are appended to; neither is tracked by the cyclic GC), their size, the send-buffer limit of a
   slow consumer, the transport.  ``fastsio._server.http.Connection`` derives
   from it, so a connection *is* its outbox and writing to it from the fan-out
   loop touches no Python-level attribute in the compiled twin.
@@ -52,8 +53,9 @@ class Outbox:
     def __init__(self, flusher: Any, limit: int) -> None:
         self.transport: Any = None
         self.flusher = flusher
-        # None, or the chunks written during this loop iteration
-        self.wbuf: list[bytes] | None = None
+        # None, or what was written during this loop iteration: the first chunk (bytes),
+        # then a bytearray holding all of them
+        self.wbuf: bytes | bytearray | None = None
         self.wbytes = 0
         # max_buffer_size: bytes a slow client may have waiting before it is dropped
         self.limit = limit
@@ -73,14 +75,19 @@ class Outbox:
         if buf is None:
             if self.closed:
                 return
-            self.wbuf = [data]
+            self.wbuf = bytes(data)
             self.wbytes = len(data)
             self.flusher.add(self)
+            return
+        if type(buf) is bytearray:
+            buf += data
         else:
-            buf.append(data)
-            self.wbytes += len(data)
-            if self.limit and self.wbytes > self.limit:
-                self.overflow()
+            joined = bytearray(buf)
+            joined += data
+            self.wbuf = joined
+        self.wbytes += len(data)
+        if self.limit and self.wbytes > self.limit:
+            self.overflow()
 
     def flush(self) -> None:
         buf = self.wbuf
@@ -89,11 +96,8 @@ class Outbox:
         self.wbuf = None
         if self.closed:
             return
-        transport = self.transport
-        if len(buf) == 1:
-            transport.write(buf[0])
-        else:
-            transport.write(b"".join(buf))
+        if buf:
+            self.transport.write(buf)
         if self.paused and self.limit and self.ws_mode:
             self.overflow()
 
