@@ -92,7 +92,7 @@ class Socket:
         "namespace",
         "client",
         "handshake",
-        "data",
+        "_data",
         "connected",
         "recovered",
         "_acks",
@@ -118,8 +118,8 @@ class Socket:
         self.namespace = namespace
         self.client = client
         self.handshake = Handshake(client.session.request, auth)
-        # free for the application
-        self.data: dict[str, Any] = {}
+        # free for the application (``data``: a dict made on first use)
+        self._data: dict[str, Any] | None = None
         self.connected = False
         self.recovered = False
         # ack id -> callback(*args), for emits that asked for an acknowledgement
@@ -144,6 +144,18 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Free for the application: a dict (Node's ``socket.data``)."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
 
     # ------------------------------------------------------------------ info
     @property
@@ -521,7 +533,7 @@ class Client:
         self.connecting: dict[str, list[Any]] = {}
         # a BINARY_* packet waiting for its attachments
         self.partial: Any = None
-        self.buffers: list[bytes] = []
+        self.buffers: list[bytes] | tuple[()] = ()
         self.timer: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- session handler
@@ -573,12 +585,12 @@ class Client:
             log.info("connection %s: unexpected binary message", self.session.sid)
             self.parse_error()
             return
-        self.buffers.append(data)
+        self.buffers.append(data)  # type: ignore[union-attr]
         if len(self.buffers) < pkt.attachments:
             return
         self.partial = None
         buffers = self.buffers
-        self.buffers = []
+        self.buffers = ()
         try:
             pkt.data = self.server.parser.reconstruct(pkt.data, buffers)
         except sio.SocketIOError as exc:

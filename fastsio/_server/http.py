@@ -51,6 +51,53 @@ MAX_PIPELINED = 64
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
+# A held connection keeps its handshake request (``socket.handshake``) for its whole life.
+# The strings that repeat from one request to the next -- header names, most header
+# values, query keys and values, paths, methods -- are shared instead of one copy per
+# connection (a few hundred bytes each).  Bounded: a table that fills up starts over.
+_SHARED_MAX = 4096
+_SHARED_LEN = 64
+_names: dict[bytes, str] = {}
+_values: dict[bytes, str] = {}
+_strings: dict[str, str] = {}
+# header values that differ per connection: not worth a table entry
+_UNSHARED = frozenset(("sec-websocket-key", "cookie", "authorization", "content-length"))
+# an empty sequence for the per-request lists while no request is being parsed
+_NONE: tuple[Any, ...] = ()
+
+
+def _header_name(raw: bytes) -> str:
+    name = _names.get(raw)
+    if name is None:
+        name = raw.decode("latin-1").lower()
+        if len(_names) >= _SHARED_MAX:
+            _names.clear()
+        _names[raw] = name
+    return name
+
+
+def _header_value(key: str, raw: bytes) -> str:
+    if len(raw) > _SHARED_LEN or key in _UNSHARED:
+        return raw.decode("latin-1")
+    value = _values.get(raw)
+    if value is None:
+        value = raw.decode("latin-1")
+        if len(_values) >= _SHARED_MAX:
+            _values.clear()
+        _values[raw] = value
+    return value
+
+
+def _shared(text: str) -> str:
+    if len(text) > _SHARED_LEN:
+        return text
+    shared = _strings.get(text)
+    if shared is None:
+        if len(_strings) >= _SHARED_MAX:
+            _strings.clear()
+        _strings[text] = shared = text
+    return shared
+
 
 class Request:
     """A parsed HTTP request (headers lower-cased; repeated headers joined by ", ")."""
@@ -150,9 +197,9 @@ class Connection(Outbox, asyncio.Protocol):
         self.secure = False
         self.parser: Any = httptools.HttpRequestParser(self)
         self.url = b""
-        self.hdrs: list[tuple[bytes, bytes]] = []
+        self.hdrs: list[tuple[bytes, bytes]] | tuple[()] = _NONE
         self.header_bytes = 0
-        self.body: list[bytes] = []
+        self.body: list[bytes] | tuple[()] = _NONE
         # bytes of the current request's body so far (a running sum: the body may come in
         # very many tiny chunks, and summing them each time would be quadratic)
         self.body_size = 0
@@ -161,7 +208,7 @@ class Connection(Outbox, asyncio.Protocol):
         # a response is owed for a request (long-polling GET waiting for data)
         self.busy = False
         # complete requests that arrived (pipelined) while busy
-        self.backlog: list[Request] = []
+        self.backlog: list[Request] | tuple[()] = _NONE
         # the backlog is being served (a loop: pipelined requests answered at once must
         # not recurse), and reading is paused until it is empty
         self.draining = False
@@ -169,7 +216,7 @@ class Connection(Outbox, asyncio.Protocol):
         # the keep-alive of the request being answered
         self.keep_alive = True
         # headers for the pending long-poll response, and the session that holds it
-        self.poll_headers: list[tuple[str, str]] = []
+        self.poll_headers: list[tuple[str, str]] | tuple[()] = _NONE
         self.poll_owner: Any = None
         # "gzip" / "deflate" when the pending long-poll response may be compressed
         self.poll_encoding: str | None = None
@@ -181,7 +228,8 @@ class Connection(Outbox, asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
-            self.client = (peer[0], peer[1])
+            host = _shared(peer[0]) if isinstance(peer[0], str) else peer[0]
+            self.client = (host, peer[1])
         self.secure = transport.get_extra_info("sslcontext") is not None
         if self.limit:
             transport.set_write_buffer_limits(high=self.limit)  # type: ignore[attr-defined]
@@ -263,23 +311,29 @@ class Connection(Outbox, asyncio.Protocol):
         parser = self.parser
         headers: dict[str, str] = {}
         for name, value in self.hdrs:
-            key = name.decode("latin-1").lower()
-            val = value.decode("latin-1")
+            key = _header_name(name)
+            val = _header_value(key, value)
             if key in headers:
                 headers[key] += ", " + val
             else:
                 headers[key] = val
-        self.hdrs = []
+        self.hdrs = _NONE
+        url = self.url
+        self.url = b""
         try:
-            parsed = httptools.parse_url(self.url)
+            parsed = httptools.parse_url(url)
         except httptools.HttpParserInvalidURLError:
             self.send_error(400, close=True)
             raise httptools.HttpParserError("invalid url") from None
-        raw_path = parsed.path.decode("latin-1")
-        query = dict(parse_qsl(parsed.query.decode("latin-1"))) if parsed.query else {}
+        raw_path = _shared(parsed.path.decode("latin-1"))
+        query = (
+            {_shared(k): _shared(v) for k, v in parse_qsl(parsed.query.decode("latin-1"))}
+            if parsed.query
+            else {}
+        )
         req = Request(
-            parser.get_method().decode("ascii"),
-            self.url.decode("latin-1"),
+            _shared(parser.get_method().decode("ascii")),
+            url.decode("latin-1"),
             raw_path,
             query,
             headers,
@@ -316,17 +370,19 @@ class Connection(Outbox, asyncio.Protocol):
             return
         self.request = None
         req.body = b"".join(self.body) if self.body else b""
-        self.body = []
+        self.body = _NONE
         if req.upgrade and req.headers.get("upgrade", "").lower() == "websocket":
             # answered synchronously; feed_data raises HttpParserUpgrade right after
             self.app.handle_upgrade(self, req)
             return
         if self.busy:
             backlog = self.backlog
+            if not backlog:
+                self.backlog = backlog = []
             backlog.append(req)
             if len(backlog) > MAX_PIPELINED:
                 log.info("connection from %s: over %d pipelined requests; closing", self.client, MAX_PIPELINED)
-                self.backlog = []
+                self.backlog = _NONE
                 self.abort()
                 raise httptools.HttpParserError("too many pipelined requests")
             if not self.reading_paused and self.transport is not None:
@@ -344,7 +400,7 @@ class Connection(Outbox, asyncio.Protocol):
         try:
             backlog = self.backlog
             while backlog and not self.busy and not self.closed:
-                self._dispatch(backlog.pop(0))
+                self._dispatch(backlog.pop(0))  # type: ignore[union-attr]
                 backlog = self.backlog
         finally:
             self.draining = False
@@ -477,7 +533,8 @@ class Connection(Outbox, asyncio.Protocol):
         """Switch to WebSocket mode: send the 101 response, drop the HTTP parser."""
         self.write(response)
         self.parser = None
-        self.backlog = []
+        self.backlog = _NONE
+        self.poll_headers = _NONE
         self.busy = False
         if self.reading_paused and self.transport is not None:
             self.reading_paused = False

@@ -18,6 +18,8 @@ from .base import Adapter, RecoveryOptions, RecoverySession
 __all__ = ("MemoryAdapter",)
 
 _counter_of = itemgetter(0)
+# rooms (besides its own) a socket's membership is kept in a tuple for; a set beyond
+_FEW_ROOMS = 8
 
 
 class MemoryAdapter(Adapter):
@@ -41,8 +43,9 @@ class MemoryAdapter(Adapter):
         super().__init__(namespace)
         # room -> socket ids in it (own-id rooms excluded)
         self.rooms: dict[str, set[str]] = {}
-        # socket id -> the other rooms it is in (None: none yet)
-        self.sids: dict[str, set[str] | None] = {}
+        # socket id -> the other rooms it is in (None: none yet): a tuple while they
+        # are few (a set costs 216 bytes, a tuple of one room 48), a set beyond that
+        self.sids: dict[str, tuple[str, ...] | set[str] | None] = {}
         # room (None: every socket) -> where a broadcast to it goes: for each connected
         # socket, its session's WebSocket connection, or the session while it polls.
         # Built by the first broadcast to the room; dropped when its membership changes
@@ -89,9 +92,14 @@ class MemoryAdapter(Adapter):
                             targets.pop(joined, None)
                 continue
             if mine is None:
-                mine = self.sids[sid] = set()
+                mine = self.sids[sid] = (room,)
                 targets.pop(None, None)
-            mine.add(room)
+            elif type(mine) is tuple:
+                if room not in mine:
+                    mine = mine + (room,)
+                    self.sids[sid] = mine if len(mine) <= _FEW_ROOMS else set(mine)
+            else:
+                mine.add(room)  # type: ignore[union-attr]
             if targets:
                 targets.pop(room, None)
             members = self.rooms.get(room)
@@ -102,8 +110,11 @@ class MemoryAdapter(Adapter):
 
     def delete(self, sid: str, room: str) -> None:
         mine = self.sids.get(sid)
-        if mine is not None:
-            mine.discard(room)
+        if type(mine) is tuple:
+            if room in mine:
+                self.sids[sid] = tuple(r for r in mine if r != room)
+        elif mine is not None:
+            mine.discard(room)  # type: ignore[union-attr]
         self._targets.pop(room, None)
         members = self.rooms.get(room)
         if members is not None:
@@ -133,7 +144,7 @@ class MemoryAdapter(Adapter):
         if sid not in self.sids:
             return set()
         mine = self.sids[sid]
-        return {sid} | mine if mine else {sid}
+        return {sid, *mine} if mine else {sid}
 
     def _members(self, room: str) -> Iterable[str]:
         members = self.rooms.get(room)
