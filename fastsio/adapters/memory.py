@@ -42,7 +42,11 @@ class MemoryAdapter(Adapter):
     def __init__(self, namespace: Any) -> None:
         super().__init__(namespace)
         # room -> socket ids in it (own-id rooms excluded)
-        self.rooms: dict[str, set[str]] = {}
+        # (dicts used as insertion-ordered sets, as Node's Set: a broadcast reaches a
+        # room's sockets in the order they joined -- which is also, mostly, the order of
+        # their connections in memory and in the kernel, far kinder to caches than hash
+        # order when a broadcast touches ten thousand of them)
+        self.rooms: dict[str, dict[str, None]] = {}
         # socket id -> the other rooms it is in (None: none yet): a tuple while they
         # are few (a set costs 216 bytes, a tuple of one room 48), a set beyond that
         self.sids: dict[str, tuple[str, ...] | set[str] | None] = {}
@@ -104,9 +108,9 @@ class MemoryAdapter(Adapter):
                 targets.pop(room, None)
             members = self.rooms.get(room)
             if members is None:
-                self.rooms[room] = {sid}
+                self.rooms[room] = {sid: None}
             else:
-                members.add(sid)
+                members[sid] = None
 
     def delete(self, sid: str, room: str) -> None:
         mine = self.sids.get(sid)
@@ -118,7 +122,7 @@ class MemoryAdapter(Adapter):
         self._targets.pop(room, None)
         members = self.rooms.get(room)
         if members is not None:
-            members.discard(sid)
+            members.pop(sid, None)
             if not members:
                 del self.rooms[room]
 
@@ -136,7 +140,7 @@ class MemoryAdapter(Adapter):
         for room in mine:
             members = self.rooms.get(room)
             if members is not None:
-                members.discard(sid)
+                members.pop(sid, None)
                 if not members:
                     del self.rooms[room]
 
@@ -157,9 +161,9 @@ class MemoryAdapter(Adapter):
             if len(rooms) == 1:
                 selected: Iterable[str] = self._members(next(iter(rooms)))
             else:
-                union: set[str] = set()
+                union: dict[str, None] = {}
                 for room in rooms:
-                    union.update(self._members(room))
+                    union.update(dict.fromkeys(self._members(room)))
                 selected = union
         else:
             selected = self.sids
