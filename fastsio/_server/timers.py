@@ -25,8 +25,11 @@ class TimerWheel:
         self.loop = loop
         self.resolution = resolution
         # bucket index -> objects filed in it.  Lists, not sets (a few bytes per entry
-        # instead of a set per bucket): removal is lazy, an entry counts only while
-        # ``obj.timer_slot`` still names its bucket.
+        # instead of a set per bucket; a bucket is 2 ms wide and holds a handful).  An
+        # object is in one bucket at most: moving or cancelling it takes it out of its
+        # bucket (a list.remove over a handful), so a closed session is not kept alive
+        # until its old deadline -- under churn that was tens of seconds of closed
+        # sessions, with their handshake requests.
         self.buckets: dict[int, list[Any]] = {}
         # indices of the buckets, earliest first
         self.heap: list[int] = []
@@ -35,8 +38,11 @@ class TimerWheel:
 
     def schedule(self, obj: Any, when: float) -> None:
         idx = math.floor(when / self.resolution)
-        if obj.timer_slot == idx:
+        old = obj.timer_slot
+        if old == idx:
             return
+        if old is not None:
+            self._unfile(obj, old)
         bucket = self.buckets.get(idx)
         if bucket is None:
             self.buckets[idx] = [obj]
@@ -48,7 +54,18 @@ class TimerWheel:
             self._arm(idx)
 
     def cancel(self, obj: Any) -> None:
-        obj.timer_slot = None
+        old = obj.timer_slot
+        if old is not None:
+            obj.timer_slot = None
+            self._unfile(obj, old)
+
+    def _unfile(self, obj: Any, idx: int) -> None:
+        bucket = self.buckets.get(idx)
+        if bucket is not None:  # (None: the bucket is being fired)
+            try:
+                bucket.remove(obj)
+            except ValueError:  # pragma: no cover - filed objects are in their bucket
+                pass
 
     def _arm(self, idx: int) -> None:
         if self.handle is not None:
