@@ -4,15 +4,14 @@ object that demultiplexes Socket.IO packets of one Engine.IO session to its sock
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl
 
 from ._handlers import Handler, ack_args, spawn
 from .adapters.base import RECOVERABLE_REASONS, RecoverySession
+from ._ids import random_id
 from .exceptions import AckTimeout, DisconnectedError
 from .protection import RATE_LIMIT_EVENT, RATE_LIMIT_REASON
 from .protocol import socketio as sio
@@ -81,7 +80,7 @@ class Handshake:
 
 
 def _new_id() -> str:
-    return base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
+    return random_id()
 
 
 class Socket:

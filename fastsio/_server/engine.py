@@ -27,10 +27,8 @@ its handshake (Socket.IO: no namespace CONNECT completed yet; the layer calls
 from __future__ import annotations
 
 import asyncio
-import base64
 import inspect
 import logging
-import os
 import re
 from typing import Any, Callable
 
@@ -40,6 +38,7 @@ from ..protocol.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
 from ..protocol.websocket import check_handshake, handshake_response
 from ..protection import LogThrottle
 from .http import Connection, Eio3Connection, Request
+from .._ids import random_id
 from .timers import Flusher, TimerWheel
 
 log = logging.getLogger("fastsio.engine")
@@ -82,7 +81,7 @@ def _accepted_encoding(header: str | None) -> str | None:
 
 def generate_sid() -> str:
     """20 URL-safe characters, like the reference server's ids."""
-    return base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
+    return random_id()
 
 
 class Engine:

@@ -91,14 +91,22 @@ def error_body(code: int, message: str | None = None) -> bytes:
 def open_packet(
     sid: str, upgrades: list[str], ping_interval_ms: int, ping_timeout_ms: int, max_payload: int
 ) -> str:
-    """The OPEN packet (``0{...}``) that starts a session."""
-    return "0" + json.dumps(
-        {
-            "sid": sid,
-            "upgrades": upgrades,
-            "pingInterval": ping_interval_ms,
-            "pingTimeout": ping_timeout_ms,
-            "maxPayload": max_payload,
-        },
-        separators=(",", ":"),
+    """The OPEN packet (``0{...}``) that starts a session (what ``json.dumps`` of the
+    dict with compact separators gives, without building an encoder per session)."""
+    return (
+        '0{"sid":'
+        + _json_str(sid)
+        + ',"upgrades":'
+        + _json_compact.encode(upgrades)
+        + ',"pingInterval":'
+        + _json_compact.encode(ping_interval_ms)
+        + ',"pingTimeout":'
+        + _json_compact.encode(ping_timeout_ms)
+        + ',"maxPayload":'
+        + _json_compact.encode(max_payload)
+        + "}"
     )
+
+
+_json_compact = json.JSONEncoder(separators=(",", ":"))
+_json_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]

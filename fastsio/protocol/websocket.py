@@ -89,6 +89,8 @@ _BAD_KEY = "invalid 'Sec-WebSocket-Key' (must be base64 of 16 bytes)"
 
 def _has_token(value: str, token: str) -> bool:
     """Return whether the comma-separated header ``value`` lists ``token`` (case-insensitive)."""
+    if "," not in value:
+        return value.strip().lower() == token
     return any(part.strip().lower() == token for part in value.split(","))
 
 
