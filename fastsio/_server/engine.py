@@ -97,6 +97,8 @@ class Engine:
         max_http_buffer_size: int = 1_000_000,
         max_buffer_size: int = 1_000_000,
         http_compression: bool = True,
+        http_keep_alive_timeout: float = 5.0,
+        http_request_timeout: float = 30.0,
         transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -122,6 +124,10 @@ class Engine:
         self.max_buffer_size = max_buffer_size
         # gzip/deflate for long-polling responses of COMPRESSION_THRESHOLD bytes or more
         self.http_compression = http_compression
+        # an idle keep-alive HTTP connection is closed after this many seconds; a request
+        # not complete after this many seconds from its first byte gets 408 (0: never)
+        self.keep_alive_timeout = float(http_keep_alive_timeout or 0)
+        self.request_timeout = float(http_request_timeout or 0)
         for t in transports:
             if t not in (POLLING, WEBSOCKET):
                 raise ValueError(f"unknown transport {t!r}")

@@ -186,6 +186,9 @@ class Connection(Outbox, asyncio.Protocol):
         # WebSocket state
         "frames",
         "ws_handler",
+        # the shared timer wheel's slot: HTTP keep-alive and request deadlines
+        "timer_slot",
+        "in_request",
     )
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop, flusher: Any) -> None:
@@ -222,6 +225,9 @@ class Connection(Outbox, asyncio.Protocol):
         self.poll_encoding: str | None = None
         self.frames: FrameParser | None = None
         self.ws_handler: Any = None
+        self.timer_slot: Any = None
+        # a request has begun and is not complete yet
+        self.in_request = False
 
     # ------------------------------------------------------------ asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -234,11 +240,14 @@ class Connection(Outbox, asyncio.Protocol):
         if self.limit:
             transport.set_write_buffer_limits(high=self.limit)  # type: ignore[attr-defined]
         self.app.connections.add(self)
+        self._deadline(getattr(self.app, "keep_alive_timeout", 0))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.wbuf = None
         self.app.connections.discard(self)
+        if self.timer_slot is not None:
+            self.app.wheel.cancel(self)
         handler = self.ws_handler
         if handler is not None:
             self.ws_handler = None
@@ -283,6 +292,8 @@ class Connection(Outbox, asyncio.Protocol):
 
     # ------------------------------------------------------------ httptools callbacks
     def on_message_begin(self) -> None:
+        self.in_request = True
+        self._deadline(getattr(self.app, "request_timeout", 0))
         self.url = b""
         self.hdrs = []
         self.header_bytes = 0
@@ -365,6 +376,9 @@ class Connection(Outbox, asyncio.Protocol):
         raise httptools.HttpParserError("body too large")
 
     def on_message_complete(self) -> None:
+        self.in_request = False
+        if self.timer_slot is not None:
+            self.app.wheel.cancel(self)  # being answered: no deadline while the app works
         req = self.request
         if req is None:
             return
@@ -439,6 +453,8 @@ class Connection(Outbox, asyncio.Protocol):
         if close:
             self.shutdown()
             return
+        if not self.in_request:
+            self._deadline(getattr(self.app, "keep_alive_timeout", 0))
         if self.backlog:
             self._next()
 
@@ -487,6 +503,28 @@ class Connection(Outbox, asyncio.Protocol):
         self.wbuf = b""
         self.wbytes = 0
         self.loop.call_later(delay, self.flush)
+
+    # ------------------------------------------------------------ HTTP deadlines
+    # Node's http server closes a keep-alive connection idle for keepAliveTimeout (5 s)
+    # and answers 408 to a request not complete within its timeout; so does this one,
+    # from the engine's one timer wheel (no timer per connection).  A long-polling GET
+    # being held has no deadline here: its session's heartbeat bounds it.
+    def _deadline(self, delay: float) -> None:
+        if delay and not self.closed:
+            wheel = getattr(self.app, "wheel", None)
+            if wheel is not None:
+                wheel.schedule(self, self.loop.time() + delay)
+
+    def on_timer(self, now: float) -> None:
+        if self.closed or self.frames is not None or self.busy:
+            return
+        if self.in_request:
+            log.info("request from %s not complete in time: 408", self.client)
+            self.in_request = False
+            self.send_error(408, close=True)
+        else:
+            log.debug("keep-alive connection from %s idle: closed", self.client)
+            self.shutdown()
 
     def overflow(self) -> None:
         """A slow consumer went over ``max_buffer_size``: drop it, tell the session."""
@@ -541,6 +579,8 @@ class Connection(Outbox, asyncio.Protocol):
             self.transport.resume_reading()
         self.frames = FrameParser(max_size)
         self.ws_mode = True
+        if self.timer_slot is not None:
+            self.app.wheel.cancel(self)  # the session's heartbeat watches it from now on
         self.ws_handler = handler
 
     def send(self, encoded: str | bytes) -> None:
