@@ -35,6 +35,7 @@ import re
 from typing import Any, Callable
 
 from ..protocol import engineio as eio
+from ..protocol.deflate import Deflater, DeflateOptions, negotiate
 from ..protocol.engineio import EngineIOError
 from ..protocol.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
 from ..protocol.websocket import check_handshake, handshake_response
@@ -98,6 +99,7 @@ class Engine:
         max_http_buffer_size: int = 1_000_000,
         max_buffer_size: int = 1_000_000,
         http_compression: bool = True,
+        per_message_deflate: bool | dict[str, Any] | None = False,
         transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -123,6 +125,9 @@ class Engine:
         self.max_buffer_size = max_buffer_size
         # gzip/deflate for long-polling responses of COMPRESSION_THRESHOLD bytes or more
         self.http_compression = http_compression
+        # permessage-deflate (RFC 7692) for WebSocket connections: None (off), or the
+        # validated options (ValueError on bad ones)
+        self.per_message_deflate = DeflateOptions.parse(per_message_deflate)
         for t in transports:
             if t not in (POLLING, WEBSOCKET):
                 raise ValueError(f"unknown transport {t!r}")
@@ -550,10 +555,18 @@ class Engine:
             # a new WebSocket-only session (not the upgrade of a polling one, whose
             # handshake set the cookie already)
             extra.append(("Set-Cookie", self._cookie(session.sid)))
+        deflate = None
+        options = self.per_message_deflate
+        if options is not None:
+            params = negotiate(req.headers.get("sec-websocket-extensions"), options)
+            if params is not None:
+                extra.append(("Sec-WebSocket-Extensions", params.response))
+                deflate = Deflater(params, options)
         conn.accept_websocket(
             handshake_response(req.headers["sec-websocket-key"], extra),
             session,
             self.max_http_buffer_size,
+            deflate,
         )
 
     def _open_websocket(self, conn: Connection, req: Request, cors: list) -> None:

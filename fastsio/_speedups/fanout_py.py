@@ -4,6 +4,11 @@ Given the Engine.IO sessions of the recipients and one encoded Socket.IO packet
 (text part, then binary attachments), build the Engine.IO packets once and the
 WebSocket frames once, and hand the same bytes to every recipient: WebSocket
 sessions get the frames (``ws.send_frame``), polling sessions the encoded packets.
+
+A WebSocket with permessage-deflate negotiated (``ws.deflate`` not None) gets, when
+``compress`` is true, each packet of ``ws.deflate.threshold`` bytes or more through
+its own compressing ``ws.send(packet)`` instead (the compressor is per connection);
+its smaller packets still get the shared frames.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ OP_TEXT = 1
 OP_BINARY = 2
 
 
-def fanout(sessions: list[Any], parts: list[str | bytes]) -> None:
+def _payload_size(frame: bytes) -> int:
+    """Return the payload length of an unmasked server frame (from its total length)."""
+    n = len(frame)
+    return n - (2 if n < 128 else 4 if n < 0x10004 else 10)
+
+
+def fanout(sessions: list[Any], parts: list[str | bytes], compress: bool = True) -> None:
     packets: list[str | bytes] = []
     for part in parts:
         packets.append("4" + part if isinstance(part, str) else part)
@@ -29,6 +40,15 @@ def fanout(sessions: list[Any], parts: list[str | bytes]) -> None:
                     build_frame(OP_TEXT, p) if isinstance(p, str) else build_frame(OP_BINARY, p)
                     for p in packets
                 ]
+            deflate = ws.deflate
+            if deflate is not None and compress:
+                threshold = deflate.threshold
+                for p, frame in zip(packets, frames):
+                    if _payload_size(frame) >= threshold:
+                        ws.send(p)
+                    else:
+                        ws.send_frame(frame)
+                continue
             for frame in frames:
                 ws.send_frame(frame)
         else:

@@ -144,7 +144,7 @@ class MemoryAdapter(Adapter):
         if flags.get("volatile"):
             targets = [session for session in targets if session.writable()]
         if targets:
-            fanout(targets, parts)
+            fanout(targets, parts, flags.get("compress", True))
         return len(targets)
 
     # ------------------------------------------------------------ connection state recovery
