@@ -559,7 +559,9 @@ class Connection(asyncio.Protocol):
                 opcode, data = OP_BINARY, encoded
             if len(data) >= deflate.threshold:
                 self.write(build_frame(opcode, deflate.compress(data), rsv1=True))
-                return
+            else:
+                self.write(build_frame(opcode, data))
+            return
         if isinstance(encoded, str):
             self.write(build_frame(OP_TEXT, encoded))
         else:

@@ -416,6 +416,10 @@ def sio_server(**options: Any) -> fastsio.Server:
             sio.emit("news", b"\x00" * 3000, "tail")
         elif how == "binary-uncompressed":
             sio.compress(False).emit("news", b"\x00" * 3000)
+        elif how == "namespace-uncompressed":
+            sio.of("/").compress(False).emit("news", BIG)
+        elif how == "socket-broadcast-uncompressed":
+            socket.broadcast.compress(False).emit("news", BIG)
 
     @sio.on("ask_all")
     async def ask_all(socket: fastsio.Socket, compress: bool) -> Any:
@@ -481,6 +485,10 @@ async def test_broadcast_to_deflate_and_plain_clients(start_server: Any) -> None
     assert [await ws.message() for ws in (a, plain)] == [(False, NEWS_BIG)] * 2
     await a.send_text('42["broadcast","room"]')
     assert [await ws.message() for ws in (a, plain)] == [(True, NEWS_BIG), (False, NEWS_BIG)]
+    await a.send_text('42["broadcast","namespace-uncompressed"]')
+    assert [await ws.message() for ws in everyone] == [(False, NEWS_BIG)] * 3
+    await a.send_text('42["broadcast","socket-broadcast-uncompressed"]')
+    assert [await ws.message() for ws in (b, plain)] == [(False, NEWS_BIG)] * 2
     await a.send_text('42["broadcast","small"]')
     assert [await ws.message() for ws in everyone] == [(False, '42["news","small"]')] * 3
     await a.send_text('42["broadcast","binary"]')
