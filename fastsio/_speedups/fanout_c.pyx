@@ -3,10 +3,11 @@
 The Engine.IO packets are built once and the WebSocket frames once, on the
 first WebSocket recipient; then every recipient gets the same objects:
 ``ws.send_frame(frame)`` for a WebSocket session, ``session.send(packet)`` for
-a polling one.  Nothing is allocated per recipient.  A WebSocket with
-permessage-deflate (``ws.deflate`` not None), when ``compress`` is true, gets
-its packets of ``ws.deflate.threshold`` bytes or more through its own
-compressing ``ws.send(packet)`` instead.
+a polling one.  Nothing is allocated per recipient.  When ``compress`` is true
+(the broadcast may be compressed and the server has permessage-deflate on), a
+WebSocket with the extension negotiated (``ws.deflate`` not None) gets its
+packets of ``ws.deflate.threshold`` bytes or more through its own compressing
+``ws.send(packet)`` instead.
 """
 
 from .wsframe import build_frame
@@ -52,10 +53,13 @@ def fanout(sessions, parts, bint compress=True):
                 n_frames = len(frames)
                 if n_frames == 1:
                     frame0 = frames[0]
-            deflate = ws.deflate
-            if deflate is not None and compress:
-                _send_deflated(ws, deflate, packets, frames)
-            elif n_frames == 1:
+            if compress:
+                # (a C test first: servers without the extension pass False)
+                deflate = ws.deflate
+                if deflate is not None:
+                    _send_deflated(ws, deflate, packets, frames)
+                    continue
+            if n_frames == 1:
                 # The common case: one text packet, one frame.
                 ws.send_frame(frame0)
             else:

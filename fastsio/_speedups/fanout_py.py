@@ -5,10 +5,12 @@ Given the Engine.IO sessions of the recipients and one encoded Socket.IO packet
 WebSocket frames once, and hand the same bytes to every recipient: WebSocket
 sessions get the frames (``ws.send_frame``), polling sessions the encoded packets.
 
-A WebSocket with permessage-deflate negotiated (``ws.deflate`` not None) gets, when
-``compress`` is true, each packet of ``ws.deflate.threshold`` bytes or more through
-its own compressing ``ws.send(packet)`` instead (the compressor is per connection);
-its smaller packets still get the shared frames.
+When ``compress`` is true (the broadcast may be compressed and the server has
+permessage-deflate on), a WebSocket with the extension negotiated (``ws.deflate``
+not None) gets each packet of ``ws.deflate.threshold`` bytes or more through its
+own compressing ``ws.send(packet)`` instead (the compressor is per connection);
+its smaller packets still get the shared frames.  With ``compress`` false, no
+recipient is looked at for it.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def fanout(sessions: list[Any], parts: list[str | bytes], compress: bool = True)
                     build_frame(OP_TEXT, p) if isinstance(p, str) else build_frame(OP_BINARY, p)
                     for p in packets
                 ]
-            deflate = ws.deflate
-            if deflate is not None and compress:
+            deflate = ws.deflate if compress else None
+            if deflate is not None:
                 threshold = deflate.threshold
                 for p, frame in zip(packets, frames):
                     if _payload_size(frame) >= threshold:

@@ -42,8 +42,12 @@ class MemoryAdapter(Adapter):
         self.rooms: dict[str, set[str]] = {}
         # socket id -> the other rooms it is in (None: none yet)
         self.sids: dict[str, set[str] | None] = {}
-        # connection state recovery (see the section below); off: _recovery is None
         server = getattr(namespace, "server", None)
+        # the server has permessage-deflate on: broadcasts may be compressed per connection
+        # (off, the fan-out does not even look at the connections for it)
+        engine = getattr(server, "engine", None)
+        self._deflate = getattr(engine, "per_message_deflate", None) is not None
+        # connection state recovery (see the section below); off: _recovery is None
         self._recovery: RecoveryOptions | None = getattr(server, "recovery", None)
         if self._recovery is not None:
             engine = getattr(server, "engine", None)
@@ -144,7 +148,7 @@ class MemoryAdapter(Adapter):
         if flags.get("volatile"):
             targets = [session for session in targets if session.writable()]
         if targets:
-            fanout(targets, parts, flags.get("compress", True))
+            fanout(targets, parts, self._deflate and flags.get("compress", True))
         return len(targets)
 
     # ------------------------------------------------------------ connection state recovery

@@ -224,3 +224,28 @@ def test_twins_alike_with_deflate(
     py, c = twins("fanout")
     parts: list[Any] = [text, *attachments]
     assert run(c, kinds, parts, fail_at, thresholds, compress) == run(py, kinds, parts, fail_at, thresholds, compress)
+
+
+def test_compress_false_does_not_look_at_the_connections(fanout: ModuleType) -> None:
+    """Verify ``compress=False`` (what a server without the extension passes) reads no ``deflate`` attribute."""
+
+    class Bare:
+        __slots__ = ("frames",)
+
+        def __init__(self) -> None:
+            self.frames: list[bytes] = []
+
+        def send_frame(self, frame: bytes) -> None:
+            self.frames.append(frame)
+
+    class Session:
+        __slots__ = ("ws",)
+
+        def __init__(self) -> None:
+            self.ws = Bare()
+
+    sessions = [Session(), Session()]
+    fanout.fanout(sessions, ["2[1]"], False)
+    assert [s.ws.frames for s in sessions] == [[wsframe_py.build_frame(1, "42[1]")]] * 2
+    with pytest.raises(AttributeError):
+        fanout.fanout(sessions, ["2[1]"], True)
