@@ -69,7 +69,8 @@ class BroadcastOperator:
         return self._with("local", True)
 
     def compress(self, value: bool = True) -> BroadcastOperator:
-        """Whether to compress the packet (with permessage-deflate negotiated)."""
+        """Whether the packet may be compressed (default True): ``compress(False)`` sends
+        it uncompressed to WebSocket connections with permessage-deflate."""
         return self._with("compress", bool(value))
 
     # ------------------------------------------------------------------ emitting
@@ -118,11 +119,12 @@ class BroadcastOperator:
                 done.set_result(None)
 
         parts = ns.parser.encode_event(ns.name, event, args, ack_id)
+        compress = self.flags.get("compress", True)
         for sock in targets:
             if sock._acks is None:
                 sock._acks = {}
             sock._acks[ack_id] = on_reply
-            sock._send(parts)
+            sock._send(parts, compress)
         try:
             if timeout is None:
                 await done

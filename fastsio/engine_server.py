@@ -49,12 +49,15 @@ class EngineSocket:
 
         return register(handler) if handler is not None else register
 
-    def send(self, data: str | bytes | bytearray | memoryview) -> None:
-        """Send a MESSAGE (text or binary).  Never blocks."""
+    def send(self, data: str | bytes | bytearray | memoryview, compress: bool = True) -> None:
+        """Send a MESSAGE (text or binary).  Never blocks.
+
+        ``compress=False``: never compressed, even over a WebSocket with
+        permessage-deflate (Node's ``socket.send(data, {compress: false})``)."""
         if isinstance(data, str):
-            self._session.send("4" + data)
+            self._session.send("4" + data, compress)
         else:
-            self._session.send(bytes(data))
+            self._session.send(bytes(data), compress)
 
     def close(self) -> None:
         self._session.close("forced close")
@@ -79,7 +82,8 @@ class EngineSocket:
 
 class EngineServer(Lifecycle):
     """A plain Engine.IO v4 server (what the protocol's own test suite drives); with
-    ``allow_eio3=True`` Engine.IO v3 clients too."""
+    ``allow_eio3=True`` Engine.IO v3 clients too.  ``per_message_deflate`` is as for
+    :class:`fastsio.Server` (WebSocket compression, off by default)."""
 
     def __init__(
         self,
@@ -93,6 +97,7 @@ class EngineServer(Lifecycle):
         http_compression: bool = True,
         http_keep_alive_timeout: float = 5.0,
         http_request_timeout: float = 30.0,
+        per_message_deflate: bool | dict[str, Any] = False,
         transports: tuple[str, ...] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -114,6 +119,7 @@ class EngineServer(Lifecycle):
             http_compression=http_compression,
             http_keep_alive_timeout=http_keep_alive_timeout,
             http_request_timeout=http_request_timeout,
+            per_message_deflate=per_message_deflate,
             transports=transports,
             allow_upgrades=allow_upgrades,
             cors_allowed_origins=cors_allowed_origins,

@@ -142,6 +142,10 @@ class Namespace:
     def timeout(self, seconds: float) -> BroadcastOperator:
         return self._operator().timeout(seconds)
 
+    def compress(self, value: bool = True) -> BroadcastOperator:
+        """``compress(False)``: the broadcast goes uncompressed (permessage-deflate)."""
+        return self._operator().compress(value)
+
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         return await self._operator().emit_with_ack(event, *args)
 

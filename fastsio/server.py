@@ -65,6 +65,13 @@ class Server(Lifecycle):
     TCP peer); a handshake over it (polling or WebSocket) gets 403 and
     ``{"code":4,"message":"Forbidden"}``, as an ``allow_request`` refusal.
 
+    ``per_message_deflate``: WebSocket compression (RFC 7692), off by default like
+    Node's socket.io 4; ``True`` or a dict of :class:`fastsio.protocol.deflate.DeflateOptions`
+    fields (``threshold``, ``server_no_context_takeover``, ``client_no_context_takeover``,
+    ``server_max_window_bits``, ``client_max_window_bits``, ``level``, ``mem_level``); a bad
+    key or value raises ValueError.  Packets of ``threshold`` bytes (1024) or more go
+    compressed to the clients that negotiated it, unless emitted with ``compress(False)``.
+
     ``max_concurrent_handshakes=N``: at most N sessions that have not completed a
     Socket.IO CONNECT yet; a handshake over it gets 503, ``Retry-After: 1`` and
     ``{"code":503,"message":"Too many handshakes in progress"}``.  Refusals are logged
@@ -85,6 +92,7 @@ class Server(Lifecycle):
         http_compression: bool = True,
         http_keep_alive_timeout: float = 5.0,
         http_request_timeout: float = 30.0,
+        per_message_deflate: bool | dict[str, Any] = False,
         transports: Iterable[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -132,6 +140,7 @@ class Server(Lifecycle):
             http_compression=http_compression,
             http_keep_alive_timeout=http_keep_alive_timeout,
             http_request_timeout=http_request_timeout,
+            per_message_deflate=per_message_deflate,
             transports=tuple(transports),
             allow_upgrades=allow_upgrades,
             cors_allowed_origins=cors_allowed_origins,

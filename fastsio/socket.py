@@ -98,6 +98,7 @@ class Socket:
         "_held",
         "_timeout",
         "_volatile",
+        "_compress",
         "_any_in",
         "_any_out",
         "_middlewares",
@@ -123,11 +124,14 @@ class Socket:
         self.recovered = False
         # ack id -> callback(*args), for emits that asked for an acknowledgement
         self._acks: dict[int, Callable[..., Any]] | None = None
-        # packets emitted before the CONNECT reply went out (held until it has)
-        self._held: list[list[str | bytes]] | None = []
+        # packets emitted before the CONNECT reply went out (held until it has), each
+        # with its compress flag
+        self._held: list[tuple[list[str | bytes], bool]] | None = []
         self._timeout: float | None = None
         # the next emit is dropped if the connection is not writable
         self._volatile = False
+        # the next emit may be compressed (permessage-deflate); compress(False) clears it
+        self._compress = True
         # catch-all listeners fn(socket, event, *args): incoming and outgoing events
         self._any_in: list[Handler] | None = None
         self._any_out: list[Handler] | None = None
@@ -196,9 +200,12 @@ class Socket:
         """
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
+        compress = self._compress
+        if not compress:
+            self._compress = True
         ns = self.namespace
         if ns.recovery is not None and callback is None and not self._volatile:
-            self._emit_kept(event, args)
+            self._emit_kept(event, args, compress)
             return
         if not self.connected and self._held is None:
             return
@@ -211,9 +218,9 @@ class Socket:
         if callback is not None:
             ack_id = self._register_ack(callback, self._timeout)
             self._timeout = None
-        self._send(ns.parser.encode_event(ns.name, event, args, ack_id))
+        self._send(ns.parser.encode_event(ns.name, event, args, ack_id), compress)
 
-    def _emit_kept(self, event: str, args: tuple[Any, ...]) -> None:
+    def _emit_kept(self, event: str, args: tuple[Any, ...], compress: bool = True) -> None:
         """An emit with connection state recovery: like Node, the packet gets an offset
         (its last argument) and is kept for this socket's id, to be replayed if the
         client comes back after missing it (even when the socket is disconnected now)."""
@@ -230,7 +237,7 @@ class Socket:
         if self._restoring is not None:
             return  # the replay that follows the CONNECT reply includes it
         ns._notify_outgoing(self, event, args)
-        self._send(parts)
+        self._send(parts, compress)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Emit a ``message`` event."""
@@ -250,12 +257,14 @@ class Socket:
 
         timeout = self._timeout
         self._timeout = None
+        compress = self._compress
+        self._compress = True
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
         ns = self.namespace
         ns._notify_outgoing(self, event, args)
         ack_id = self._register_ack(done, None, fut)
-        self._send(ns.parser.encode_event(ns.name, event, args, ack_id))
+        self._send(ns.parser.encode_event(ns.name, event, args, ack_id), compress)
         if timeout is None:
             timeout = self.namespace.server.ack_timeout
         try:
@@ -282,7 +291,10 @@ class Socket:
         return self
 
     def compress(self, value: bool = True) -> Socket:
-        """Compression flag for the next ``emit`` (applies with permessage-deflate)."""
+        """Whether the next ``emit`` may be compressed: ``compress(False)`` sends it
+        uncompressed over a WebSocket with permessage-deflate (the default is True;
+        packets under the threshold are never compressed, polling is unaffected)."""
+        self._compress = bool(value)
         return self
 
     # ------------------------------------------------------------------ catch-all listeners
@@ -346,19 +358,19 @@ class Socket:
             except Exception:
                 log.exception("ack callback raised")
 
-    def _send(self, parts: list[str | bytes]) -> None:
+    def _send(self, parts: list[str | bytes], compress: bool = True) -> None:
         held = self._held
         if held is not None:
-            held.append(parts)
+            held.append((parts, compress))
             return
-        self.client.send_parts(parts)
+        self.client.send_parts(parts, compress)
 
     def _release_held(self) -> None:
         held = self._held
         self._held = None
         if held:
-            for parts in held:
-                self.client.send_parts(parts)
+            for parts, compress in held:
+                self.client.send_parts(parts, compress)
 
     # ------------------------------------------------------------------ broadcasting from here
     def to(self, room: str | list[str]) -> BroadcastOperator:
@@ -642,16 +654,17 @@ class Client:
             self.timer = None
         self.server._engine.handshake_done(self.session)
 
-    def send_parts(self, parts: list[str | bytes]) -> None:
-        """Send one encoded Socket.IO packet (text part, then attachments)."""
+    def send_parts(self, parts: list[str | bytes], compress: bool = True) -> None:
+        """Send one encoded Socket.IO packet (text part, then attachments);
+        ``compress=False``: never compressed (permessage-deflate)."""
         session = self.session
         if session.state != OPEN:
             return
         for part in parts:
             if isinstance(part, str):
-                session.send("4" + part)
+                session.send("4" + part, compress)
             else:
-                session.send(part)
+                session.send(part, compress)
 
     def disconnect_all(self) -> None:
         for sock in list(self.sockets.values()):

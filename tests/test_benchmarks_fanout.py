@@ -28,6 +28,9 @@ class Sink:
 
     __slots__ = ("last",)
 
+    # no permessage-deflate (what the fan-out checks first)
+    deflate = None
+
     def __init__(self) -> None:
         self.last: bytes | None = None
 

@@ -33,6 +33,7 @@ import re
 from typing import Any, Callable
 
 from ..protocol import engineio as eio
+from ..protocol.deflate import Deflater, DeflateOptions, negotiate
 from ..protocol.engineio import EngineIOError
 from ..protocol.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
 from ..protocol.websocket import check_handshake, handshake_response
@@ -99,6 +100,7 @@ class Engine:
         http_compression: bool = True,
         http_keep_alive_timeout: float = 5.0,
         http_request_timeout: float = 30.0,
+        per_message_deflate: bool | dict[str, Any] | None = False,
         transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
         allow_upgrades: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
@@ -128,6 +130,9 @@ class Engine:
         # not complete after this many seconds from its first byte gets 408 (0: never)
         self.keep_alive_timeout = float(http_keep_alive_timeout or 0)
         self.request_timeout = float(http_request_timeout or 0)
+        # permessage-deflate (RFC 7692) for WebSocket connections: None (off), or the
+        # validated options (ValueError on bad ones)
+        self.per_message_deflate = DeflateOptions.parse(per_message_deflate)
         for t in transports:
             if t not in (POLLING, WEBSOCKET):
                 raise ValueError(f"unknown transport {t!r}")
@@ -556,10 +561,18 @@ class Engine:
             # a new WebSocket-only session (not the upgrade of a polling one, whose
             # handshake set the cookie already)
             extra.append(("Set-Cookie", self._cookie(session.sid)))
+        deflate = None
+        options = self.per_message_deflate
+        if options is not None:
+            params = negotiate(req.headers.get("sec-websocket-extensions"), options)
+            if params is not None:
+                extra.append(("Sec-WebSocket-Extensions", params.response))
+                deflate = Deflater(params, options)
         conn.accept_websocket(
             handshake_response(req.headers["sec-websocket-key"], extra),
             session,
             self.max_http_buffer_size,
+            deflate,
         )
 
     def _open_websocket(self, conn: Connection, req: Request, cors: list) -> None:

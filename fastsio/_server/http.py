@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 import httptools
 
 from .._speedups.fanout import Outbox
+from ..protocol.deflate import Deflater
 from ..protocol.websocket import (
     OP_BINARY,
     OP_CLOSE,
@@ -567,8 +568,13 @@ class Connection(Outbox, asyncio.Protocol):
             self.transport.abort()
 
     # ------------------------------------------------------------ WebSocket
-    def accept_websocket(self, response: bytes, handler: Any, max_size: int) -> None:
-        """Switch to WebSocket mode: send the 101 response, drop the HTTP parser."""
+    def accept_websocket(
+        self, response: bytes, handler: Any, max_size: int, deflate: Deflater | None = None
+    ) -> None:
+        """Switch to WebSocket mode: send the 101 response, drop the HTTP parser.
+
+        ``deflate``: the compressor when permessage-deflate was negotiated (the frame
+        parser then inflates, with the parameters agreed)."""
         self.write(response)
         self.parser = None
         self.backlog = _NONE
@@ -577,15 +583,36 @@ class Connection(Outbox, asyncio.Protocol):
         if self.reading_paused and self.transport is not None:
             self.reading_paused = False
             self.transport.resume_reading()
-        self.frames = FrameParser(max_size)
+        if deflate is None:
+            self.frames = FrameParser(max_size)
+        else:
+            params = deflate.params
+            self.frames = FrameParser(
+                max_size, params.client_max_window_bits, params.client_no_context_takeover
+            )
+            self.deflate = deflate
         self.ws_mode = True
         if self.timer_slot is not None:
             self.app.wheel.cancel(self)  # the session's heartbeat watches it from now on
         self.ws_handler = handler
 
-    def send(self, encoded: str | bytes) -> None:
-        """Send one encoded Engine.IO packet as a frame (the WebSocket sink protocol)."""
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        """Send one encoded Engine.IO packet as a frame (the WebSocket sink protocol).
+
+        With permessage-deflate negotiated, a packet of ``threshold`` bytes or more is
+        sent compressed unless ``compress`` is False."""
         if self.ws_closing:
+            return
+        deflate = self.deflate
+        if deflate is not None and compress:
+            if isinstance(encoded, str):
+                opcode, data = OP_TEXT, encoded.encode("utf-8")
+            else:
+                opcode, data = OP_BINARY, encoded
+            if len(data) >= deflate.threshold:
+                self.write(build_frame(opcode, deflate.compress(data), rsv1=True))
+            else:
+                self.write(build_frame(opcode, data))
             return
         if isinstance(encoded, str):
             self.write(build_frame(OP_TEXT, encoded))
@@ -648,15 +675,16 @@ class Eio3Connection(Connection):
 
     __slots__ = ()
 
-    def send(self, encoded: str | bytes) -> None:
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        # the type byte is part of the message, so it is compressed with it
         if not isinstance(encoded, str):
             encoded = b"\x04" + encoded
-        Connection.send(self, encoded)
+        Connection.send(self, encoded, compress)
 
     def send_frame(self, frame: bytes) -> None:
         """A pre-built frame of the fan-out: a binary one is rebuilt with the type byte.
-        (Server frames are unmasked and unfragmented; compressed ones, RSV1, are not
-        built for EIO3 sessions.)"""
+        (Server frames are unmasked and unfragmented; the fan-out builds them
+        uncompressed, and gives compressed ones to ``send`` instead.)"""
         if frame[0] == 0x82:
             n = frame[1] & 0x7F
             start = 2 if n < 126 else (4 if n == 126 else 10)

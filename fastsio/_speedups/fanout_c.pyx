@@ -6,7 +6,11 @@ happens.  ``Outbox`` is an extension type, so ``Connection`` (a Python subclass)
 keeps its output state in C fields, and the fan-out loop appends a frame to a
 recipient's buffer, counts its bytes and registers it with the ``Flusher``
 without a Python-level call or attribute lookup.  The Engine.IO packets are built
-once and the WebSocket frames once, on the first WebSocket recipient.
+once and the WebSocket frames once, on the first WebSocket recipient.  When
+``compress`` is true (the broadcast may be compressed and the server has
+permessage-deflate on), a WebSocket with the extension negotiated (``deflate``
+not None) gets its packets of ``deflate.threshold`` bytes or more through its
+own compressing ``send(packet)`` instead.
 """
 
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
@@ -160,7 +164,25 @@ cdef class Outbox:
             self._write(frame if type(frame) is bytes else bytes(frame))
 
 
-def fanout(targets, parts):
+cdef inline Py_ssize_t _payload_size(bytes frame):
+    # the payload length of an unmasked server frame, from its total length
+    cdef Py_ssize_t n = len(frame)
+    return n - (2 if n < 128 else 4 if n < 0x10004 else 10)
+
+
+cdef _send_deflated(object ws, object deflate, list packets, list frames):
+    # a connection with permessage-deflate: its own compressing send() for the
+    # packets at or over its threshold, the shared frames for the others
+    cdef Py_ssize_t i
+    cdef object threshold = deflate.threshold
+    for i in range(len(frames)):
+        if _payload_size(<bytes>frames[i]) >= threshold:
+            ws.send(packets[i])
+        else:
+            ws.send_frame(frames[i])
+
+
+def fanout(targets, parts, bint compress=True):
     """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every
     target: a connection (an ``Outbox``: a WebSocket session's) or an Engine.IO
     session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
@@ -168,7 +190,7 @@ def fanout(targets, parts):
     cdef list frames = None
     cdef bytes frame0 = None
     cdef Py_ssize_t n_frames = 0
-    cdef object target, ws, part, p, frame
+    cdef object target, ws, part, p, frame, deflate
     cdef Outbox out
     for part in parts:
         if isinstance(part, str):
@@ -191,6 +213,11 @@ def fanout(targets, parts):
             n_frames = len(frames)
             if n_frames == 1:
                 frame0 = frames[0]
+        if compress:
+            deflate = (<Outbox>ws).deflate if isinstance(ws, Outbox) else ws.deflate
+            if deflate is not None:
+                _send_deflated(ws, deflate, packets, frames)
+                continue
         if isinstance(ws, Outbox) and not (<Outbox>ws).eio3:
             out = <Outbox>ws
             if out.ws_closing or out.closed:

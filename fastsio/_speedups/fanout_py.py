@@ -21,6 +21,13 @@ Contract of an Outbox subclass (what the compiled twin relies on): ``overflow()`
 when the bytes waiting exceed ``limit``; ``send_frame(frame)`` for frames that
 need rewriting on the way out (``eio3``: an Engine.IO v3 binary message carries
 a type byte); ``ws_mode`` once the connection speaks WebSocket.
+
+When ``compress`` is true (the broadcast may be compressed and the server has
+permessage-deflate on), a WebSocket with the extension negotiated (``deflate``
+not None) gets each packet of ``deflate.threshold`` bytes or more through its
+own compressing ``send(packet)`` instead (the compressor is per connection);
+its smaller packets still get the shared frames.  With ``compress`` false, no
+recipient is looked at for it.
 """
 
 from __future__ import annotations
@@ -31,6 +38,23 @@ from .wsframe import build_frame
 
 OP_TEXT = 1
 OP_BINARY = 2
+
+
+def _payload_size(frame: bytes) -> int:
+    """Return the payload length of an unmasked server frame (from its total length)."""
+    n = len(frame)
+    return n - (2 if n < 128 else 4 if n < 0x10004 else 10)
+
+
+def _send_deflated(ws: Any, deflate: Any, packets: list[str | bytes], frames: list[bytes]) -> None:
+    # a connection with permessage-deflate: its own compressing send() for the packets
+    # at or over its threshold, the shared frames for the others
+    threshold = deflate.threshold
+    for p, frame in zip(packets, frames):
+        if _payload_size(frame) >= threshold:
+            ws.send(p)
+        else:
+            ws.send_frame(frame)
 
 
 class Outbox:
@@ -135,7 +159,7 @@ class Flusher:
             conn.flush()
 
 
-def fanout(targets: list[Any], parts: list[str | bytes]) -> None:
+def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) -> None:
     """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every
     target: a connection (an :class:`Outbox`: a WebSocket session's) or an Engine.IO
     session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
@@ -157,6 +181,11 @@ def fanout(targets: list[Any], parts: list[str | bytes]) -> None:
                 build_frame(OP_TEXT, p) if isinstance(p, str) else build_frame(OP_BINARY, p)
                 for p in packets
             ]
+        if compress:
+            deflate = ws.deflate
+            if deflate is not None:
+                _send_deflated(ws, deflate, packets, frames)
+                continue
         if isinstance(ws, Outbox) and not ws.eio3:
             if ws.ws_closing or ws.closed:
                 continue

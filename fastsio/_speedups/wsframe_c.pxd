@@ -19,6 +19,8 @@ from fastsio._speedups._frame cimport unmask as _unmask
 cdef frozenset _WIRE_CLOSE_CODES
 cdef frozenset _LOCAL_CLOSE_CODES
 cdef object _NO_LIMIT
+cdef unsigned long long _HUGE
+cdef bytes _DEFLATE_TRAILER
 cdef Py_ssize_t _MAX_CLOSE_REASON
 cdef str _ACCEPT_GUID
 cdef object _pack_h2
@@ -41,6 +43,11 @@ cdef class FrameParser:
     cdef list _frag_parts
     cdef unsigned long long _frag_size
     cdef object _decoder
+    cdef int _inflate_bits
+    cdef unsigned long long _wire_max
+    cdef bint _inflate_reset
+    cdef object _inflater
+    cdef bint _frag_compressed
     cdef bint _closed
     cdef object _error
 
@@ -70,7 +77,11 @@ cdef class FrameParser:
     )
     cdef Py_ssize_t _parse(self, object src, list events) except -1
 
-    cdef int _fragment(self, int opcode, int fin, unsigned long long n, bytes payload, list events) except -1
+    @cython.locals(opcode=int, fin=int)
+    cdef int _fragment(self, int b0, unsigned long long n, bytes payload, list events) except -1
+
+    @cython.locals(max_size="unsigned long long", room="unsigned long long", cap="unsigned long long", out=bytes)
+    cdef bytes _inflate(self, bytes data, int fin)
 
 
 

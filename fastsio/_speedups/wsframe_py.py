@@ -20,6 +20,8 @@ messages and control frames.  State, all of it on the instance:
 * the open fragmented message, if any: ``_frag_opcode`` (``0`` when none,
   else :data:`OP_TEXT` or :data:`OP_BINARY`), its parts, its size so far and,
   for text, an incremental UTF-8 decoder.
+* with permessage-deflate (RFC 7692) negotiated: the inflater and whether the
+  open message is compressed (``_frag_compressed``).
 * ``_closed`` once a Close frame has been parsed, ``_error`` once the stream
   has been found invalid.
 
@@ -30,7 +32,8 @@ consumed prefix once (``del buf[:pos]``) or stores the incomplete tail.
 
 Rules, checked for each frame as soon as the bytes they need are present:
 
-1. **Header (2 bytes).**  RSV1-3 must be clear (no extension is negotiated),
+1. **Header (2 bytes).**  RSV1-3 must be clear, except RSV1 on the first frame
+   of a Text or Binary message once permessage-deflate is negotiated (rule 4);
    the opcode must be one of 0, 1, 2, 8, 9, 10, and the MASK bit must be set
    (RFC 6455 5.1: "a client MUST mask all frames").  A control frame (opcode
    >= 8) must have FIN set and a 7-bit length of at most 125 (5.5).  A
@@ -55,6 +58,23 @@ Rules, checked for each frame as soon as the bytes they need are present:
      not UTF-8 is 1007.  After a Close frame the peer must not send anything
      (5.5.1), so the parser discards all later input and ``feed`` returns
      ``[]``.
+
+4. **Compressed messages** (RFC 7692, when ``inflate_window_bits`` is given).
+   RSV1 on the first frame marks the message compressed (6); on a
+   continuation or control frame it is 1002 (6.1, 6.2).  Each fragment is
+   inflated as it completes, the last one followed by ``00 00 ff ff`` (7.2.2),
+   through one raw-deflate inflater per connection, or per message with
+   ``inflate_no_context_takeover``.  Inflating never produces more than the
+   room left under ``max_size`` plus one byte (``decompress(data,
+   max_length)``), so a message that inflates past the limit fails with 1009
+   after at most ``max_size + 1`` bytes of output, however small its wire
+   form.  Its frames are bounded on the wire too, before they are buffered:
+   rule 2 applies with the inflated size so far as the running size, and a
+   frame over the limit there still passes when no longer than deflate's worst
+   case for a ``max_size`` message (zlib's ``deflateBound``, a fraction of a
+   percent more), so an incompressible message of ``max_size`` bytes fits.
+   Data that does not inflate is 1007, as with Node's ws and wsproto; inflated
+   text is UTF-8 checked like any text (1007).
 
 Error handling: the first violation raises :class:`WebSocketError` carrying the
 close code to send; the messages completed earlier in the same ``feed`` call
@@ -99,6 +119,7 @@ import base64
 import codecs
 import hashlib
 import struct
+import zlib
 from typing import Any
 
 from ._helpers import INT_XOR_MAX as _INT_XOR_MAX
@@ -169,6 +190,12 @@ _NO_LIMIT = 1 << 63
 
 # A Close reason has 125 - 2 bytes of room (5.5).
 _MAX_CLOSE_REASON = 123
+
+# Inflate limits at or above this are passed to zlib as "none" (it takes a ssize_t).
+_HUGE = 1 << 62
+
+# RFC 7692 7.2.2: appended to a compressed message before inflating its last part.
+_DEFLATE_TRAILER = b"\x00\x00\xff\xff"
 
 # RFC 6455 1.3: the GUID appended to Sec-WebSocket-Key.
 _ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -273,15 +300,30 @@ class FrameParser:
             transport.write(build_close(exc.code, exc.reason))
     """
 
-    def __init__(self, max_size: int = 1_000_000) -> None:
+    def __init__(
+        self, max_size: int = 1_000_000, inflate_window_bits: int = 0, inflate_no_context_takeover: bool = False
+    ) -> None:
         """Create a parser.
 
         Args:
             max_size: maximum size in bytes of one complete (reassembled)
-                data message; ``0`` means unlimited.
+                data message, inflated; ``0`` means unlimited.
+            inflate_window_bits: ``0`` when permessage-deflate is not
+                negotiated (RSV1 is then a protocol error), else the client's
+                window bits (8..15; 8 is inflated with 9, which reads any
+                8-bit stream).
+            inflate_no_context_takeover: the client resets its compressor
+                after every message (``client_no_context_takeover``), so the
+                inflater is reset too.
+
+        Raises:
+            ValueError: ``max_size`` is negative or ``inflate_window_bits``
+                is not 0 or 8..15.
         """
         if max_size < 0:
             raise ValueError("max_size must be >= 0")
+        if inflate_window_bits and not 8 <= inflate_window_bits <= 15:
+            raise ValueError("inflate_window_bits must be 0 or from 8 to 15")
         # Configuration.  A limit that no frame length can reach (2**63 bytes
         # and above, 5.2) is no limit: this keeps sizes 64-bit in the C twin.
         self._max_size = 0 if max_size >= _NO_LIMIT else int(max_size)
@@ -294,6 +336,17 @@ class FrameParser:
         self._frag_parts: list[Any] = []
         self._frag_size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
+        # permessage-deflate: the inflater's window bits (0: not negotiated),
+        # whether to drop the inflater after each message, the inflater (made
+        # on the first compressed message), whether the open message is compressed.
+        self._inflate_bits = max(int(inflate_window_bits), 9) if inflate_window_bits else 0
+        self._inflate_reset = bool(inflate_no_context_takeover)
+        self._inflater: Any = None
+        self._frag_compressed = False
+        # The longest compressed frame accepted: zlib's deflateBound() of a
+        # max_size message, plus room for the flush (rule 4).
+        m = self._max_size
+        self._wire_max = m + (m >> 12) + (m >> 14) + (m >> 25) + 32
         # Terminal states: a Close frame was parsed; the stream was invalid.
         self._closed = False
         self._error: WebSocketError | None = None
@@ -363,6 +416,7 @@ class FrameParser:
         self._buf.clear()
         self._frag_parts = []
         self._decoder = None
+        self._inflater = None
 
     def _parse(self, src: bytes | bytearray, events: list[tuple[int, object]]) -> int:
         """Parse the complete frames at the start of ``src`` into ``events``.
@@ -389,7 +443,10 @@ class FrameParser:
             fin = b0 & 0x80
             n = b1 & 0x7F
             if b0 & 0x70:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "reserved bits set")
+                # RSV1 is permessage-deflate's "compressed" bit, allowed on the
+                # first frame of a data message once negotiated (RFC 7692 6).
+                if b0 & 0x30 or not self._inflate_bits or opcode == 0 or opcode > 2:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "reserved bits set")
             if opcode >= 8:
                 if opcode > 10:
                     raise WebSocketError(CLOSE_PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
@@ -433,7 +490,11 @@ class FrameParser:
                     raise WebSocketError(CLOSE_PROTOCOL_ERROR, "non-minimal 64-bit payload length")
                 hlen = 14
             if max_size and opcode < 8 and n + (0 if opcode else self._frag_size) > max_size:
-                raise WebSocketError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
+                # A compressed frame may be a little longer than what it inflates
+                # to; it is bounded by deflate's worst case for a whole message
+                # of max_size bytes instead, and its inflated size as it inflates.
+                if not ((b0 & 0x40 if opcode else self._frag_compressed) and n <= self._wire_max):
+                    raise WebSocketError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
             frame_end = pos + hlen + n
             if frame_end > end:
                 need = frame_end - pos
@@ -451,7 +512,7 @@ class FrameParser:
             elif b0 == 0x82:
                 events.append((OP_BINARY, payload))
             elif opcode < 8:
-                frag = self._fragment(opcode, fin, n, payload, events)
+                frag = self._fragment(b0, n, payload, events)
             elif opcode == OP_CLOSE:
                 events.append((OP_CLOSE, _parse_close(payload)))
                 # 5.5.1: nothing may follow a Close frame; ignore the rest.
@@ -463,18 +524,35 @@ class FrameParser:
         self._need = need
         return pos
 
-    def _fragment(self, opcode: int, fin: int, n: int, payload: bytes, events: list[tuple[int, object]]) -> int:
+    def _fragment(self, b0: int, n: int, payload: bytes, events: list[tuple[int, object]]) -> int:
         """Add one fragment to the open message (5.4) and emit the message on the last.
 
+        Also takes every frame of a compressed message, fragmented or not.
         Returns the opcode of the message left open (``0`` when none).
         """
+        opcode = b0 & 0x0F
+        fin = b0 & 0x80
         if opcode:
             # The first fragment opens the message.
             self._frag_opcode = opcode
             self._frag_size = 0
             self._frag_parts = []
+            self._frag_compressed = (b0 & 0x40) != 0
+            if self._frag_compressed and fin:
+                # One compressed frame: the whole message at once.
+                payload = self._inflate(payload, fin)
+                self._frag_opcode = 0
+                self._frag_compressed = False
+                if opcode == OP_TEXT:
+                    events.append((OP_TEXT, payload.decode("utf-8")))
+                else:
+                    events.append((OP_BINARY, payload))
+                return 0
             if opcode == OP_TEXT:
                 self._decoder = _utf8_decoder()
+        if self._frag_compressed:
+            payload = self._inflate(payload, fin)
+            n = len(payload)
         self._frag_size += n
         decoder = self._decoder
         if decoder is not None:
@@ -492,7 +570,42 @@ class FrameParser:
         self._frag_size = 0
         self._frag_parts = []
         self._decoder = None
+        self._frag_compressed = False
         return 0
+
+    def _inflate(self, data: bytes, fin: int) -> bytes:
+        """Return the inflated bytes of one part of a compressed message (RFC 7692 7.2.2).
+
+        Raises WebSocketError: 1009 when the message inflates past
+        ``max_size``, 1007 when ``data`` is not valid deflate data.
+        """
+        inflater = self._inflater
+        if inflater is None:
+            inflater = self._inflater = zlib.decompressobj(-self._inflate_bits)
+        max_size = self._max_size
+        try:
+            if max_size:
+                # At most one byte past the room left: output under the cap
+                # means every input byte was consumed.
+                room = max_size - self._frag_size
+                # (zlib takes a ssize_t; a limit that large is no limit)
+                cap = room + 1 if room < _HUGE else 0
+                out = inflater.decompress(data, cap)
+                if fin and len(out) <= room:
+                    out += inflater.decompress(_DEFLATE_TRAILER, cap - len(out) if cap else 0)
+                if len(out) > room:
+                    raise WebSocketError(CLOSE_TOO_BIG, f"message over {max_size} bytes")
+            else:
+                out = inflater.decompress(data)
+                if fin:
+                    out += inflater.decompress(_DEFLATE_TRAILER)
+        except zlib.error:
+            raise WebSocketError(CLOSE_INVALID_DATA, "invalid compressed data") from None
+        if fin and (self._inflate_reset or inflater.eof):
+            # A new message starts a new stream (after a block with BFINAL
+            # set too, RFC 7692 7.2.3.3).
+            self._inflater = None
+        return out
 
 
 def build_frame(

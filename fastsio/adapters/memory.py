@@ -56,8 +56,12 @@ class MemoryAdapter(Adapter):
         # and (all of them) when any session upgrades to WebSocket.
         self._targets: dict[str | None, list[Any]] = {}
         self._upgrades = Session.upgrades
-        # connection state recovery (see the section below); off: _recovery is None
         server = getattr(namespace, "server", None)
+        # the server has permessage-deflate on: broadcasts may be compressed per connection
+        # (off, the fan-out does not even look at the connections for it)
+        engine = getattr(server, "engine", None)
+        self._deflate = getattr(engine, "per_message_deflate", None) is not None
+        # connection state recovery (see the section below); off: _recovery is None
         self._recovery: RecoveryOptions | None = getattr(server, "recovery", None)
         if self._recovery is not None:
             engine = getattr(server, "engine", None)
@@ -203,7 +207,7 @@ class MemoryAdapter(Adapter):
         if flags.get("volatile"):
             targets = [target for target in targets if target.writable()]
         if targets:
-            fanout(targets, parts)
+            fanout(targets, parts, self._deflate and flags.get("compress", True))
         return len(targets)
 
     # ------------------------------------------------------------ connection state recovery

@@ -6,7 +6,8 @@ A :class:`Session` is one Engine.IO connection, whatever transports carry it.  I
 to the outside through three duck-typed objects it is given:
 
 * a *WebSocket sink* (``ws`` / ``probe``): ``send(encoded)`` sends one encoded Engine.IO
-  packet as a frame (``str`` -> text, ``bytes`` -> binary), ``close()`` closes it;
+  packet as a frame (``str`` -> text, ``bytes`` -> binary; ``send(encoded, False)``:
+  never compressed), ``close()`` closes it;
 * a *poll sink* (``poll``, the pending long-polling GET): ``respond(payload)``
   answers the request (``str``; ``bytes`` for an EIO3 binary payload); ``drop()``
   forgets it without answering;
@@ -168,13 +169,19 @@ class Session:
         owner.schedule(self, self.deadline)
 
     # ------------------------------------------------------------------ sending
-    def send(self, encoded: str | bytes) -> None:
-        """Send one encoded packet on the active transport (queued for polling)."""
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        """Send one encoded packet on the active transport (queued for polling).
+
+        ``compress=False``: not compressed on a WebSocket with permessage-deflate
+        (polling is unaffected: HTTP compression applies to whole responses)."""
         if self.state != OPEN:
             return
         ws = self.ws
         if ws is not None:
-            ws.send(encoded)
+            if compress:
+                ws.send(encoded)
+            else:
+                ws.send(encoded, False)
             return
         self.queue.append(encoded)
         if self.poll is not None and not self.upgrading:

@@ -9,6 +9,8 @@ Chromium (Debian's ``/usr/bin/chromium``, driven by playwright-core: ``driver.mj
   browser reads), WebSocket, the upgrade, and JSONP polling.
 * The chat demo of examples/chat: a message (non-ASCII) typed and sent on the 4.8 page
   (``/``) and on the article's 1.2.0 page (``/v1``); the replies appear on the page.
+  Once more with ``per_message_deflate`` (threshold 0), over Chromium's own
+  permessage-deflate.
 
 The pages of a test share one browser, three at a time (Chromium opens at most six
 connections per host; a long-polling page holds one).
@@ -198,3 +200,51 @@ async def test_chat_demo_in_chromium(start_server: Any) -> None:
         messages = r["values"]["messages"]
         for text in ("hello", TEXT):
             assert "ACK CALLBACK: recv " + text in messages and "have " + text in messages, messages
+
+
+async def test_chat_demo_with_permessage_deflate_in_chromium(start_server: Any) -> None:
+    """Verify Chromium's own permessage-deflate against ``per_message_deflate`` (threshold 0:
+    every packet compressed both ways): the 4.8 page over WebSocket and the 1.2.0 page
+    (Engine.IO v3) get their acks and replies, and the server saw the extension in use."""
+    from examples.chat import app as chat_app
+
+    files = chat_app.static_files()
+    if "/static/socket.io.js" not in files or "/static/socket.io-1.2.0.js" not in files:
+        pytest.skip("examples/chat/node_modules lacks the clients: run `make demo-assets`")
+    sio = chat_app.create_app(per_message_deflate={"threshold": 0})
+    offers: list[str | None] = []
+    deflating: list[tuple[int, bool]] = []
+
+    @sio.engine.use
+    def record(request: Any) -> None:
+        if request.upgrade:
+            offers.append(request.headers.get("sec-websocket-extensions"))
+
+    @sio.on_any
+    def seen(socket: fastsio.Socket, event: str, *args: Any) -> None:
+        ws = socket.client.session.ws
+        deflating.append((socket.client.session.eio, ws is not None and ws.deflate is not None))
+
+    url = await start_server(sio)
+    jobs = []
+    for page in ("/", "/v1"):
+        steps: list[dict[str, Any]] = [
+            # the 4.8 page upgrades to WebSocket; type once it has, so the message goes over it
+            {"op": "wait", "js": "window.socket && socket.io && socket.io.engine && socket.io.engine.transport"
+             " && socket.io.engine.transport.name === 'websocket'"},
+        ]
+        for text in ("hello", TEXT, "long-" * 400):
+            steps += [
+                {"op": "fill", "sel": "#m", "text": text},
+                {"op": "click", "sel": "form button"},
+                {"op": "waitText", "sel": "#messages li", "text": "ACK CALLBACK: recv " + text},
+                {"op": "waitText", "sel": "#messages li", "text": "have " + text},
+            ]
+        jobs.append({"name": page, "url": url + page, "steps": steps})
+    results = await run_browser(jobs)
+    for page in ("/", "/v1"):
+        assert results[page]["ok"], json.dumps(results[page], indent=1, ensure_ascii=False)
+    assert offers and all(o is not None and "permessage-deflate" in o for o in offers), offers
+    # events that came over a WebSocket came over one with the extension, for both protocols
+    over_ws = [(eio, on) for eio, on in deflating if on]
+    assert {eio for eio, _ in over_ws} == {3, 4}, deflating

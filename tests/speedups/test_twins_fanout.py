@@ -20,18 +20,34 @@ from fastsio._speedups import wsframe_py
 Twins = Callable[[str], tuple[ModuleType, ModuleType]]
 
 
+class FakeDeflate:
+    """The permessage-deflate state of a connection, as the fan-out sees it."""
+
+    __slots__ = ("threshold",)
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+
+
 class FakeWS:
-    """A WebSocket connection that logs the frames it is handed."""
+    """A WebSocket connection that logs the frames (and, with deflate, packets) it is handed."""
 
-    __slots__ = ("log", "name", "fail")
+    __slots__ = ("log", "name", "fail", "deflate")
 
-    def __init__(self, log: list[Any], name: int, fail: bool = False) -> None:
+    def __init__(self, log: list[Any], name: int, fail: bool = False, threshold: int | None = None) -> None:
         self.log = log
         self.name = name
         self.fail = fail
+        self.deflate = None if threshold is None else FakeDeflate(threshold)
 
     def send_frame(self, frame: bytes) -> None:
         self.log.append(("frame", self.name, frame))
+        if self.fail:
+            raise RuntimeError("send failed")
+
+    def send(self, packet: str | bytes) -> None:
+        """The connection's own (compressing) send."""
+        self.log.append(("deflate", self.name, packet))
         if self.fail:
             raise RuntimeError("send failed")
 
@@ -41,21 +57,39 @@ class FakeSession:
 
     __slots__ = ("log", "name", "ws")
 
-    def __init__(self, log: list[Any], name: int, websocket: bool, fail: bool = False) -> None:
+    def __init__(
+        self, log: list[Any], name: int, websocket: bool, fail: bool = False, threshold: int | None = None
+    ) -> None:
         self.log = log
         self.name = name
-        self.ws = FakeWS(log, name, fail) if websocket else None
+        self.ws = FakeWS(log, name, fail, threshold) if websocket else None
 
     def send(self, packet: str | bytes) -> None:
         self.log.append(("packet", self.name, packet))
 
 
-def run(mod: ModuleType, kinds: list[bool], parts: list[Any], fail_at: int = -1) -> list[Any]:
-    """Return the log of fanning ``parts`` out to sessions of the given kinds (True: WebSocket)."""
+def run(
+    mod: ModuleType,
+    kinds: list[bool],
+    parts: list[Any],
+    fail_at: int = -1,
+    thresholds: list[int | None] | None = None,
+    compress: bool | None = None,
+) -> list[Any]:
+    """Return the log of fanning ``parts`` out to sessions of the given kinds (True: WebSocket).
+
+    ``thresholds[i]``: recipient i has permessage-deflate with that threshold;
+    ``compress``: the flag passed to fan-out (None: not passed, the default)."""
     log: list[Any] = []
-    sessions = [FakeSession(log, i, ws, i == fail_at) for i, ws in enumerate(kinds)]
+    sessions = [
+        FakeSession(log, i, ws, i == fail_at, thresholds[i] if thresholds and i < len(thresholds) else None)
+        for i, ws in enumerate(kinds)
+    ]
     try:
-        mod.fanout(sessions, parts)
+        if compress is None:
+            mod.fanout(sessions, parts)
+        else:
+            mod.fanout(sessions, parts, compress)
     except Exception as exc:
         log.append(("raised", type(exc).__name__, str(exc)))
     return log
@@ -277,3 +311,94 @@ def test_outbox_twins_alike(twins: Twins, ops: list[tuple[int, bytes]], limit: i
 
     py, c = twins("fanout")
     assert play(c) == play(py)
+# ---------------------------------------------------------------- permessage-deflate recipients
+
+
+def test_deflate_recipient_gets_large_packets_through_send(fanout: ModuleType) -> None:
+    """Verify a deflate connection gets packets at or over its threshold through ``send``, smaller ones as the shared frames."""
+    big = "2" + "x" * 98  # "4" + big: 100 bytes
+    parts = [big, b"y" * 100, b"z" * 99]
+    log = run(fanout, [True, True, False], parts, thresholds=[None, 100])
+    frames = [wsframe_py.build_frame(1, "4" + big), wsframe_py.build_frame(2, b"y" * 100), wsframe_py.build_frame(2, b"z" * 99)]
+    assert log == [
+        ("frame", 0, frames[0]),
+        ("frame", 0, frames[1]),
+        ("frame", 0, frames[2]),
+        ("deflate", 1, "4" + big),
+        ("deflate", 1, b"y" * 100),
+        ("frame", 1, frames[2]),
+        ("packet", 2, "4" + big),
+        ("packet", 2, b"y" * 100),
+        ("packet", 2, b"z" * 99),
+    ]
+    # the frames handed to the deflate connection are the shared objects
+    assert log[5][2] is log[2][2]
+
+
+@pytest.mark.parametrize("size", [0, 1, 124, 125, 126, 127, 65535, 65536, 70000])
+def test_deflate_threshold_counts_payload_bytes(fanout: ModuleType, size: int) -> None:
+    """Verify the threshold is compared with the payload size, across every length form (UTF-8 bytes, not characters)."""
+    text = "2" + "é" * (size // 2) + "a" * (size % 2)  # 2 + size bytes with the "4"
+    payload = ("4" + text).encode()
+    for threshold, expected in ((len(payload), "deflate"), (len(payload) + 1, "frame")):
+        log = run(fanout, [True], [text], thresholds=[threshold])
+        assert [entry[0] for entry in log] == [expected]
+
+
+def test_compress_false_sends_the_shared_frames(fanout: ModuleType) -> None:
+    """Verify ``compress=False`` hands deflate connections the shared uncompressed frames."""
+    log = run(fanout, [True, True], ["2" + "x" * 2000], thresholds=[0, 0], compress=False)
+    assert [entry[:2] for entry in log] == [("frame", 0), ("frame", 1)]
+    assert log[0][2] is log[1][2]
+    log = run(fanout, [True], ["2" + "x" * 2000], thresholds=[0], compress=True)
+    assert [entry[:2] for entry in log] == [("deflate", 0)]
+
+
+@pytest.mark.hypothesis
+@settings(max_examples=200, deadline=None)
+@given(
+    kinds=st.lists(st.booleans(), max_size=8),
+    thresholds=st.lists(st.none() | st.integers(0, 200), max_size=8),
+    text=st.text(max_size=150),
+    attachments=st.lists(st.binary(max_size=150), max_size=3),
+    fail_at=st.integers(-1, 8),
+    compress=st.none() | st.booleans(),
+)
+def test_twins_alike_with_deflate(
+    twins: Twins,
+    kinds: list[bool],
+    thresholds: list[int | None],
+    text: str,
+    attachments: list[bytes],
+    fail_at: int,
+    compress: bool | None,
+) -> None:
+    """Verify both twins make the same calls with deflate recipients among the others."""
+    py, c = twins("fanout")
+    parts: list[Any] = [text, *attachments]
+    assert run(c, kinds, parts, fail_at, thresholds, compress) == run(py, kinds, parts, fail_at, thresholds, compress)
+
+
+def test_compress_false_does_not_look_at_the_connections(fanout: ModuleType) -> None:
+    """Verify ``compress=False`` (what a server without the extension passes) reads no ``deflate`` attribute."""
+
+    class Bare:
+        __slots__ = ("frames",)
+
+        def __init__(self) -> None:
+            self.frames: list[bytes] = []
+
+        def send_frame(self, frame: bytes) -> None:
+            self.frames.append(frame)
+
+    class Session:
+        __slots__ = ("ws",)
+
+        def __init__(self) -> None:
+            self.ws = Bare()
+
+    sessions = [Session(), Session()]
+    fanout.fanout(sessions, ["2[1]"], False)
+    assert [s.ws.frames for s in sessions] == [[wsframe_py.build_frame(1, "42[1]")]] * 2
+    with pytest.raises(AttributeError):
+        fanout.fanout(sessions, ["2[1]"], True)
