@@ -66,6 +66,10 @@ class TimerWheel:
                 bucket.remove(obj)
             except ValueError:  # pragma: no cover - filed objects are in their bucket
                 pass
+            if not bucket:
+                # (its index stays in the heap: _fire skips an index with no bucket, and
+                # a bucket filed there again pushes the index again, harmlessly)
+                del self.buckets[idx]
 
     def _arm(self, idx: int) -> None:
         if self.handle is not None:

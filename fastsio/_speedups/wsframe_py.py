@@ -12,7 +12,8 @@ Theory of operation of :class:`FrameParser`
 The parser turns the byte stream a *client* sends to the server into complete
 messages and control frames.  State, all of it on the instance:
 
-* ``_buf``: the bytes received but not consumed yet.  It only ever holds the
+* ``_buf``: the bytes received but not consumed yet (None when there are
+  none, so an idle connection holds no buffer).  It only ever holds the
   head of one incomplete frame; complete frames never stay in it.
 * ``_need``: how many bytes ``_buf`` must hold before parsing can progress.  A
   chunk that does not reach it is appended and nothing else happens, so a large
@@ -327,13 +328,15 @@ class FrameParser:
         # Configuration.  A limit that no frame length can reach (2**63 bytes
         # and above, 5.2) is no limit: this keeps sizes 64-bit in the C twin.
         self._max_size = 0 if max_size >= _NO_LIMIT else int(max_size)
-        # Stream state: unconsumed bytes, and how many _buf needs to progress.
-        self._buf = bytearray()
+        # Stream state: unconsumed bytes (None while there are none: a held
+        # connection between messages keeps no buffer), and how many _buf needs to
+        # progress.
+        self._buf: bytearray | None = None
         self._need = 0
         # Open fragmented message: opcode (0 = none), parts, bytes so far, and
         # the incremental decoder that validates text fragments as they come.
         self._frag_opcode = 0
-        self._frag_parts: list[Any] = []
+        self._frag_parts: list[Any] | None = None
         self._frag_size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
         # permessage-deflate: the inflater's window bits (0: not negotiated),
@@ -379,7 +382,7 @@ class FrameParser:
         if self._closed:
             return []
         buf = self._buf
-        if buf:
+        if buf is not None:
             buf += data
             have = len(buf)
             if have < self._need:
@@ -401,20 +404,23 @@ class FrameParser:
             self._fail(error, events)
             raise error from None
         if self._closed:
-            buf.clear()
+            self._buf = None
         elif src is buf:
             if pos:
-                del buf[:pos]
+                if pos == len(buf):
+                    self._buf = None
+                else:
+                    del buf[:pos]
         elif pos < len(src):
-            buf += memoryview(src)[pos:]
+            self._buf = bytearray(memoryview(src)[pos:])
         return events
 
     def _fail(self, exc: WebSocketError, events: list[tuple[int, object]]) -> None:
         """Enter the dead state after ``exc``; hand over ``events`` on it."""
         exc.events = events
         self._error = exc
-        self._buf.clear()
-        self._frag_parts = []
+        self._buf = None
+        self._frag_parts = None
         self._decoder = None
         self._inflater = None
 
@@ -557,18 +563,18 @@ class FrameParser:
         decoder = self._decoder
         if decoder is not None:
             # Fails (1007) as soon as the text so far cannot be UTF-8.
-            self._frag_parts.append(decoder.decode(payload, bool(fin)))
+            self._frag_parts.append(decoder.decode(payload, bool(fin)))  # type: ignore[union-attr]
         else:
-            self._frag_parts.append(payload)
+            self._frag_parts.append(payload)  # type: ignore[union-attr]
         if not fin:
             return self._frag_opcode
         if decoder is not None:
-            events.append((OP_TEXT, "".join(self._frag_parts)))
+            events.append((OP_TEXT, "".join(self._frag_parts)))  # type: ignore[arg-type]
         else:
-            events.append((OP_BINARY, b"".join(self._frag_parts)))
+            events.append((OP_BINARY, b"".join(self._frag_parts)))  # type: ignore[arg-type]
         self._frag_opcode = 0
         self._frag_size = 0
-        self._frag_parts = []
+        self._frag_parts = None
         self._decoder = None
         self._frag_compressed = False
         return 0
