@@ -217,6 +217,11 @@ class WSConn(Conn):
 
     async def recv_frame(self, timeout: float = TIMEOUT) -> tuple[int, bytes]:
         """Read one server frame: (opcode, payload).  Raises EOFError at the end."""
+        b0, payload = await self.recv_raw_frame(timeout)
+        return b0 & 0x0F, payload
+
+    async def recv_raw_frame(self, timeout: float = TIMEOUT) -> tuple[int, bytes]:
+        """Read one server frame: (first byte, payload as sent).  Raises EOFError at the end."""
         async def need(n: int) -> None:
             while len(self.buf) < n:
                 chunk = await self.reader.read(65536)
@@ -241,7 +246,7 @@ class WSConn(Conn):
             await need(pos + n)
             payload = self.buf[pos : pos + n]
             self.buf = self.buf[pos + n :]
-            return b0 & 0x0F, payload
+            return b0, payload
 
         return await asyncio.wait_for(read(), timeout)
 

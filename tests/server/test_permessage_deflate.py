@@ -15,7 +15,6 @@ import functools
 import json
 import logging
 import os
-import struct
 import tracemalloc
 import zlib
 from typing import Any
@@ -70,40 +69,10 @@ class DeflateWS(WSConn):
             ws.deflater = zlib.compressobj(6, zlib.DEFLATED, -client_bits)
         return ws
 
-    async def recv_b0(self, timeout: float = TIMEOUT) -> tuple[int, bytes]:
-        """Read one server frame: (first byte, payload as sent)."""
-
-        async def need(n: int) -> None:
-            while len(self.buf) < n:
-                chunk = await self.reader.read(65536)
-                if not chunk:
-                    raise EOFError
-                self.buf += chunk
-
-        async def read() -> tuple[int, bytes]:
-            await need(2)
-            b0, b1 = self.buf[0], self.buf[1]
-            n = b1 & 0x7F
-            pos = 2
-            if n == 126:
-                await need(4)
-                n = struct.unpack("!H", self.buf[2:4])[0]
-                pos = 4
-            elif n == 127:
-                await need(10)
-                n = struct.unpack("!Q", self.buf[2:10])[0]
-                pos = 10
-            await need(pos + n)
-            payload = self.buf[pos : pos + n]
-            self.buf = self.buf[pos + n :]
-            return b0, payload
-
-        return await asyncio.wait_for(read(), timeout)
-
     async def message(self, timeout: float = TIMEOUT) -> tuple[bool, str | bytes]:
         """Read the next data message, skipping pings: (was it compressed, inflated content)."""
         while True:
-            b0, payload = await self.recv_b0(timeout)
+            b0, payload = await self.recv_raw_frame(timeout)
             op = b0 & 0x0F
             if op == 0x8:
                 raise EOFError(f"close {payload[:2].hex()}")
@@ -250,7 +219,7 @@ async def test_context_takeover_on_the_wire(start_server: Any, no_context_takeov
     sizes = []
     for _ in range(3):
         sockets[0].send(text)
-        b0, payload = await ws.recv_b0()
+        b0, payload = await ws.recv_raw_frame()
         assert b0 == 0xC1
         sizes.append(len(payload))
         assert ws.inflater.decompress(payload + TRAILER).decode() == "4" + text
