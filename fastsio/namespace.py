@@ -182,7 +182,7 @@ class Namespace:
             if self._restore(sock, auth) and recovery.skip_middlewares:
                 steps = []
         connect = self.handlers.get("connect")
-        client.connecting[self.name] = []
+        client.begin_connect(self.name)
         for i, step in enumerate(steps):
             try:
                 result = step(sock, auth)
@@ -280,7 +280,7 @@ class Namespace:
 
     def _refuse(self, client: Client, sock: Socket, exc: ConnectionRefused) -> None:
         self._abandon(sock)
-        client.connecting.pop(self.name, None)
+        client.end_connect(self.name)
         if client.session.eio == 3:
             # Socket.IO v4: an ERROR packet with the data, or else the message (as Node)
             client.send_parts(self.parser.encode(sio.CONNECT_ERROR, self.name, exc.data or exc.message))
@@ -288,7 +288,7 @@ class Namespace:
         client.send_parts(self.parser.encode(sio.CONNECT_ERROR, self.name, exc.payload()))
 
     def _accept(self, client: Client, sock: Socket) -> None:
-        queued = client.connecting.pop(self.name, [])
+        queued = client.end_connect(self.name)
         if client.session.state != 1:  # the connection went away meanwhile
             self._abandon(sock)
             return

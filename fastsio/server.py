@@ -316,7 +316,7 @@ class Server(Lifecycle):
                 log.exception("dynamic namespace check raised")
                 ok = False
             if inspect.isawaitable(ok):
-                client.connecting[name] = []
+                client.begin_connect(name)
                 spawn(self._connect_dynamic_async(client, name, auth, i, ok))
                 return
             if ok:
@@ -332,7 +332,7 @@ class Server(Lifecycle):
         except Exception:
             log.exception("dynamic namespace check raised")
             ok = False
-        queued = client.connecting.pop(name, [])
+        queued = client.end_connect(name)
         if client.session.state != 1:
             return
         if ok:

@@ -529,11 +529,15 @@ class _TimedAck:
         self.callback(*args)
 
 
+# never written to (Client.begin_connect replaces it)
+_NO_CONNECTS: dict[str, list[Any]] = {}
+
+
 class Client:
     """The Socket.IO side of one Engine.IO session: decodes packets (collecting binary
     attachments), routes them to the namespace sockets, and sends encoded packets."""
 
-    __slots__ = ("server", "session", "sockets", "connecting", "partial", "buffers", "timer")
+    __slots__ = ("server", "session", "sockets", "connecting", "partial", "buffers", "timer_slot")
 
     def __init__(self, server: Server, session: Session) -> None:
         self.server = server
@@ -541,25 +545,45 @@ class Client:
         # namespace name -> connected Socket
         self.sockets: dict[str, Socket] = {}
         # namespace name -> packets that arrived while its connection was being set up
-        self.connecting: dict[str, list[Any]] = {}
+        # (the shared empty dict while there is none: use ``begin_connect`` /
+        # ``end_connect`` to change it)
+        self.connecting: dict[str, list[Any]] = _NO_CONNECTS
         # a BINARY_* packet waiting for its attachments
         self.partial: Any = None
         self.buffers: list[bytes] | tuple[()] = ()
-        self.timer: asyncio.TimerHandle | None = None
+        # the connect timeout, on the engine's timer wheel (no timer handle per client)
+        self.timer_slot: Any = None
+
+    def begin_connect(self, nsp: str) -> None:
+        """``nsp``'s connection is being set up: its packets wait until it is done."""
+        if self.connecting is _NO_CONNECTS:
+            self.connecting = {nsp: []}
+        else:
+            self.connecting[nsp] = []
+
+    def end_connect(self, nsp: str) -> list[Any]:
+        """``nsp``'s set-up is over: the packets that waited for it."""
+        connecting = self.connecting
+        if nsp not in connecting:
+            return []
+        queued = connecting.pop(nsp)
+        if not connecting:
+            self.connecting = _NO_CONNECTS
+        return queued
 
     # ---------------------------------------------------------------- session handler
     def on_open(self) -> None:
         timeout = self.server.connect_timeout
-        if timeout:
-            self.timer = asyncio.get_running_loop().call_later(timeout, self._connect_timeout)
         session = self.session
+        if timeout:
+            session.owner.schedule(self, asyncio.get_running_loop().time() + timeout)
         if session.eio == 3:
             # Socket.IO v4 clients (1.x/2.x) are connected to "/" without asking
             session.v3.json_messages = True
             self.server._connect(self, "/", {})
 
-    def _connect_timeout(self) -> None:
-        self.timer = None
+    def on_timer(self, now: float) -> None:
+        """The connect timeout: no namespace connected (nor connecting) in time."""
         if not self.sockets and not self.connecting:
             log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
             self.session.close("forced close")
@@ -636,9 +660,8 @@ class Client:
             self.parse_error()
 
     def on_close(self, reason: str) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.timer_slot is not None:
+            self.session.owner.cancel(self)
         for sock in list(self.sockets.values()):
             sock._on_close(reason)
         self.sockets.clear()
@@ -649,9 +672,8 @@ class Client:
         self.session.close("parse error")
 
     def connected(self, sock: Socket) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.timer_slot is not None:
+            self.session.owner.cancel(self)
         self.server._engine.handshake_done(self.session)
 
     def send_parts(self, parts: list[str | bytes], compress: bool = True) -> None:

@@ -404,6 +404,8 @@ class Engine:
         if version == 3:
             session.v3 = self._v3_codec(req)
         session.request = req
+        if self.allow_request is None and not self.hooks:
+            req.compact()  # no application code has seen the request yet
         session.max_queue = self.max_buffer_size
         self.sessions[sid] = session
         if self.max_connections_per_ip:

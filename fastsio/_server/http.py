@@ -108,7 +108,8 @@ class Request:
         "method",
         "url",
         "path",
-        "query",
+        "query_string",
+        "_query",
         "headers",
         "body",
         "client",
@@ -122,7 +123,7 @@ class Request:
         method: str,
         url: str,
         path: str,
-        query: dict[str, str],
+        query_string: str,
         headers: dict[str, str],
         client: tuple[str, int] | None,
         secure: bool,
@@ -132,7 +133,9 @@ class Request:
         self.method = method
         self.url = url
         self.path = path
-        self.query = query
+        self.query_string = query_string
+        # the parsed query, made on first use (see ``compact``)
+        self._query: dict[str, str] | None = None
         self.headers = headers
         self.body = b""
         self.client = client
@@ -140,6 +143,31 @@ class Request:
         self.upgrade = False
         # whether the connection stays open after the answer (HTTP/1.1 default, Connection)
         self.keep_alive = True
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters (the last of a repeated name), parsed on first use."""
+        query = self._query
+        if query is None:
+            qs = self.query_string
+            query = self._query = (
+                {_shared(k): _shared(v) for k, v in parse_qsl(qs)} if qs else {}
+            )
+        return query
+
+    def compact(self) -> None:
+        """Drop the parsed query (``query`` parses ``query_string`` again if asked).
+
+        A session keeps its handshake request for its lifetime, and the query dict was
+        most of its size.  The engine calls this when no application code has seen the
+        request yet (so nothing it changed in the dict is lost)."""
+        self._query = None
+
+
+def _shareable_target(raw: bytes) -> bool:
+    """Whether a request target is likely to repeat (worth a shared string): no session
+    id and no cache-busting timestamp, which are unique per request."""
+    return len(raw) <= _SHARED_LEN and b"sid=" not in raw and b"&t=" not in raw and b"?t=" not in raw
 
 
 def _response_head(status: int, headers: list[tuple[str, str]], length: int, close: bool) -> bytes:
@@ -338,16 +366,18 @@ class Connection(Outbox, asyncio.Protocol):
             self.send_error(400, close=True)
             raise httptools.HttpParserError("invalid url") from None
         raw_path = _shared(parsed.path.decode("latin-1"))
-        query = (
-            {_shared(k): _shared(v) for k, v in parse_qsl(parsed.query.decode("latin-1"))}
-            if parsed.query
-            else {}
-        )
+        raw_query = parsed.query
+        if _shareable_target(url):
+            target = _shared(url.decode("latin-1"))
+            query_string = _shared(raw_query.decode("latin-1")) if raw_query else ""
+        else:
+            target = url.decode("latin-1")
+            query_string = raw_query.decode("latin-1") if raw_query else ""
         req = Request(
             _shared(parser.get_method().decode("ascii")),
-            url.decode("latin-1"),
+            target,
             raw_path,
-            query,
+            query_string,
             headers,
             self.client,
             self.secure,

@@ -2,9 +2,9 @@
 
 Sessions never own a timer handle.  ``schedule(obj, when)`` files ``obj`` in the
 bucket of ``when`` (``resolution`` seconds wide; a deadline may fire up to one
-bucket early, and the object is told the bucket's end as the time); one ``call_at`` is armed for the earliest non-empty bucket; when it
-fires, every object of every due bucket gets ``on_timer(now)`` and may reschedule
-itself.  The object keeps its bucket index in ``obj.timer_slot``.
+bucket early, and the object is told the bucket's end as the time); one ``call_at``
+is armed for the earliest bucket; when it fires, every object of every due bucket gets ``on_timer(now)`` and may reschedule
+itself.  The object keeps its bucket in ``obj.timer_slot``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import math
 from typing import Any
 
 log = logging.getLogger("fastsio.server")
@@ -21,55 +20,48 @@ log = logging.getLogger("fastsio.server")
 class TimerWheel:
     __slots__ = ("loop", "resolution", "buckets", "heap", "handle", "armed")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float = 0.002) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float = 0.01) -> None:
         self.loop = loop
+        # 10 ms: heartbeats and HTTP deadlines need no finer, and at 10k sessions
+        # a bucket is shared by several of them
         self.resolution = resolution
-        # bucket index -> objects filed in it.  Lists, not sets (a few bytes per entry
-        # instead of a set per bucket; a bucket is 2 ms wide and holds a handful).  An
-        # object is in one bucket at most: moving or cancelling it takes it out of its
-        # bucket (a list.remove over a handful), so a closed session is not kept alive
-        # until its old deadline -- under churn that was tens of seconds of closed
-        # sessions, with their handshake requests.
+        # bucket index -> the bucket: a list ``[index, obj, obj, ...]``.  An object is in
+        # one bucket at most and keeps the bucket itself in ``obj.timer_slot`` (no int
+        # per object); moving or cancelling it takes it out (a list.remove over a
+        # handful), so a closed session is not kept alive until its old deadline --
+        # under churn that was tens of seconds of closed sessions, with their handshake
+        # requests.  A bucket emptied that way stays until its time comes: its index is
+        # in the heap once, however many objects come and go through it (an HTTP
+        # connection files itself and leaves on every request), so the heap and the
+        # buckets are bounded by the time span / resolution, not by the objects.
         self.buckets: dict[int, list[Any]] = {}
-        # indices of the buckets, earliest first
+        # indices of the buckets, earliest first (each once)
         self.heap: list[int] = []
         self.handle: asyncio.TimerHandle | None = None
         self.armed = -1
 
     def schedule(self, obj: Any, when: float) -> None:
-        idx = math.floor(when / self.resolution)
+        idx = int(when / self.resolution)
         old = obj.timer_slot
-        if old == idx:
-            return
         if old is not None:
-            self._unfile(obj, old)
+            if old[0] == idx:
+                return
+            old.remove(obj)
         bucket = self.buckets.get(idx)
         if bucket is None:
-            self.buckets[idx] = [obj]
+            self.buckets[idx] = bucket = [idx, obj]
             heapq.heappush(self.heap, idx)
+            if self.handle is None or idx < self.armed:
+                self._arm(idx)
         else:
             bucket.append(obj)
-        obj.timer_slot = idx
-        if self.handle is None or idx < self.armed:
-            self._arm(idx)
+        obj.timer_slot = bucket
 
     def cancel(self, obj: Any) -> None:
         old = obj.timer_slot
         if old is not None:
             obj.timer_slot = None
-            self._unfile(obj, old)
-
-    def _unfile(self, obj: Any, idx: int) -> None:
-        bucket = self.buckets.get(idx)
-        if bucket is not None:  # (None: the bucket is being fired)
-            try:
-                bucket.remove(obj)
-            except ValueError:  # pragma: no cover - filed objects are in their bucket
-                pass
-            if not bucket:
-                # (its index stays in the heap: _fire skips an index with no bucket, and
-                # a bucket filed there again pushes the index again, harmlessly)
-                del self.buckets[idx]
+            old.remove(obj)
 
     def _arm(self, idx: int) -> None:
         if self.handle is not None:
@@ -82,22 +74,21 @@ class TimerWheel:
         now = self.loop.time()
         res = self.resolution
         # loops round timers to the millisecond and may fire up to 1 ms early
-        current = math.floor((now + 0.001) / res)
+        current = int((now + 0.001) / res)
         heap = self.heap
         buckets = self.buckets
-        due: list[tuple[int, list[Any]]] = []
+        due: list[list[Any]] = []
         while heap and heap[0] <= current:
-            idx = heapq.heappop(heap)
-            bucket = buckets.pop(idx, None)
-            if bucket:
-                due.append((idx, bucket))
+            bucket = buckets.pop(heapq.heappop(heap), None)
+            if bucket is not None and len(bucket) > 1:
+                due.append(bucket)
         # objects rescheduled into a past bucket now wait for the next firing
-        for idx, bucket in due:
+        for bucket in due:
             # everything in the bucket counts as due (a deadline fires < 1 bucket early)
-            when = max(now, (idx + 1) * res)
-            for obj in bucket:
-                if obj.timer_slot != idx:
-                    continue  # moved or cancelled since it was filed here
+            when = max(now, (bucket[0] + 1) * res)
+            for obj in bucket[1:]:
+                if obj.timer_slot is not bucket:
+                    continue  # moved or cancelled by an earlier callback
                 obj.timer_slot = None
                 try:
                     obj.on_timer(when)

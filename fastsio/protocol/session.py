@@ -53,7 +53,7 @@ Rules:
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Sequence
 
 from .engineio import (
     CLOSE,
@@ -143,8 +143,9 @@ class Session:
         self.ws: Any = None
         self.probe: Any = None
         self.poll: Any = None
-        # encoded packets waiting for a GET (polling, or while an upgrade runs)
-        self.queue: list[str | bytes] = []
+        # encoded packets waiting for a GET (polling, or while an upgrade runs): an
+        # empty tuple until the first one (a WebSocket session never needs a list)
+        self.queue: list[str | bytes] | tuple[()] = ()
         self.upgrading = False
         self.upgraded = False
         # heartbeat
@@ -183,7 +184,11 @@ class Session:
             else:
                 ws.send(encoded, False)
             return
-        self.queue.append(encoded)
+        queue = self.queue
+        if queue:
+            queue.append(encoded)  # type: ignore[union-attr]
+        else:
+            self.queue = [encoded]
         if self.poll is not None and not self.upgrading:
             self._flush_poll()
         elif self.max_queue:
@@ -208,12 +213,14 @@ class Session:
         poll = self.poll
         self.poll = None
         queue = self.queue
-        self.queue = []
+        self.queue = ()
         self.queued = 0
         self._respond(poll, queue)
 
-    def _respond(self, poll: Any, packets: list[str | bytes]) -> None:
+    def _respond(self, poll: Any, packets: Sequence[str | bytes]) -> None:
         """Answer a GET with ``packets`` as one payload (of the session's version)."""
+        if type(packets) is not list:
+            packets = list(packets)
         v3 = self.v3
         poll.respond(encode_payload(packets) if v3 is None else v3.encode_payload(packets))
 
@@ -230,10 +237,9 @@ class Session:
                 # a tick late, so a CLOSE beside them would overtake them (a DISCONNECT
                 # would be reported as "transport close")
                 self._respond(sink, self.queue)
-                self.queue = []
+                self.queue = ()
                 return True
-            self.queue.append("1")
-            self._respond(sink, self.queue)
+            self._respond(sink, [*self.queue, "1"])
             self._finish()
             return True
         if self.queue:
@@ -330,7 +336,7 @@ class Session:
             self.probe_deadline = 0.0
             self._reschedule()
             queue = self.queue
-            self.queue = []
+            self.queue = ()
             for encoded in queue:
                 probe.send(encoded)
         else:
@@ -425,8 +431,7 @@ class Session:
             poll = self.poll
             self.poll = None
             if send_close:
-                self.queue.append("1")
-                self._respond(poll, self.queue)
+                self._respond(poll, [*self.queue, "1"])
             else:
                 self._respond(poll, ["6"])
             self._finish()
@@ -442,6 +447,6 @@ class Session:
 
     def _finish(self) -> None:
         self.state = CLOSED
-        self.queue = []
+        self.queue = ()
         self.owner.cancel(self)
         self.owner.discard(self)

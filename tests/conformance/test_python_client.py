@@ -234,3 +234,28 @@ async def test_server_stops(start_server, clients, transport: str) -> None:
     # over polling the client gets a CLOSE packet; a WebSocket is simply closed, as the
     # reference server does, which python-socketio reports as a transport error
     assert reason == ("server disconnect" if transport == "polling" else "transport error")
+
+
+async def test_handshake_query_after_the_request_is_compacted(start_server, clients, transport: str) -> None:
+    """A session keeps its handshake request, minus the parsed query (parsed again on
+    first use); with an ``allow_request`` hook the dict it saw is the one kept."""
+    seen_by_hook: list[Any] = []
+
+    for hook in (None, lambda req: seen_by_hook.append(req.query) or True):
+        sio = fastsio.Server(allow_request=hook) if hook else fastsio.Server()
+        sockets: list[Any] = []
+        sio.on("connect", lambda socket, auth, s=sockets: s.append(socket))
+        url = await start_server(sio)
+        c, _ = clients()
+        await c.connect(url + "?token=abc&n=%C3%A9", transports=[transport], wait_timeout=5)
+        (sock,) = sockets
+        req = sock.client.session.request
+        if hook is None:
+            assert req._query is None and "token=abc&n=%C3%A9&" in req.query_string
+        else:
+            assert req._query is seen_by_hook[0]
+        query = sock.handshake.query
+        assert query["token"] == "abc" and query["n"] == "é" and query["EIO"] == "4"
+        query["added"] = "1"  # parsed once, then kept: a change stays
+        assert sock.handshake.query is query and sock.handshake.query["added"] == "1"
+        await c.disconnect()

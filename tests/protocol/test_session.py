@@ -576,7 +576,7 @@ def test_scenario(
     closes = [e for e in h.log if e[0] == "on_close"]
     assert len(closes) <= 1, "on_close more than once"
     if state == CLOSED:
-        assert h.session.queue == []
+        assert not h.session.queue
 
 
 # ------------------------------------------------------------------ targeted checks

@@ -96,6 +96,6 @@ def test_shutdown_close_hands_queue_and_close_together() -> None:
     session, owner, handler = new_session()
     poll = Poll()
     assert session.poll_request(poll)
-    session.queue.append("42[\"x\"]")  # queued while an upgrade ran, say
+    session.queue = ['42["x"]']  # queued while an upgrade ran, say
     session.close("server shutting down")
     assert poll.payloads == ['42["x"]\x1e1'] and session.state == CLOSED

@@ -29,12 +29,12 @@ class Obj:
 
 
 def filed(wheel: TimerWheel) -> list[Any]:
-    return [obj for bucket in wheel.buckets.values() for obj in bucket]
+    return [obj for bucket in wheel.buckets.values() for obj in bucket[1:]]
 
 
 async def test_fires_in_order_once() -> None:
     loop = asyncio.get_running_loop()
-    wheel = TimerWheel(loop)
+    wheel = TimerWheel(loop, resolution=0.002)
     order: list[str] = []
     objs = [Obj(str(i)) for i in range(5)]
     for obj in objs:
@@ -105,3 +105,22 @@ async def test_closed_sessions_are_not_kept_by_the_wheel(start_server: Any) -> N
         await asyncio.sleep(0.02)
     assert not sio.engine.sessions
     assert not any(s in filed(wheel) for s in sessions)
+
+
+async def test_filing_and_leaving_keeps_the_heap_bounded() -> None:
+    """An object filed and taken out again (an HTTP connection's request deadline, on
+    every request) leaves its bucket in place: the heap holds each index once, so it is
+    bounded by the time span, not by how many objects came and went."""
+    loop = asyncio.get_running_loop()
+    wheel = TimerWheel(loop, resolution=0.01)
+    when = loop.time() + 30
+    for i in range(2000):
+        obj = Obj(str(i))
+        wheel.schedule(obj, when + (i % 5) * 0.01)
+        wheel.cancel(obj)
+    assert filed(wheel) == [] and len(wheel.heap) == 5 and len(wheel.buckets) == 5
+    late = Obj("late")
+    wheel.schedule(late, loop.time() + 0.02)
+    await asyncio.sleep(0.08)
+    assert len(late.fired) == 1 and late.timer_slot is None
+    wheel.close()
