@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import signal
@@ -607,6 +609,20 @@ class LoadgenResult:
     wall_s: float
 
 
+# Every run connects from its own loopback source address.  A run that closes 19,750
+# connections leaves as many client ports in TIME_WAIT for 60 s, of the 28k ephemeral
+# ports: the next run would then measure the kernel's search for a free port (connects
+# stalled for a second at a time), whichever server it is.  A fresh source address
+# gives each run the whole port range again.
+_SOURCE_NET = random.randrange(64, 192)
+_source_runs = itertools.count()
+
+
+def next_source_address() -> str:
+    k = next(_source_runs)
+    return f"127.{_SOURCE_NET}.{(k // 254) % 256}.{k % 254 + 1}"
+
+
 def run_loadgen(binary: Path, scenario: Scenario, port: int, server_pid: int, cpu: str | None) -> LoadgenResult:
     argv = pinned(
         cpu,
@@ -616,6 +632,8 @@ def run_loadgen(binary: Path, scenario: Scenario, port: int, server_pid: int, cp
             scenario.kind,
             "--port",
             str(port),
+            "--source",
+            next_source_address(),
             "--server-pid",
             str(server_pid),
             "--timeout",

@@ -87,6 +87,7 @@ static struct {
 
 /* options */
 static const char *opt_host = "127.0.0.1";
+static const char *opt_source = NULL;
 static int opt_port = 0;
 static const char *opt_path = "/socket.io/";
 static const char *opt_mode = NULL;
@@ -112,6 +113,8 @@ static int opt_verbose = 0;
 
 static int epfd = -1;
 static struct sockaddr_in srv_addr;
+/* --source: the local address every connection is bound to (port chosen at connect()) */
+static struct sockaddr_in src_addr;
 static char *rbuf;
 static char request[512];
 static size_t request_len;
@@ -328,6 +331,17 @@ static void conn_open(conn_t *c) {
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (opt_source) {
+        /* the port is picked at connect() for the whole 4-tuple, so every run from a
+           fresh source address has the whole ephemeral range, whatever earlier runs
+           left in TIME_WAIT */
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(c->fd, (struct sockaddr *)&src_addr, sizeof src_addr) < 0) {
+            c->state = S_CONNECTING;
+            conn_close(c, E_CONNECT);
+            return;
+        }
+    }
     int r = connect(c->fd, (struct sockaddr *)&srv_addr, sizeof srv_addr);
     c->state = S_CONNECTING;
     if (r < 0 && errno != EINPROGRESS) {
@@ -973,6 +987,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port P --mode connect|fanout|echo|churn [options]\n"
             "  --host H            loopback address of the server (127.0.0.1)\n"
+            "  --source A          loopback address to connect from (default: the kernel's choice);\n"
+            "                      a fresh one per run avoids the ports earlier runs left in TIME_WAIT\n"
             "  --path P            Engine.IO path (/socket.io/)\n"
             "  --clients N         connections (connect, fanout) or closed-loop clients (echo)\n"
             "  --inflight K        handshakes in flight while connecting (200)\n"
@@ -997,11 +1013,12 @@ int main(int argc, char **argv) {
         {"latency-budget", 1, 0, 'L'}, {"duration", 1, 0, 'd'},     {"warmup", 1, 0, 'W'},
         {"burst-budget-mb", 1, 0, 'B'}, {"count", 1, 0, 'c'},       {"max-count", 1, 0, 'C'},
         {"conn-burst-kb", 1, 0, 'K'}, {"cycles", 1, 0, 'y'},        {"batch", 1, 0, 'b'},         {"settle", 1, 0, 'S'},
-        {"help", 0, 0, 'u'},          {0, 0, 0, 0}};
+        {"source", 1, 0, 'A'},       {"help", 0, 0, 'u'},          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
         switch (ch) {
         case 'H': opt_host = optarg; break;
+        case 'A': opt_source = optarg; break;
         case 'p': opt_port = atoi(optarg); break;
         case 'P': opt_path = optarg; break;
         case 'm': opt_mode = optarg; break;
@@ -1035,6 +1052,12 @@ int main(int argc, char **argv) {
     if (inet_pton(AF_INET, opt_host, &srv_addr.sin_addr) != 1) die("--host must be an IPv4 address");
     if ((ntohl(srv_addr.sin_addr.s_addr) >> 24) != 127) die("--host must be a loopback address (127.0.0.0/8)");
     srv_addr.sin_family = AF_INET;
+    if (opt_source) {
+        if (inet_pton(AF_INET, opt_source, &src_addr.sin_addr) != 1) die("--source must be an IPv4 address");
+        if ((ntohl(src_addr.sin_addr.s_addr) >> 24) != 127) die("--source must be a loopback address (127.0.0.0/8)");
+        src_addr.sin_family = AF_INET;
+        src_addr.sin_port = 0;
+    }
     srv_addr.sin_port = htons((uint16_t)opt_port);
     if (opt_size > MAX_FRAME / 2) die("--size too large");
     if (opt_inflight < 1) opt_inflight = 1;
