@@ -113,10 +113,12 @@ async def test_filing_and_leaving_keeps_the_heap_bounded() -> None:
     bounded by the time span, not by how many objects came and went."""
     loop = asyncio.get_running_loop()
     wheel = TimerWheel(loop, resolution=0.01)
-    when = loop.time() + 30
+    # Five times in the middle of five consecutive 10 ms buckets: adding multiples of
+    # 0.01 to an arbitrary float may round two of them into the same bucket.
+    base = int((loop.time() + 30) / 0.01)
     for i in range(2000):
         obj = Obj(str(i))
-        wheel.schedule(obj, when + (i % 5) * 0.01)
+        wheel.schedule(obj, (base + i % 5 + 0.5) * 0.01)
         wheel.cancel(obj)
     assert filed(wheel) == [] and len(wheel.heap) == 5 and len(wheel.buckets) == 5
     late = Obj("late")
