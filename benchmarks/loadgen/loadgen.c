@@ -88,6 +88,7 @@ static struct {
 /* options */
 static const char *opt_host = "127.0.0.1";
 static const char *opt_source = NULL;
+static uint32_t opt_sources = 1;
 static int opt_port = 0;
 static const char *opt_path = "/socket.io/";
 static const char *opt_mode = NULL;
@@ -113,8 +114,10 @@ static int opt_verbose = 0;
 
 static int epfd = -1;
 static struct sockaddr_in srv_addr;
-/* --source: the local address every connection is bound to (port chosen at connect()) */
+/* --source, --sources: the local addresses connections are bound to, in turn (port chosen
+   at connect()) */
 static struct sockaddr_in src_addr;
+static uint32_t src_base; /* host order */
 static char *rbuf;
 static char request[512];
 static size_t request_len;
@@ -336,7 +339,9 @@ static void conn_open(conn_t *c) {
            fresh source address has the whole ephemeral range, whatever earlier runs
            left in TIME_WAIT */
         setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (bind(c->fd, (struct sockaddr *)&src_addr, sizeof src_addr) < 0) {
+        struct sockaddr_in a = src_addr;
+        a.sin_addr.s_addr = htonl(src_base + c->idx % opt_sources);
+        if (bind(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
             c->state = S_CONNECTING;
             conn_close(c, E_CONNECT);
             return;
@@ -989,6 +994,9 @@ static void usage(void) {
             "  --host H            loopback address of the server (127.0.0.1)\n"
             "  --source A          loopback address to connect from (default: the kernel's choice);\n"
             "                      a fresh one per run avoids the ports earlier runs left in TIME_WAIT\n"
+            "  --sources K         connect from K consecutive addresses from --source on, in turn (1):\n"
+            "                      past ~14k connections from one address, the kernel's search for a\n"
+            "                      free port costs the load generator more than the server's accept\n"
             "  --path P            Engine.IO path (/socket.io/)\n"
             "  --clients N         connections (connect, fanout) or closed-loop clients (echo)\n"
             "  --inflight K        handshakes in flight while connecting (200)\n"
@@ -1013,12 +1021,13 @@ int main(int argc, char **argv) {
         {"latency-budget", 1, 0, 'L'}, {"duration", 1, 0, 'd'},     {"warmup", 1, 0, 'W'},
         {"burst-budget-mb", 1, 0, 'B'}, {"count", 1, 0, 'c'},       {"max-count", 1, 0, 'C'},
         {"conn-burst-kb", 1, 0, 'K'}, {"cycles", 1, 0, 'y'},        {"batch", 1, 0, 'b'},         {"settle", 1, 0, 'S'},
-        {"source", 1, 0, 'A'},       {"help", 0, 0, 'u'},          {0, 0, 0, 0}};
+        {"source", 1, 0, 'A'},       {"sources", 1, 0, 'N'},       {"help", 0, 0, 'u'},          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
         switch (ch) {
         case 'H': opt_host = optarg; break;
         case 'A': opt_source = optarg; break;
+        case 'N': opt_sources = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'p': opt_port = atoi(optarg); break;
         case 'P': opt_path = optarg; break;
         case 'm': opt_mode = optarg; break;
@@ -1057,6 +1066,9 @@ int main(int argc, char **argv) {
         if ((ntohl(src_addr.sin_addr.s_addr) >> 24) != 127) die("--source must be a loopback address (127.0.0.0/8)");
         src_addr.sin_family = AF_INET;
         src_addr.sin_port = 0;
+        src_base = ntohl(src_addr.sin_addr.s_addr);
+        if (opt_sources < 1 || opt_sources > 256 || ((src_base + opt_sources - 1) >> 24) != 127)
+            die("--sources must be 1..256 and stay in 127.0.0.0/8");
     }
     srv_addr.sin_port = htons((uint16_t)opt_port);
     if (opt_size > MAX_FRAME / 2) die("--size too large");
