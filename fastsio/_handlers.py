@@ -52,6 +52,16 @@ class Handler:
         return self.fn(*self.adapt(args))
 
 
+# what plain ``def`` handlers return: never awaitable, and not worth inspect.isawaitable's
+# ABC check on every call (a subclass is not in here, so it is still checked)
+_PLAIN_RESULTS = frozenset((type(None), bool, int, float, str, bytes, tuple, list, dict))
+
+
+def is_awaitable(result: Any) -> bool:
+    """``inspect.isawaitable``, quick for the values plain handlers return."""
+    return type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result)
+
+
 def ack_args(result: Any) -> list[Any]:
     """A handler's return value as ack arguments (a tuple is several arguments)."""
     if result is None:

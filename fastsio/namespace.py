@@ -6,7 +6,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ._handlers import Handler, ack_args, spawn
+from ._handlers import Handler, ack_args, is_awaitable, spawn
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
 from .protocol import socketio as sio
@@ -193,7 +193,7 @@ class Namespace:
                 self._refuse(client, sock, ConnectionRefused(str(exc) or type(exc).__name__))
                 self._report(sock, exc)
                 return
-            if inspect.isawaitable(result):
+            if is_awaitable(result):
                 spawn(self._connect_async(client, sock, auth, result, steps[i + 1 :], connect))
                 return
         if connect is not None:
@@ -206,7 +206,7 @@ class Namespace:
                 self._refuse(client, sock, ConnectionRefused(str(exc) or type(exc).__name__))
                 self._report(sock, exc)
                 return
-            if inspect.isawaitable(result):
+            if is_awaitable(result):
                 spawn(self._connect_async(client, sock, auth, result, [], None))
                 return
             if result is False:
@@ -393,7 +393,7 @@ class Namespace:
         except Exception as exc:
             self._report(sock, exc)
             return
-        if inspect.isawaitable(result):
+        if is_awaitable(result):
             spawn(self._finish_async(sock, result, ack_id))
         elif ack_id is not None:
             sock.send_ack(ack_id, ack_args(result))

@@ -150,9 +150,7 @@ class Request:
         query = self._query
         if query is None:
             qs = self.query_string
-            query = self._query = (
-                {_shared(k): _shared(v) for k, v in parse_qsl(qs)} if qs else {}
-            )
+            query = self._query = _parse_query(qs) if qs else {}
         return query
 
     def compact(self) -> None:
@@ -162,6 +160,19 @@ class Request:
         most of its size.  The engine calls this when no application code has seen the
         request yet (so nothing it changed in the dict is lost)."""
         self._query = None
+
+
+def _parse_query(qs: str) -> dict[str, str]:
+    """``dict(parse_qsl(qs))`` with shared strings; a query with nothing to unquote (an
+    Engine.IO handshake's ``EIO=4&transport=websocket``) is split directly."""
+    if "%" in qs or "+" in qs:
+        return {_shared(k): _shared(v) for k, v in parse_qsl(qs)}
+    query = {}
+    for part in qs.split("&"):
+        name, _, value = part.partition("=")
+        if value:  # parse_qsl drops blank values
+            query[_shared(name)] = _shared(value)
+    return query
 
 
 def _shareable_target(raw: bytes) -> bool:

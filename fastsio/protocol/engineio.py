@@ -7,6 +7,7 @@ Engine.IO v3 ones (``allow_eio3``: socket.io-client 1.x/2.x) from :mod:`fastsio.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .._speedups.eio import (
     SEPARATOR,
@@ -92,21 +93,28 @@ def open_packet(
     sid: str, upgrades: list[str], ping_interval_ms: int, ping_timeout_ms: int, max_payload: int
 ) -> str:
     """The OPEN packet (``0{...}``) that starts a session (what ``json.dumps`` of the
-    dict with compact separators gives, without building an encoder per session)."""
-    return (
-        '0{"sid":'
-        + _json_str(sid)
-        + ',"upgrades":'
-        + _json_compact.encode(upgrades)
-        + ',"pingInterval":'
-        + _json_compact.encode(ping_interval_ms)
-        + ',"pingTimeout":'
-        + _json_compact.encode(ping_timeout_ms)
-        + ',"maxPayload":'
-        + _json_compact.encode(max_payload)
-        + "}"
-    )
+    dict with compact separators gives).  Only the sid differs from session to session:
+    the rest is encoded once per set of settings."""
+    key = (*upgrades, ping_interval_ms, ping_timeout_ms, max_payload)
+    tail = _open_tails.get(key)
+    if tail is None:
+        tail = (
+            ',"upgrades":'
+            + _json_compact.encode(list(upgrades))
+            + ',"pingInterval":'
+            + _json_compact.encode(ping_interval_ms)
+            + ',"pingTimeout":'
+            + _json_compact.encode(ping_timeout_ms)
+            + ',"maxPayload":'
+            + _json_compact.encode(max_payload)
+            + "}"
+        )
+        if len(_open_tails) >= 64:
+            _open_tails.clear()
+        _open_tails[key] = tail
+    return '0{"sid":' + _json_str(sid) + tail
 
 
+_open_tails: dict[tuple[Any, ...], str] = {}
 _json_compact = json.JSONEncoder(separators=(",", ":"))
 _json_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]

@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastsio
 from fastsio._server import http as http_mod
@@ -819,3 +821,22 @@ def test_run_stops_on_signal(sig: int, cls: str) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="abEIO=&+%20t-_.~é", max_size=6),
+            st.text(alphabet="ab=&+%2F0w-é", max_size=6),
+        ),
+        max_size=5,
+    ).map(lambda pairs: "&".join(f"{k}={v}" if v != "-" else k for k, v in pairs))
+)
+def test_query_is_what_parse_qsl_gives(qs: str) -> None:
+    """The query fast path (nothing to unquote) and the parse_qsl path agree with
+    ``dict(parse_qsl(qs))``: blank values and '='-less names dropped, last one wins."""
+    from urllib.parse import parse_qsl
+
+    from fastsio._server.http import _parse_query
+
+    assert _parse_query(qs) == dict(parse_qsl(qs))
