@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from typing import Any
 
 import fastsio
+
+import _nodedriver
 
 
 class Seen:
@@ -195,31 +196,8 @@ def b(data: bytes) -> dict[str, str]:
     return {"$bin": base64.b64encode(data).decode()}
 
 
-class Run:
-    """What the client saw: the driver's records, and its exit status."""
-
-    def __init__(self, records: list[dict[str, Any]], returncode: int | None, stderr: str) -> None:
-        self.records = records
-        self.returncode = returncode
-        self.stderr = stderr
-
-    def __repr__(self) -> str:
-        lines = "\n".join(json.dumps(r) for r in self.records)
-        return f"<Run rc={self.returncode}\n{lines}\nstderr: {self.stderr}>"
-
-    def of(self, t: str, **match: Any) -> list[dict[str, Any]]:
-        return [r for r in self.records if r["t"] == t and all(r.get(k) == v for k, v in match.items())]
-
-    def one(self, t: str, **match: Any) -> dict[str, Any]:
-        found = self.of(t, **match)
-        assert len(found) == 1, (t, match, self)
-        return found[0]
-
-    def index(self, t: str, **match: Any) -> int:
-        for i, r in enumerate(self.records):
-            if r["t"] == t and all(r.get(k) == v for k, v in match.items()):
-                return i
-        raise AssertionError(f"no {t} {match} in {self!r}")
+class Run(_nodedriver.Run):
+    """What socket.io-client saw, in drivers that open several sockets (``sock``)."""
 
     def acks(self, tag: str, sock: str = "s") -> list[Any]:
         return self.one("ack", tag=tag, sock=sock)["args"]

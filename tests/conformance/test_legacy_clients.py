@@ -11,28 +11,18 @@ and socket.io-client 1.2.0 in a browser: tests/browser.)
 
 from __future__ import annotations
 
-import asyncio
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _interop import MODES, Run, b, build_server
+from _nodedriver import node_marks, run_driver
 
 LEGACY_DIR = Path(__file__).resolve().parents[1] / "legacy"
 DRIVER = LEGACY_DIR / "driver.cjs"
-NODE = shutil.which("node")
 
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(NODE is None, reason="node is not installed"),
-    pytest.mark.skipif(
-        not (LEGACY_DIR / "node_modules" / "sioc12").is_dir(),
-        reason="tests/legacy/node_modules is missing: run `npm ci` in tests/legacy (make test does)",
-    ),
-]
+pytestmark = node_marks(LEGACY_DIR, "sioc12", "run `npm ci` in tests/legacy")
 
 CLIENTS = {"2.5.0": "sioc25", "1.7.4": "sioc17", "1.2.0": "sioc12"}
 TEXT = "héllo 世界 🎉 \u2028 ✓"
@@ -60,27 +50,8 @@ async def drive(
         "timeout": int(timeout * 1000),
         "steps": steps,
     }
-    proc = await asyncio.create_subprocess_exec(
-        NODE,
-        str(DRIVER),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(LEGACY_DIR),
-        limit=1 << 24,
-    )
-    assert proc.stdout is not None and proc.stdin is not None and proc.stderr is not None
-    proc.stdin.write(json.dumps(scenario).encode() + b"\n")
-    await proc.stdin.drain()
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout + 5)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    records = [json.loads(line) for line in out.splitlines() if line.strip()]
-    run = Run(records, proc.returncode, err.decode(errors="replace"))
-    assert proc.returncode == 0, run
+    run = await run_driver(DRIVER, scenario, timeout, run_type=Run)
+    assert run.returncode == 0, run
     if mode == "upgrade":
         assert run.of("upgrade"), run
     return run

@@ -9,8 +9,6 @@ handlers of ``_interop.build_server``.
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -18,19 +16,13 @@ import pytest
 
 import fastsio
 from _interop import MODES, Run, Seen, b, build_server
+from _nodedriver import node_marks, run_driver
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 DRIVER = NODE_DIR / "driver.mjs"
-NODE = shutil.which("node")
 
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(NODE is None, reason="node is not installed"),
-    pytest.mark.skipif(
-        not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-        reason="tests/node/node_modules is missing: run `make node` (make test does)",
-    ),
-]
+pytestmark = node_marks(NODE_DIR)
+
 
 @pytest.fixture(params=list(MODES))
 def mode(request: pytest.FixtureRequest) -> str:
@@ -56,40 +48,9 @@ async def drive(
         "timeout": int(timeout * 1000),
         "steps": steps,
     }
-    proc = await asyncio.create_subprocess_exec(
-        NODE,
-        str(DRIVER),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=str(NODE_DIR),
-        limit=1 << 24,  # one record per line, large payloads included
-    )
-    assert proc.stdout is not None and proc.stdin is not None and proc.stderr is not None
-    records: list[dict[str, Any]] = []
-    proc.stdin.write(json.dumps(scenario).encode() + b"\n")
-
-    async def read() -> None:
-        async for line in proc.stdout:
-            rec = json.loads(line)
-            records.append(rec)
-            if rec["t"] == "sync":
-                if on_sync is not None:
-                    await on_sync(rec["name"])
-                proc.stdin.write(b"go\n")
-                await proc.stdin.drain()
-
-    try:
-        _, err, _ = await asyncio.wait_for(
-            asyncio.gather(read(), proc.stderr.read(), proc.wait()), timeout + 5
-        )
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    run = Run(records, proc.returncode, err.decode(errors="replace"))
+    run = await run_driver(DRIVER, scenario, timeout, on_sync, Run)
     if check:
-        assert proc.returncode == 0, run
+        assert run.returncode == 0, run
         if mode == "upgrade":
             assert run.of("upgrade"), run
     return run

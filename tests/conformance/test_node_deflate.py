@@ -23,16 +23,10 @@ import pytest
 
 import fastsio
 from _interop import Run, b, build_server
-from test_node_client import DRIVER, NODE, NODE_DIR, drive  # noqa: F401
+from _nodedriver import node_marks
+from test_node_client import NODE_DIR, drive
 
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(NODE is None, reason="node is not installed"),
-    pytest.mark.skipif(
-        not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-        reason="tests/node/node_modules is missing: run `make node` (make test does)",
-    ),
-]
+pytestmark = node_marks(NODE_DIR)
 
 TRAILER = b"\x00\x00\xff\xff"
 # about 4 KB that deflate halves: a second copy, with context takeover, is a few bytes
