@@ -4,7 +4,8 @@ Sessions never own a timer handle.  ``schedule(obj, when)`` files ``obj`` in the
 bucket of ``when`` (``resolution`` seconds wide; a deadline may fire up to one
 bucket early, and the object is told the bucket's end as the time); one ``call_at``
 is armed for the earliest bucket; when it fires, every object of every due bucket
-gets ``on_timer(now)`` and may reschedule itself.  The object keeps its bucket in ``obj.timer_slot``.
+gets ``on_timer(now)`` and may reschedule itself.  The object keeps its bucket in
+``obj.timer_slot``.
 """
 
 from __future__ import annotations
