@@ -300,12 +300,17 @@ def base_env() -> dict[str, str]:
 # preparation: build the load generator, install what the peers need
 
 
+def c_compiler() -> str | None:
+    """The C compiler the load generator is built with: $CC, else cc, gcc or clang."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
 def build_loadgen(force: bool = False) -> Path:
     BUILD.mkdir(parents=True, exist_ok=True)
     binary = BUILD / "loadgen"
     if not force and binary.exists() and binary.stat().st_mtime >= LOADGEN_SRC.stat().st_mtime:
         return binary
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    cc = c_compiler()
     if not cc:
         raise RuntimeError("no C compiler found (set CC): the load generator is written in C")
     tmp = binary.with_suffix(".tmp")

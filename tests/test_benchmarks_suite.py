@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,20 +17,18 @@ from typing import Any
 import pytest
 
 import fastsio
+from benchmarks.runner import build_loadgen, c_compiler
 from fastsio._speedups import NO_EXTENSIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(
-    not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")),
-    reason="the load generator is built with a C compiler",
+    c_compiler() is None, reason="the load generator is built with a C compiler"
 )
 
 
 @pytest.fixture(scope="module")
 def loadgen() -> Path:
-    from benchmarks.runner import build_loadgen
-
     return build_loadgen()
 
 
