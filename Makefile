@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: install node browser demo-assets demo test test-compiled test-pure bench bench-quick clean
 BENCH_ARGS ?=
 
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/_speedups/*_py.py)
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip setuptools wheel
 	$(PIP) install -q -e '.[test]'

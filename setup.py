@@ -3,11 +3,12 @@
 The compiled twins of ``fastsio/_speedups``:
 
 * "One source, two builds" (STYLE 2.2): every twin without a hand-written
-  ``x_c.pyx`` (``wsframe``, ``eio``, ``eio3``, ``sio``) is its pure twin
-  ``x_py.py`` compiled as ``x_c`` with the augmenting ``x_c.pxd``.  The ``.py`` is copied to ``build/cython/fastsio/_speedups/x_c.py``
-  beside copies of the ``.pxd`` files and cythonized there, so the package never
-  holds an importable ``x_c.py``: an unbuilt tree imports the pure twin under its
-  own name or nothing.
+  ``x_c.pyx`` (``wsframe``, ``eio``, ``eio3``, ``sio``) is its pure twin, which
+  lives with its feature (the first line of ``_speedups/x_c.pxd`` names it),
+  compiled as ``fastsio._speedups.x_c`` with that augmenting ``.pxd``.  The
+  source is copied to ``build/cython/fastsio/_speedups/x_c.py`` beside copies of
+  the ``.pxd`` files and cythonized there, so the package never holds an
+  importable ``x_c.py``: an unbuilt tree imports the pure twin or nothing.
 * Hand-written Cython for pointer-level code: ``_frame.pyx`` (unmasking, frame assembly),
   ``_jsonenc.pyx`` (the JSON writer of the Socket.IO codec), ``fanout_c.pyx``.
 
@@ -44,17 +45,26 @@ REQUIRE_EXTENSIONS = bool(os.environ.get("FASTSIO_REQUIRE_EXTENSIONS"))
 TRACE = bool(os.environ.get("FASTSIO_CYTHON_TRACE"))
 DEBUG = bool(os.environ.get("FASTSIO_DEBUG_BUILD"))
 
-# Hand-written Cython modules; every other pure twin x_py.py is compiled from
-# its own source as x_c (typed by x_c.pxd when there is one), so that a new
+# Hand-written Cython modules (pointer-level code).  Every other compiled twin
+# is declared by a ``<name>_c.pxd`` whose first line names its pure source
+# (``# cython-source: fastsio/protocol/websocket/frames_py.py``): that source is
+# compiled as ``fastsio._speedups.<name>_c``, typed by the .pxd, so that a new
 # twin gets its compiled build without a change here.
 HAND_WRITTEN = ("_frame", "_jsonenc", "fanout_c")
-SHARED_SOURCE = tuple(
-    sorted(
-        path.name[: -len("_py.py")]
-        for path in SPEEDUPS.glob("*_py.py")
-        if not (SPEEDUPS / (path.name[: -len("_py.py")] + "_c.pyx")).exists()
-    )
-)
+SOURCE_TAG = "# cython-source:"
+
+
+def _shared_sources() -> dict[str, Path]:
+    """Return compiled module name (``wsframe_c``) -> the pure source it is built from."""
+    found: dict[str, Path] = {}
+    for pxd in sorted(SPEEDUPS.glob("*_c.pxd")):
+        first = pxd.read_text().splitlines()[0] if pxd.read_text() else ""
+        if first.startswith(SOURCE_TAG):
+            found[pxd.stem] = Path(first[len(SOURCE_TAG) :].strip())
+    return found
+
+
+SHARED_SOURCE = _shared_sources()
 
 DIRECTIVES = {
     "language_level": 3,
@@ -122,7 +132,7 @@ def _stage() -> list[Path]:
         if not marker.exists():
             marker.write_text("")
     pxd_changed = [_sync(pxd, package / pxd.name) for pxd in sorted(SPEEDUPS.glob("*.pxd"))]
-    pairs = [(SPEEDUPS / f"{name}_py.py", package / f"{name}_c.py") for name in SHARED_SOURCE]
+    pairs = [(source, package / f"{module}.py") for module, source in SHARED_SOURCE.items()]
     pairs += [(SPEEDUPS / f"{name}.pyx", package / f"{name}.pyx") for name in HAND_WRITTEN]
     for source, target in pairs:
         if _sync(source, target, stamp=True) or any(pxd_changed):

@@ -4,6 +4,7 @@
     python -m benchmarks --quick              # small N, one repeat: a smoke test
     python -m benchmarks --impls node-socketio,floor-coalesce --scenarios fanout --fanout-n 1000
     python -m benchmarks --report benchmarks/results/<run>/results.jsonl   # tables and chart again
+    python -m benchmarks --baseline HEAD      # this working tree against its last commit, side by side
 
 Each run starts the server fresh, pinned to one CPU (taskset), and the load generator on another;
 repeats are interleaved (every implementation runs once before any runs again, in a rotating
@@ -32,6 +33,7 @@ from .runner import (
     IMPLEMENTATIONS,
     RESULTS,
     ROOT,
+    Baseline,
     Impl,
     Scenario,
     Settings,
@@ -44,6 +46,7 @@ from .runner import (
     prepare,
     proc_cpu_s,
     raise_nofile_limit,
+    resolve_baseline,
     run_loadgen,
     server,
     versions,
@@ -101,9 +104,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument(
         "--impls",
         type=_csv,
-        default=[i.name for i in IMPLEMENTATIONS],
+        default=None,
         metavar="LIST",
-        help=f"comma-separated, from {names} (default: all)",
+        help=f"comma-separated, from {names}, and fastsio@REV for a baseline "
+        "(default: all; with --baseline: fastsio and the baselines)",
+    )
+    p.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="one more implementation, fastsio@<short sha>: fastsio at git revision REV (e.g. HEAD, main~3), "
+        "run from its own worktree in benchmarks/results/baselines/ with its compiled twins built there; "
+        "repeatable",
     )
     p.add_argument("--repeats", type=int, default=None, help="interleaved repeats; medians are reported (3; quick: 1)")
     p.add_argument(
@@ -158,7 +171,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         p.error(f"unknown scenario(s): {', '.join(unknown)}")
-    unknown = [i for i in args.impls if i not in IMPL_BY_NAME]
+    baselines: dict[str, Baseline] = {}
+
+    def baseline(rev: str) -> str:
+        try:
+            b = resolve_baseline(rev)
+        except ValueError as exc:
+            p.error(f"baseline: {exc}")
+        baselines.setdefault(b.name, b)
+        return b.name
+
+    for rev in args.baseline:
+        baseline(rev)
+    if args.impls is None:
+        impls = ["fastsio", *baselines] if baselines else [i.name for i in IMPLEMENTATIONS]
+    else:
+        prefix = "fastsio@"
+        impls = [
+            baseline(name[len(prefix) :]) if name.startswith(prefix) and name not in baselines else name
+            for name in args.impls
+        ]
+        impls += [name for name in baselines if name not in impls]
+    args.impls = list(dict.fromkeys(impls))
+    args.baselines = baselines
+    unknown = [i for i in args.impls if i not in IMPL_BY_NAME and i not in baselines]
     if unknown:
         p.error(f"unknown implementation(s): {', '.join(unknown)}")
     return args
@@ -225,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.list:
-        for impl in IMPLEMENTATIONS:
+        for impl in (*IMPLEMENTATIONS, *(b.impl for b in args.baselines.values())):
             print(f"{impl.name:26} {impl.description}")
         print()
         for sc in plan(list(SCENARIOS), settings_from(args)):
@@ -236,7 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = settings_from(args)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
-    full = not args.quick and set(args.scenarios) == set(SCENARIOS) and set(args.impls) == set(IMPL_BY_NAME)
+    baselines: dict[str, Baseline] = args.baselines
+    full = (
+        not args.quick
+        and not baselines
+        and set(args.scenarios) == set(SCENARIOS)
+        and set(args.impls) == set(IMPL_BY_NAME)
+    )
     results_md = full if args.results_md is None else args.results_md
     soft, hard = raise_nofile_limit()
     pinning = choose_pinning(not args.no_pin)
@@ -248,13 +290,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=log)
         return 2
 
-    impls: list[Impl] = [IMPL_BY_NAME[name] for name in args.impls]
+    impls: list[Impl] = [IMPL_BY_NAME[name] if name in IMPL_BY_NAME else baselines[name].impl for name in args.impls]
     skipped: dict[str, str] = {}
+    imports: dict[str, dict[str, Any]] = {}  # what each Python server imports, fastsio's file above all
     for impl in impls:
-        why = prepare(impl, install=not args.no_install, log=log)
+        facts: dict[str, Any] = {}
+        why = prepare(impl, install=not args.no_install, log=log, facts=facts)
+        if facts:
+            imports[impl.name] = facts
         if why:
             skipped[impl.name] = why
             print(f"skipping {impl.name}: {why}", file=log)
+        elif facts.get("fastsio_file") and (impl.root is not None or baselines):
+            print(f"{impl.name} imports fastsio from {facts['fastsio_file']}", file=log)
     active = [impl for impl in impls if impl.name not in skipped]
     scenarios = plan(args.scenarios, settings)
     if not active or not scenarios:
@@ -279,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "implementations": [i.name for i in impls],
         "skipped": skipped,
         "versions": versions(),
+        "baselines": {name: b.record() for name, b in baselines.items()},
+        "imports": imports,
     }
     runs: list[dict[str, Any]] = []
     units: list[tuple[int, Scenario, Impl]] = []

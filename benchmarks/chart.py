@@ -41,6 +41,13 @@ class Panel:
     bars: Sequence[tuple[str, float | None]]  # (implementation, value); None = no result
 
 
+def short_name(name: str) -> str:
+    """The label under a bar: a baseline fastsio@<sha> is @<sha>."""
+    if name.startswith("fastsio@"):
+        return name[len("fastsio") :]
+    return SHORT_NAMES.get(name, name)
+
+
 def colour_of(name: str, order: Sequence[str]) -> RGB:
     if name in PALETTE:
         return PALETTE[name]
@@ -95,7 +102,7 @@ def _render_matplotlib(panels: Sequence[Panel], path: str, title: str, order: Se
             label = "n/a" if v is None else human(v)
             ax.annotate(label, (x, max(values[x], 1e-9)), ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels([SHORT_NAMES.get(n, n) for n in names], fontsize=7)
+        ax.set_xticklabels([short_name(n) for n in names], fontsize=7)
         hint = "higher is better" if panel.higher_is_better else "lower is better"
         ax.set_title(f"{panel.title}\n{panel.unit}, {hint}", fontsize=8)
     for j in range(len(panels), rows * cols):
@@ -331,7 +338,7 @@ def _render_builtin(panels: Sequence[Panel], path: str, title: str, order: Seque
                 yy = ypos(value)
                 cv.rect(cx - bw // 2, yy, cx + bw // 2, ay1, colour_of(name, order))
                 cv.text_centered(cx, yy - 9, human(value), dark)
-            short = _fit(SHORT_NAMES.get(name, name), int(slot) - 2)
+            short = _fit(short_name(name), int(slot) - 2)
             cv.text_centered(cx, ay1 + 6, short, dark)
 
     with open(path, "wb") as f:

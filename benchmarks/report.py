@@ -141,10 +141,24 @@ def rows_for(runs: Sequence[dict[str, Any]], settings: dict[str, Any]) -> list[R
     return rows
 
 
+BASELINE_PREFIX = "fastsio@"  # fastsio at an older commit (--baseline REV): fastsio@<short sha>
+
+
 def impl_order(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """The suite's own order, each baseline (in the order first run) right after ``fastsio``."""
     present = {r["impl"] for r in runs}
-    known = [impl.name for impl in IMPLEMENTATIONS if impl.name in present]
+    baselines = list(dict.fromkeys(r["impl"] for r in runs if r["impl"].startswith(BASELINE_PREFIX)))
+    known: list[str] = []
+    for impl in IMPLEMENTATIONS:
+        if impl.name in present:
+            known.append(impl.name)
+        if impl.name == "fastsio":
+            known += baselines
     return known + sorted(present - set(known))
+
+
+def baselines_of(impls: Sequence[str]) -> list[str]:
+    return [name for name in impls if name.startswith(BASELINE_PREFIX)]
 
 
 def cells(
@@ -220,7 +234,9 @@ def targets(
         mark = "n/a" if ok is None else ("PASS" if ok else "FAIL")
         return f"| {what} | {detail} | {mark} |"
 
-    def ratio_check(label: str, field: str, ref: str, want: float, what: str, higher: bool = True) -> str:
+    def ratio_check(label: str, field: str, ref: str, want: float, what: str, higher: bool = True) -> str | None:
+        if ref not in requested:  # e.g. fastsio against a baseline only: no Node, no floor
+            return None
         mine, theirs = med(label, field, "fastsio"), med(label, field, ref)
         r = _ratio(mine, theirs)
         if r is None:
@@ -230,7 +246,7 @@ def targets(
 
     lines: list[str] = []
     if "fastsio" in requested:
-        out = [
+        checks = [
             ratio_check("fanout-10k", "deliveries_per_s", NODE_REF, 20, "fan-out 10k clients >= 20x Node"),
             ratio_check("fanout-10k", "deliveries_per_s", FLOOR_REF, 0.25, "fan-out 10k clients >= 25% of the floor"),
             ratio_check("fanout-1k", "deliveries_per_s", NODE_REF, 10, "fan-out 1k clients >= 10x Node"),
@@ -246,6 +262,7 @@ def targets(
             ratio_check("echo-100", "rtt_p99_ms", NODE_REF, 0.999999, "echo p99 RTT lower than Node's", higher=False),
             ratio_check("connect-10k", "connects_per_s", NODE_REF, 2, "connects/s (to 10k) >= 2x Node"),
         ]
+        out = [line for line in checks if line is not None]
         kb = med("connect-10k", "rss_per_conn_kb", "fastsio")
         out.append(
             check(
@@ -266,7 +283,7 @@ def targets(
                     f"{worst:,}/{held[0]['n']:,} held, {closed} closed during the hold",
                 )
             )
-        else:
+        elif any(row.label == "connect-max" for row in rows) or not baselines_of(requested):
             out.append(check(None, "connections up to the fd limit, none closed while held", "missing results"))
         lines += out
     if "fastsio-pure" in requested:
@@ -290,6 +307,75 @@ def targets(
     if not lines:
         return []
     return ["| target | this run | |", "| --- | --- | --- |", *lines]
+
+
+def _range_text(cell: Cell | None) -> str:
+    """Median, and the range of the repeats when there are several: 3.37 (3.31-3.42)."""
+    if cell is None or cell.median is None:
+        return "failed" if cell is not None and cell.failed else "—"
+    text = human(cell.median)
+    if len(cell.values) > 1:
+        text += f" ({human(min(cell.values))}–{human(max(cell.values))})"
+    return text + (" (!)" if cell.failed else "")
+
+
+def noise_verdict(metric: Metric, old: Cell, new: Cell) -> str:
+    """``within noise`` when the ranges of the two sets of repeats overlap, else ``better`` or
+    ``worse`` for the new one; no verdict from a single repeat."""
+    if not old.values or not new.values:
+        return "—"
+    if len(old.values) < 2 or len(new.values) < 2:
+        return "one repeat, no noise estimate"
+    if min(new.values) <= max(old.values) and min(old.values) <= max(new.values):
+        return "within noise"
+    new_higher = min(new.values) > max(old.values)
+    return "better" if new_higher == metric.higher_is_better else "worse"
+
+
+def against_baseline(
+    table: dict[tuple[str, str, str], Cell], rows: Sequence[Row], base: str, meta: dict[str, Any]
+) -> list[str]:
+    """fastsio (this tree) against one baseline: both medians with their ranges, the ratio, a verdict."""
+    info = (meta.get("baselines") or {}).get(base) or {}
+    v = meta.get("versions", {})
+    head = v.get("git_commit") or "?"
+    new_label = f"this working tree, git {head}{' with uncommitted changes' if v.get('git_dirty') else ''}"
+    lines = [f"## fastsio against {base}", ""]
+    lines.append(
+        f"`fastsio` ({new_label}) against `{base}` (git {info.get('commit', base)[:12]}"
+        + (f", {info['date'][:10]}" if info.get("date") else "")
+        + "), same run, interleaved. Medians, the range of the repeats in brackets; the ratio is fastsio's "
+        "median over the baseline's (↓ rows want at most 1x); **within noise**: the two ranges overlap."
+    )
+    lines.append("")
+    body: list[list[str]] = []
+    verdicts: list[tuple[str, str]] = []
+    for row in rows:
+        if not row.metric.ratio:
+            continue
+        old, new = table[(row.label, row.metric.field, base)], table[(row.label, row.metric.field, "fastsio")]
+        verdict = noise_verdict(row.metric, old, new)
+        verdicts.append((row.title, verdict))
+        body.append(
+            [
+                f"{row.title} ({row.metric.unit})",
+                arrow(row.metric),
+                _range_text(old),
+                _range_text(new),
+                ratio_text(_ratio(new.median, old.median)),
+                verdict,
+            ]
+        )
+    lines += _table(["metric", "", base, "fastsio", f"fastsio / {base}", "verdict"], body)
+    judged = [(t, x) for t, x in verdicts if x in ("within noise", "better", "worse")]
+    if judged:
+        off = [f"{t}: {x}" for t, x in judged if x != "within noise"]
+        lines.append("")
+        lines.append(
+            f"{sum(1 for _, x in judged if x == 'within noise')} of {len(judged)} metrics within noise"
+            + ("." if not off else "; outside it: " + "; ".join(off) + ".")
+        )
+    return lines
 
 
 def loadgen_cost(runs: Sequence[dict[str, Any]], impls: Sequence[str]) -> list[str]:
@@ -378,7 +464,8 @@ def markdown(
     versions_txt = ", ".join(f"{label} {v[key]}" for key, label in VERSION_LABELS if v.get(key))
     lines.append(
         f"Versions: {versions_txt}. Machine: {v.get('cpu', '?')}, {v.get('cpus', '?')} CPUs, "
-        f"Linux {v.get('kernel', '?')}; git {v.get('git_commit') or '(no commit)'}."
+        f"Linux {v.get('kernel', '?')}; git {v.get('git_commit') or '(no commit)'}"
+        f"{' with uncommitted changes' if v.get('git_dirty') else ''}."
     )
     background = [float(r["background_cpu"]) for r in runs if isinstance(r.get("background_cpu"), (int, float))]
     if background:
@@ -426,6 +513,9 @@ def markdown(
                 ]
             )
         lines += _table(["metric", "", *impls], body)
+    for base in baselines_of(impls):
+        if "fastsio" in impls:
+            lines += ["", *against_baseline(table, rows, base, meta)]
     tgt = targets(table, meta.get("implementations") or impls, rows, runs)
     if tgt:
         lines += ["", "## Targets (issue 4)", "", *tgt]
@@ -447,9 +537,18 @@ def markdown(
         lines += ["", "## Not run", ""]
         lines += [f"- {name}: {why}" for name, why in skipped.items()]
     lines += ["", "## Implementations", ""]
+    recorded = meta.get("baselines") or {}
+    imports = meta.get("imports") or {}
     for name in impls:
         impl = IMPL_BY_NAME.get(name)
-        lines.append(f"- **{name}**: {impl.description if impl else name}")
+        text = impl.description if impl else (recorded.get(name) or {}).get("description") or name
+        if name == "fastsio" and recorded:
+            text += f"; this working tree (git {v.get('git_commit') or '?'}"
+            text += " with uncommitted changes)" if v.get("git_dirty") else ")"
+        where = (imports.get(name) or {}).get("fastsio_file")
+        if where and (recorded or name.startswith(BASELINE_PREFIX)):
+            text += f"; imports fastsio from `{where}`"
+        lines.append(f"- **{name}**: {text}")
     if chart_name:
         lines += ["", f"![benchmark chart]({chart_name})"]
     if results_path:

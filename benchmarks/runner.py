@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
 import importlib.util
 import itertools
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 RESULTS = BENCH / "results"
 BUILD = RESULTS / "build"
+BASELINES = RESULTS / "baselines"  # git worktrees of --baseline commits (git-ignored, like all of results/)
 NODE_DIR = BENCH / "servers" / "node"
 LOADGEN_SRC = BENCH / "loadgen" / "loadgen.c"
 LOOPBACK = "127.0.0.1"
@@ -43,6 +45,10 @@ class Impl:
     runtime: str  # "python" or "node"
     args: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    # A baseline (--baseline REV) runs from a git worktree of that commit: its cwd and the first
+    # entry of its PYTHONPATH, so that ``import fastsio`` and its server module are that tree's
+    root: Path | None = None
+    commit: str | None = None
 
     def argv(self, port: int) -> list[str]:
         head = [sys.executable] if self.runtime == "python" else [shutil.which("node") or "node"]
@@ -50,7 +56,13 @@ class Impl:
 
     @property
     def cwd(self) -> Path:
+        if self.root is not None:
+            return self.root
         return NODE_DIR if self.runtime == "node" else ROOT
+
+    def environ(self) -> dict[str, str]:
+        """The server's whole environment."""
+        return {**base_env(self.root or ROOT), **self.env}
 
 
 IMPLEMENTATIONS: tuple[Impl, ...] = (
@@ -288,10 +300,11 @@ def raise_nofile_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def base_env() -> dict[str, str]:
+def base_env(first: Path = ROOT) -> dict[str, str]:
+    """This environment less FASTSIO_*, with ``first`` (the source tree to import from) first on PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTSIO_")}
     env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(first), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.setdefault("NODE_ENV", "production")
     return env
 
@@ -367,34 +380,268 @@ def prepare_python_socketio(install: bool, log: IO[str]) -> str | None:
     return None
 
 
-def check_python_server(impl: Impl) -> str | None:
-    """Import the server module the way the run will (same environment); returns the error or None."""
+_CHECK = """\
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+m = sys.modules.get("fastsio")
+twins = getattr(m, "speedups", None)
+print(json.dumps({
+    "fastsio_file": getattr(m, "__file__", None),
+    "fastsio_version": getattr(m, "__version__", None),
+    "speedups": dict(twins) if isinstance(twins, dict) else None,
+}))
+"""
+
+
+def check_python_server(impl: Impl, facts: dict[str, Any] | None = None) -> str | None:
+    """Import the server module the way the run will (same cwd and environment); returns the error
+    or None.  Where the module imports fastsio, that must be the implementation's own source tree
+    (a baseline's worktree, else this one); ``facts`` gets the file, version and twins imported."""
     module = impl.args[1]
-    env = {**base_env(), **impl.env}
-    code = f"import importlib; importlib.import_module({module!r})"
     try:
         done = subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+            [sys.executable, "-c", _CHECK, module],
+            cwd=impl.cwd,
+            env=impl.environ(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return f"importing {module} timed out"
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         return lines[-1] if lines else f"importing {module} failed"
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    info: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    if facts is not None:
+        facts.update(info)
+    path = info.get("fastsio_file")
+    tree = (impl.root or ROOT).resolve()
+    if path and not Path(path).resolve().is_relative_to(tree):
+        return f"{module} imported fastsio from {path}, not from {tree}"
     return None
 
 
-def prepare(impl: Impl, install: bool, log: IO[str]) -> str | None:
+def prepare(impl: Impl, install: bool, log: IO[str], facts: dict[str, Any] | None = None) -> str | None:
+    """Make the implementation runnable (installs, a baseline's worktree and build); returns why it
+    cannot run, or None.  ``facts`` gets what the import check found (see check_python_server)."""
     if impl.runtime == "node":
         return prepare_node(log)
     if impl.name == "python-socketio-uvicorn":
         why = prepare_python_socketio(install, log)
         if why:
             return why
-    why = check_python_server(impl)
+    if impl.commit is not None and impl.root is not None:
+        why = prepare_baseline(impl.commit, impl.root, install, log)
+        if why:
+            return why
+        why = check_python_server(impl, facts)
+        if why and _build_stamp(impl.root).exists():  # a stale or broken build: once more from scratch
+            _build_stamp(impl.root).unlink()
+            why = prepare_baseline(impl.commit, impl.root, install, log) or check_python_server(impl, facts)
+        return why
+    why = check_python_server(impl, facts)
     if why and impl.env.get("FASTSIO_REQUIRE_EXTENSIONS"):
         why += " (build the compiled twins with `make install`, i.e. `pip install -e .`)"
     return why
+
+
+# ---------------------------------------------------------------------------------------------------
+# baselines: an older commit of fastsio, from its own git worktree, built in place
+
+
+@dataclass(frozen=True)
+class Baseline:
+    rev: str  # as given on the command line
+    commit: str  # full sha
+    short: str
+    date: str  # committer date, ISO 8601
+    subject: str
+    worktree: Path
+
+    @property
+    def name(self) -> str:
+        return f"fastsio@{self.short}"
+
+    @property
+    def impl(self) -> Impl:
+        return Impl(
+            self.name,
+            f"fastsio at git {self.short} ({self.date[:10]}, \"{_shorten(self.subject, 72)}\"), its own "
+            "benchmarks/servers/fastsio_app.py, compiled twins (FASTSIO_REQUIRE_EXTENSIONS=1), "
+            f"from the worktree {_display(self.worktree)}",
+            "python",
+            ("-m", "benchmarks.servers.fastsio_app"),
+            {"FASTSIO_REQUIRE_EXTENSIONS": "1"},
+            root=self.worktree,
+            commit=self.commit,
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "rev": self.rev,
+            "commit": self.commit,
+            "date": self.date,
+            "subject": self.subject,
+            "worktree": str(self.worktree),
+            "description": self.impl.description,
+        }
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _display(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _git(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def resolve_baseline(rev: str, home: Path = BASELINES) -> Baseline:
+    """The commit ``rev`` names in this repository; raises ValueError when it names none."""
+    if not rev or rev.startswith("-"):
+        raise ValueError(f"not a revision: {rev!r}")
+    try:
+        done = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"git rev-parse {rev}: {exc}") from exc
+    if done.returncode != 0 or not done.stdout.strip():
+        raise ValueError(f"{rev!r} names no commit of {ROOT}")
+    commit = done.stdout.strip()
+    info = _git("log", "-1", "--format=%h%x00%cI%x00%s", commit)
+    short, date, subject = (info.stdout.strip().split("\0") + ["", "", ""])[:3]
+    if _git("cat-file", "-e", f"{commit}:benchmarks/servers/fastsio_app.py").returncode != 0:
+        raise ValueError(f"{rev!r} ({short}) has no benchmarks/servers/fastsio_app.py to run")
+    return Baseline(rev, commit, short or commit[:7], date, subject, home / commit)
+
+
+def _worktree_head(path: Path) -> str | None:
+    """The commit checked out in the git worktree at ``path``; None if it is none (or another
+    repository's subdirectory: the baselines live inside this repository's tree)."""
+    if not (path / ".git").is_file():
+        return None
+    top = _git("rev-parse", "--show-toplevel", cwd=path)
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
+        return None
+    head = _git("rev-parse", "HEAD", cwd=path)
+    return head.stdout.strip() if head.returncode == 0 else None
+
+
+def ensure_worktree(commit: str, path: Path, log: IO[str]) -> str | None:
+    """A detached git worktree of ``commit`` at ``path``, reused when it already holds that commit
+    (tracked files put back as committed); returns why it cannot be had, or None."""
+    try:
+        if _worktree_head(path) == commit:
+            dirty = _git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no", cwd=path)
+            if dirty.stdout.strip():
+                log.write(f"{_display(path)}: tracked files changed, resetting them to {commit[:12]}\n")
+                reset = _git("reset", "--quiet", "--hard", commit, cwd=path)
+                if reset.returncode != 0:
+                    return f"git reset in {path} failed: {reset.stderr.strip()[-300:]}"
+                _build_stamp(path).unlink(missing_ok=True)  # built from the changed files: build again
+            return None
+        if path.exists():
+            shutil.rmtree(path)
+        _git("worktree", "prune")  # forget worktrees whose directory is gone (this one's, say)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log.write(f"git worktree add --detach {_display(path)} {commit[:12]}\n")
+        log.flush()
+        done = _git("worktree", "add", "--force", "--detach", str(path), commit, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"git worktree add {path}: {exc}"
+    if done.returncode != 0 or _worktree_head(path) != commit:
+        return f"git worktree add {path} {commit[:12]} failed: {done.stderr.strip()[-300:]}"
+    return None
+
+
+def _build_stamp(tree: Path) -> Path:
+    """Written after a build with this interpreter succeeded (extension suffixes are per interpreter)."""
+    key = hashlib.sha256(f"{sys.executable}\0{sys.version}".encode()).hexdigest()[:12]
+    return tree / "build" / f"benchmarks-built-{sys.implementation.cache_tag}-{key}"
+
+
+def _cython_requirement(tree: Path) -> str:
+    """The Cython the tree pins for its builds (requirements/cython.txt), else pyproject's range."""
+    for pin in (tree / "requirements" / "cython.txt", ROOT / "requirements" / "cython.txt"):
+        with contextlib.suppress(OSError):
+            for line in pin.read_text().splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    return line
+    return "Cython>=3.1,<4"
+
+
+def cython_path(tree: Path, install: bool, log: IO[str]) -> tuple[str | None, str | None]:
+    """(directory to put on the build's PYTHONPATH or None, why Cython cannot be had or None).
+
+    This interpreter's Cython when it has one; else the pinned Cython, pip-installed once into
+    benchmarks/results/build/ (``--target``), so that the shared environment is left as it is."""
+    if importlib.util.find_spec("Cython") is not None:
+        return None, None
+    requirement = _cython_requirement(tree)
+    slug = "".join(c if c.isalnum() or c in ".-" else "_" for c in requirement.lower().replace("==", "-"))
+    target = BUILD / f"{slug}-{sys.implementation.cache_tag}"
+    if (target / "Cython" / "__init__.py").exists():
+        return str(target), None
+    if not install:
+        return None, f"Cython is needed to build the baseline (pip install {requirement!r}, or drop --no-install)"
+    log.write(f"installing {requirement} into {_display(target)} (pip --target) to build the baseline...\n")
+    log.flush()
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", str(tmp)]
+    try:
+        done = subprocess.run([*cmd, requirement], capture_output=True, text=True, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        return None, "pip install of Cython timed out"
+    if done.returncode != 0:
+        return None, f"pip install {requirement} failed: {done.stderr.strip()[-500:]}"
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return str(target), None
+
+
+def build_in_place(tree: Path, install: bool, log: IO[str]) -> str | None:
+    """``python setup.py build_ext --inplace`` in ``tree`` with this interpreter, extensions
+    required; skipped when this interpreter built it before.  Returns why it failed, or None."""
+    stamp = _build_stamp(tree)
+    if stamp.exists():
+        return None
+    extra, why = cython_path(tree, install, log)
+    if why:
+        return why
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTSIO_")}
+    env["FASTSIO_REQUIRE_EXTENSIONS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [extra, os.environ.get("PYTHONPATH")]))
+    if not env["PYTHONPATH"]:
+        del env["PYTHONPATH"]
+    (tree / "build").mkdir(exist_ok=True)
+    build_log = tree / "build" / "benchmarks-build.log"
+    cmd = [sys.executable, "setup.py", "build_ext", "--inplace"]
+    log.write(f"building the compiled twins in {_display(tree)}: {' '.join(cmd)} (log: {_display(build_log)})...\n")
+    log.flush()
+    t0 = time.monotonic()
+    with build_log.open("w") as out:
+        try:
+            done = subprocess.run(
+                cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=1800, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return f"building the compiled twins timed out (log: {build_log})"
+    if done.returncode != 0:
+        tail = [line for line in build_log.read_text(errors="replace").splitlines() if line.strip()][-1:]
+        return f"building the compiled twins failed: {tail[0] if tail else done.returncode} (log: {build_log})"
+    stamp.write_text(f"{sys.executable}\n{sys.version}\nbuilt in {time.monotonic() - t0:.0f} s\n")
+    return None
+
+
+def prepare_baseline(commit: str, tree: Path, install: bool, log: IO[str]) -> str | None:
+    return ensure_worktree(commit, tree, log) or build_in_place(tree, install, log)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -428,6 +675,9 @@ def versions() -> dict[str, Any]:
     fastsio_version = _run_text([sys.executable, "-c", "import fastsio._version as v; print(v.__version__)"], ROOT)
     v["fastsio"] = fastsio_version
     v["git_commit"] = _run_text(["git", "rev-parse", "--short", "HEAD"], ROOT)
+    # uncommitted changes in the tree the fastsio implementations run (--no-optional-locks: no index refresh)
+    status = _run_text(["git", "--no-optional-locks", "status", "--porcelain"], ROOT)
+    v["git_dirty"] = bool(status) if v["git_commit"] else None
     for dist in ("python-socketio", "python-engineio", "uvicorn", "websockets", "wsproto", "uvloop", "httptools"):
         v[dist] = _dist_version(dist)
     v["uvicorn_ws"] = ("websockets" if importlib.util.find_spec("websockets") else "wsproto") if v["uvicorn"] else None
@@ -562,7 +812,7 @@ class ServerProcess:
         self.log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
         self.log.flush()
         t0 = time.monotonic()
-        self.proc = spawn(argv, self.impl.cwd, {**base_env(), **self.impl.env}, self.log, subprocess.STDOUT)
+        self.proc = spawn(argv, self.impl.cwd, self.impl.environ(), self.log, subprocess.STDOUT)
         last_error = "no answer"
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:

@@ -1,7 +1,7 @@
 """fastsio: a fast, complete Socket.IO server for Python."""
 
 from . import adapters
-from ._speedups import IMPLEMENTATIONS as _IMPLEMENTATIONS
+from ._speedups import speedups
 from ._version import __version__
 from .broadcast import BroadcastOperator
 from .engine_server import EngineServer, EngineSocket
@@ -9,9 +9,6 @@ from .exceptions import AckTimeout, ConnectionRefused, DisconnectedError, Fastsi
 from .namespace import Namespace
 from .server import Server
 from .socket import Handshake, Socket
-
-#: Which twin each hot module uses ("cython" or "python"); see ``fastsio._speedups.REASONS``.
-speedups = _IMPLEMENTATIONS
 
 __all__ = (
     "AckTimeout",

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ._server.engine import Engine
 from ._server.listener import Lifecycle
-from .protocol.session import OPEN, Session
+from .protocol.engineio.session import OPEN, Session
 
 log = logging.getLogger("fastsio.engine")
 

@@ -19,8 +19,8 @@ from .namespace import Namespace, ParentNamespace
 from .protocol import socketio as sio
 from .adapters.base import RecoveryOptions
 from .protection import RateLimit
-from .protocol.parsers import get_parser
-from .protocol.session import Session
+from .protocol.socketio.parsers import get_parser
+from .protocol.engineio.session import Session
 from .socket import Client, MsgpackClient, Socket
 
 log = logging.getLogger("fastsio")

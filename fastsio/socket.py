@@ -15,7 +15,7 @@ from ._ids import random_id
 from .exceptions import AckTimeout, DisconnectedError
 from .protection import RATE_LIMIT_EVENT, RATE_LIMIT_REASON
 from .protocol import socketio as sio
-from .protocol.session import OPEN, Session
+from .protocol.engineio.session import OPEN, Session
 
 if TYPE_CHECKING:
     from .broadcast import BroadcastOperator

@@ -27,7 +27,7 @@ import pytest
 import socketio.packet
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from fastsio._speedups import NO_EXTENSIONS
+from fastsio._speedups import NO_EXTENSIONS, SOURCES, compiled_module
 
 LOOPS = 100
 TEXT = '2["chat message","hello world"]'  # a Socket.IO EVENT, as Engine.IO MESSAGE data
@@ -51,13 +51,10 @@ BIG_FRAME = masked(2, BIG)
 def twin(name: str, label: str) -> ModuleType:
     """Return the ``c`` or ``py`` twin of ``name`` (skip ``c`` when not built or not wanted)."""
     if label == "py":
-        return importlib.import_module(f"fastsio._speedups.{name}_py")
+        return importlib.import_module(SOURCES[name])
     if NO_EXTENSIONS:
         pytest.skip("pure run")
-    try:
-        return importlib.import_module(f"fastsio._speedups.{name}_c")
-    except ImportError as exc:
-        pytest.skip(f"compiled twin not built: {exc}")
+    return importlib.import_module(compiled_module(name))
 
 
 @pytest.fixture
@@ -296,6 +293,6 @@ def test_sio_decode_binary(bench: Any, impl: str) -> None:
 def test_incumbents_read_our_frames() -> None:
     """Verify the benchmark inputs are what they claim: wsproto reads our frame back."""
     proto = FrameProtocol(client=True, extensions=[])
-    proto.receive_bytes(importlib.import_module("fastsio._speedups.wsframe_py").build_frame(1, "4" + TEXT))
+    proto.receive_bytes(importlib.import_module("fastsio.protocol.websocket.frames_py").build_frame(1, "4" + TEXT))
     frames = list(proto.received_frames())
     assert [(f.opcode, f.payload) for f in frames] == [(Opcode.TEXT, "4" + TEXT)]

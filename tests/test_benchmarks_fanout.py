@@ -54,7 +54,7 @@ class Session:
 def twin(label: str) -> ModuleType:
     """Return the ``c`` or ``py`` fan-out twin (skip ``c`` when not built or not wanted)."""
     if label == "py":
-        return importlib.import_module("fastsio._speedups.fanout_py")
+        return importlib.import_module("fastsio._server.outbox_py")
     if NO_EXTENSIONS:
         pytest.skip("pure run")
     try:

@@ -91,3 +91,111 @@ def test_quick_suite_end_to_end(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert impl in report and "floor-coalesce" in report and "fan-out deliveries/s" in report
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# --baseline REV: an older commit as one more implementation, fastsio@<short sha>
+
+
+def _git_head() -> str | None:
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD^{commit}"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+needs_git = pytest.mark.skipif(_git_head() is None, reason="needs fastsio's git history")
+
+
+@needs_git
+def test_baseline_option_names_and_selects_the_commit() -> None:
+    """``--baseline HEAD`` adds fastsio@<short sha> and, without ``--impls``, runs just it and
+    fastsio; ``--impls`` takes the name (or fastsio@REV) like any other."""
+    from benchmarks.__main__ import parse_args
+
+    short = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert parse_args(["--baseline", "HEAD"]).impls == ["fastsio", f"fastsio@{short}"]
+    args = parse_args(["--baseline", "HEAD", "--impls", f"node-socketio,fastsio@{short},fastsio"])
+    assert args.impls == ["node-socketio", f"fastsio@{short}", "fastsio"]
+    assert args.baselines[f"fastsio@{short}"].commit == _git_head()
+    assert parse_args(["--impls", "fastsio,fastsio@HEAD"]).impls == ["fastsio", f"fastsio@{short}"]
+    with pytest.raises(SystemExit):
+        parse_args(["--baseline", "no-such-revision-anywhere"])
+
+
+@needs_git
+def test_baseline_runs_from_its_own_worktree(tmp_path: Path) -> None:
+    """The baseline's server imports the worktree's fastsio, not this tree's; the worktree is
+    reused (tracked files put back) when it already holds the commit.  Pure twins here: the
+    suite itself builds the compiled ones, which takes too long for a test."""
+    import dataclasses
+    import io
+
+    from benchmarks.runner import check_python_server, ensure_worktree, resolve_baseline
+
+    baseline = resolve_baseline("HEAD", home=tmp_path)
+    tree = baseline.worktree
+    log = io.StringIO()
+    try:
+        assert ensure_worktree(baseline.commit, tree, log) is None
+        assert (tree / "benchmarks" / "servers" / "fastsio_app.py").exists()
+        impl = dataclasses.replace(baseline.impl, env={"FASTSIO_NO_EXTENSIONS": "1"})
+        assert impl.cwd == tree and impl.environ()["PYTHONPATH"].split(":")[0] == str(tree)
+        facts: dict[str, Any] = {}
+        assert check_python_server(impl, facts) is None
+        assert Path(facts["fastsio_file"]).resolve() == (tree / "fastsio" / "__init__.py").resolve()
+
+        readme = tree / "README.md"
+        committed = readme.read_text()
+        readme.write_text("changed by hand\n")
+        marker = tree / "fastsio" / "marker.txt"
+        marker.write_text("left alone\n")
+        assert ensure_worktree(baseline.commit, tree, log) is None
+        assert readme.read_text() == committed and marker.exists()  # reused, not made again
+        assert "resetting" in log.getvalue()
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True, check=False)
+
+
+def _run(impl: str, rep: int, result: dict[str, float]) -> dict[str, Any]:
+    kind = "fanout" if "deliveries_per_s" in result else "connect"
+    label = f"{kind}-1k"
+    return {"type": "run", "seq": rep, "repeat": rep, "scenario": kind, "label": label, "n": 1000,
+            "impl": impl, "ok": True, "error": None, "result": result}  # fmt: skip
+
+
+def test_report_sets_fastsio_against_its_baseline() -> None:
+    """The report gives fastsio and fastsio@<sha> their columns side by side, then a table of
+    both medians with their ranges, fastsio / baseline, and whether the repeats overlap."""
+    from benchmarks import report
+
+    base = "fastsio@1234567"
+    runs = [
+        *(_run(base, k, {"deliveries_per_s": v}) for k, v in enumerate((1.00e6, 1.10e6, 1.05e6))),
+        *(_run("fastsio", k, {"deliveries_per_s": v}) for k, v in enumerate((1.08e6, 1.20e6, 1.15e6))),
+        *(_run(base, k, {"connects_per_s": c, "rss_per_conn_kb": kb})
+          for k, (c, kb) in enumerate(((9e3, 3.3), (9.5e3, 3.4), (9.2e3, 3.35)))),
+        *(_run("fastsio", k, {"connects_per_s": c, "rss_per_conn_kb": kb})
+          for k, (c, kb) in enumerate(((7e3, 3.6), (7.5e3, 3.7), (7.2e3, 3.65)))),
+    ]  # fmt: skip
+    meta = {
+        "repeats": 3,
+        "implementations": ["fastsio", base],
+        "versions": {"git_commit": "89abcde", "git_dirty": True},
+        "baselines": {base: {"commit": "1234567" + "0" * 33, "date": "2026-12-01T00:00:00Z", "description": "old"}},
+    }
+    assert report.impl_order(runs) == ["fastsio", base]
+    text = report.markdown(meta, runs, None, None)
+    assert f"| metric |  | fastsio | {base} |" in text
+    section = text.split(f"## fastsio against {base}", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines() if line.startswith("| ")}
+    assert "with uncommitted changes" in section and f"fastsio / {base}" in section
+    assert rows["fan-out deliveries/s, 1,000 clients (deliveries/s)"].endswith("| 1.10x | within noise |")
+    assert rows["connects/s (to 1,000) (connects/s)"].endswith("| worse |")
+    memory = rows["memory per idle connection (1,000 held) (KB)"]
+    assert "3.35 (3.3–3.4)" in memory and "3.65 (3.6–3.7)" in memory and memory.endswith("| 1.09x | worse |")
+    assert "1 of 3 metrics within noise" in section
+    assert "Node" not in text.split("## Targets", 1)[1]  # no reference ran: no ratio targets against it

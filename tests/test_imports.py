@@ -26,13 +26,17 @@ import fastsio
 from fastsio import _speedups
 
 PACKAGE = Path(fastsio.__file__).parent
-# Every pure twin x_py.py has a selector x.py and an entry in fastsio.speedups.
-TWINS = tuple(sorted(path.name[: -len("_py.py")] for path in (PACKAGE / "_speedups").glob("*_py.py")))
+ROOT = PACKAGE.parent
+# Every twin has a selector beside its pure twin, registered with the loader at import.
+TWINS = tuple(sorted(_speedups.SOURCES))
+# The pure twins' and selectors' files, as their selectors registered them.
+PURE_FILES = {name: ROOT / (module.replace(".", "/") + ".py") for name, module in _speedups.SOURCES.items()}
+SELECTOR_FILES = {name: path.with_name(path.name[: -len("_py.py")] + ".py") for name, path in PURE_FILES.items()}
 
 # Run in a child: print {"impl": IMPLEMENTATIONS, "reasons": REASONS} as JSON.
 REPORT = (
     "import json, fastsio, fastsio._speedups as s; "
-    "print(json.dumps({'impl': fastsio.speedups, 'reasons': s.REASONS}))"
+    "print(json.dumps({'impl': dict(fastsio.speedups), 'reasons': dict(fastsio.speedups.reasons)}))"
 )
 
 # Run in a child: make one compiled twin unimportable, then import fastsio.
@@ -94,31 +98,46 @@ def test_dir_lists_the_public_names() -> None:
 
 def test_speedups_report() -> None:
     """Verify ``fastsio.speedups`` says, per twin, "cython" or "python", with a reason for each."""
-    assert {"eio", "fanout", "sio", "wsframe"} <= set(TWINS)
+    assert TWINS == ("eio", "eio3", "fanout", "sio", "wsframe")
     for name in TWINS:
-        assert (PACKAGE / "_speedups" / f"{name}.py").is_file(), f"twin {name} has no selector"
-    assert fastsio.speedups is _speedups.IMPLEMENTATIONS
+        assert PURE_FILES[name].is_file(), f"twin {name}: no pure twin at {PURE_FILES[name]}"
+        assert SELECTOR_FILES[name].is_file(), f"twin {name} has no selector beside its pure twin"
+        pxd_or_pyx = [PACKAGE / "_speedups" / f"{name}_c.pxd", PACKAGE / "_speedups" / f"{name}_c.pyx"]
+        assert any(p.is_file() for p in pxd_or_pyx), f"twin {name} has no compiled side"
     assert sorted(fastsio.speedups) == list(TWINS)
+    assert dict(fastsio.speedups) == _speedups.IMPLEMENTATIONS
     assert set(fastsio.speedups.values()) <= {"cython", "python"}
-    assert sorted(_speedups.REASONS) == list(TWINS)
-    assert all(_speedups.REASONS.values())
+    assert sorted(fastsio.speedups.reasons) == list(TWINS)
+    assert all(fastsio.speedups.reasons.values())
 
 
 def test_selectors_bind_the_reported_twin() -> None:
     """Verify each selector's names come from the twin that ``speedups`` reports."""
-    from fastsio._speedups import eio, fanout, sio, wsframe
+    from fastsio._server import outbox
+    from fastsio.protocol.engineio import packets, v3
+    from fastsio.protocol.socketio import packets as sio_packets
+    from fastsio.protocol.websocket import frames
 
-    picked = {"eio": eio.decode_packet, "fanout": fanout.fanout, "sio": sio.decode, "wsframe": wsframe.build_frame}
-    assert set(picked) <= set(TWINS)
+    picked = {
+        "eio": packets.decode_packet,
+        "eio3": v3.decode_packet,
+        "fanout": outbox.fanout,
+        "sio": sio_packets.decode,
+        "wsframe": frames.build_frame,
+    }
+    assert set(picked) == set(TWINS)
     for name, function in picked.items():
-        suffix = "_c" if fastsio.speedups[name] == "cython" else "_py"
-        assert function.__module__ == f"fastsio._speedups.{name}{suffix}", name
+        if fastsio.speedups[name] == "cython":
+            assert function.__module__ == _speedups.compiled_module(name), name
+        else:
+            assert function.__module__ == _speedups.SOURCES[name], name
 
 
 def test_only_selectors_name_twins() -> None:
     """Verify no module outside the selectors imports a ``_c`` or ``_py`` twin (STYLE 2.3)."""
-    twin_modules = {f"{name}{suffix}" for name in TWINS for suffix in ("_c", "_py")}
-    allowed = {PACKAGE / "_speedups" / f"{name}.py" for name in TWINS}
+    twin_modules = {_speedups.compiled_module(name).rpartition(".")[2] for name in TWINS}
+    twin_modules |= {module.rpartition(".")[2] for module in _speedups.SOURCES.values()}
+    allowed = set(SELECTOR_FILES.values())
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         if path in allowed:
@@ -135,7 +154,7 @@ def test_only_selectors_name_twins() -> None:
 
 
 def test_no_compiled_twin_source_in_the_package() -> None:
-    """Verify the package holds no importable ``x_c.py`` (compiled twins are built from ``x_py.py``)."""
+    """Verify the package holds no importable ``x_c.py`` (compiled twins are built from the pure twins)."""
     assert sorted(p.name for p in (PACKAGE / "_speedups").glob("*_c.py")) == []
 
 
@@ -208,14 +227,14 @@ def test_no_extensions_wins_over_require() -> None:
 def test_compiled_twins_are_fresh(request: pytest.FixtureRequest) -> None:
     """Verify every compiled module was built from the source beside it (no stale in-place build).
 
-    setup.py stamps each compiled module with the SHA-256 of its source
-    (``x_py.py`` or the ``.pyx``).  After editing a pure twin, rebuild:
+    setup.py stamps each compiled module with the SHA-256 of its source (the pure
+    twin, or the ``.pyx``).  After editing a pure twin, rebuild:
     ``make install`` or ``pip install -e .``.
     """
     if not extensions_expected(request.config):
         pytest.skip("pure run")
     speedups = PACKAGE / "_speedups"
-    sources = {f"{name}_c": speedups / f"{name}_py.py" for name in TWINS}
+    sources = {f"{name}_c": PURE_FILES[name] for name in TWINS}
     sources.update({path.stem: path for path in speedups.glob("*.pyx")})
     stale = []
     for module_name, source in sorted(sources.items()):

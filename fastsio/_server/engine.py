@@ -33,14 +33,15 @@ import re
 from typing import Any, Callable
 
 from ..protocol import engineio as eio
-from ..protocol.deflate import Deflater, DeflateOptions, negotiate
+from ..protocol.websocket.deflate import Deflater, DeflateOptions, negotiate
 from ..protocol.engineio import EngineIOError
-from ..protocol.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
+from ..protocol.engineio.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
 from ..protocol.websocket import check_handshake, handshake_response
 from ..protection import LogThrottle
 from .http import Connection, Eio3Connection, Request
 from .._ids import random_id
-from .timers import Flusher, TimerWheel
+from .outbox import Flusher
+from .timers import TimerWheel
 
 log = logging.getLogger("fastsio.engine")
 
@@ -151,6 +152,9 @@ class Engine:
         # the EIO query values served: "4", and "3" with allow_eio3
         self.versions = ("4", "3") if allow_eio3 else ("4",)
         self.sessions: dict[str, Session] = {}
+        # upgrades completed on this engine (see ``upgraded``): who keeps a session's
+        # transport (the memory adapter's broadcast target lists) compares it
+        self.transport_changes = 0
         # hooks on the raw HTTP request (``use``)
         self.hooks: list[Callable[[Any], Any]] = []
         self.connections: set[Connection] = set()
@@ -211,6 +215,10 @@ class Engine:
                 else:
                     self.per_ip.pop(ip, None)
             self.handshaking.discard(session)
+
+    def upgraded(self, session: Session) -> None:
+        """A session moved onto its WebSocket: broadcast target lists may be stale."""
+        self.transport_changes += 1
 
     def handshake_done(self, session: Session) -> None:
         """The layer above completed its handshake (Socket.IO: a namespace CONNECT)."""

@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl
 
 import httptools
 
-from .._speedups.fanout import Outbox
-from ..protocol.deflate import Deflater
+from .outbox import Outbox
+from ..protocol.websocket.deflate import Deflater
 from ..protocol.websocket import (
     OP_BINARY,
     OP_CLOSE,

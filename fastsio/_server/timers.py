@@ -105,6 +105,3 @@ class TimerWheel:
         self.buckets.clear()
         self.heap.clear()
 
-
-# Write coalescing lives with the fan-out (compiled twin): see fastsio._speedups.fanout.
-from .._speedups.fanout import Flusher  # noqa: E402,F401

@@ -1,16 +1,26 @@
-"""Selector layer for the compiled twins.
+"""The compiled side of fastsio's twins, and the one loader that picks a twin.
 
-Each hot module ``x`` has a pure-Python twin and, when built, a compiled twin.
-A selector module (``wsframe.py``, ``eio.py``, ``sio.py``, ``fanout.py``) calls
-:func:`load` once, at import, and binds the chosen module's names.  Nothing else
-in the package names a compiled or pure module directly.
+Every hot module has a pure-Python twin, which is the specification and lives
+with its feature (``fastsio/protocol/websocket/frames_py.py``,
+``fastsio/protocol/engineio/packets_py.py``, ``fastsio/_server/outbox_py.py`` ...),
+and a compiled twin here, ``fastsio._speedups.<name>_c``: either the pure source
+compiled by Cython with this folder's ``<name>_c.pxd`` (whose first line names
+that source: "one source, two builds"), or hand-written Cython for pointer-level
+code (``fanout_c.pyx``, and the C helpers ``_frame.pyx`` and ``_jsonenc.pyx``
+that the compiled builds cimport).  This folder holds no pure logic of its own.
+
+The feature's own selector module (``frames.py`` beside ``frames_py.py``) calls
+:func:`load` once, at import, and binds the chosen module's names; the rest of
+the package imports the selector.  Nothing else names a ``_c`` or ``_py`` module.
 
 Switches, read once here:
 
 * ``FASTSIO_NO_EXTENSIONS=1`` forces the pure twins (also forced off CPython).
 * ``FASTSIO_REQUIRE_EXTENSIONS=1`` turns a missing compiled twin into an ImportError.
 
-``IMPLEMENTATIONS[name]`` is ``"cython"`` or ``"python"``; ``REASONS[name]`` says why.
+:data:`IMPLEMENTATIONS` maps each twin's name to ``"cython"`` or ``"python"``;
+:data:`REASONS` says why.  :data:`speedups` (public as ``fastsio.speedups``) is a
+read-only view of both.
 """
 
 from __future__ import annotations
@@ -18,22 +28,56 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 
-__all__ = ("IMPLEMENTATIONS", "NO_EXTENSIONS", "REASONS", "REQUIRE_EXTENSIONS", "load")
+__all__ = (
+    "IMPLEMENTATIONS",
+    "NO_EXTENSIONS",
+    "REASONS",
+    "REQUIRE_EXTENSIONS",
+    "SOURCES",
+    "Speedups",
+    "compiled_module",
+    "load",
+    "speedups",
+)
 
+#: True when the pure twins are forced (``FASTSIO_NO_EXTENSIONS`` set, or not CPython).
 NO_EXTENSIONS: bool = bool(os.environ.get("FASTSIO_NO_EXTENSIONS")) or (
     sys.implementation.name != "cpython"
 )
+#: True when a missing compiled twin is an error (``FASTSIO_REQUIRE_EXTENSIONS`` set).
 REQUIRE_EXTENSIONS: bool = bool(os.environ.get("FASTSIO_REQUIRE_EXTENSIONS"))
 
+#: twin name -> ``"cython"`` or ``"python"``: which twin the package uses.
 IMPLEMENTATIONS: dict[str, str] = {}
+#: twin name -> why that twin is in use.
 REASONS: dict[str, str] = {}
+#: twin name -> the import name of its pure twin (the specification), as its selector gave it.
+SOURCES: dict[str, str] = {}
 
 
-def load(name: str) -> ModuleType:
-    """Return the twin to use for ``name`` and record the choice."""
-    base = f"{__name__}.{name}"
+def compiled_module(name: str) -> str:
+    """Return the import name of the compiled twin ``name`` (``fastsio._speedups.<name>_c``)."""
+    return f"{__name__}.{name}_c"
+
+
+def load(name: str, pure: str) -> ModuleType:
+    """Return the twin to use for ``name`` and record the choice.
+
+    Args:
+        name: the twin's name (``"wsframe"``, ``"eio"`` ...), a key of :data:`IMPLEMENTATIONS`.
+        pure: the import name of the pure twin (the specification).
+
+    Returns:
+        The compiled module ``fastsio._speedups.<name>_c`` when it imports (and
+        extensions are not turned off), else the pure module.
+
+    Raises:
+        ImportError: the compiled twin does not import and ``FASTSIO_REQUIRE_EXTENSIONS`` is set.
+    """
+    SOURCES[name] = pure
     if NO_EXTENSIONS:
         why = (
             "FASTSIO_NO_EXTENSIONS is set"
@@ -42,7 +86,7 @@ def load(name: str) -> ModuleType:
         )
     else:
         try:
-            mod = importlib.import_module(base + "_c")
+            mod = importlib.import_module(compiled_module(name))
         except ImportError as exc:
             if REQUIRE_EXTENSIONS:
                 raise ImportError(
@@ -56,9 +100,41 @@ def load(name: str) -> ModuleType:
             return mod
     IMPLEMENTATIONS[name] = "python"
     REASONS[name] = why
-    return importlib.import_module(base + "_py")
+    return importlib.import_module(pure)
 
 
-def load_variant(name: str, compiled: bool) -> ModuleType:
-    """Import one twin explicitly (tests and benchmarks compare both)."""
-    return importlib.import_module(f"{__name__}.{name}{'_c' if compiled else '_py'}")
+class Speedups(Mapping[str, str]):
+    """Which twin each hot module uses: ``fastsio.speedups["wsframe"]`` is
+    ``"cython"`` or ``"python"``; :attr:`reasons` says why, per twin.
+
+    A read-only view of :data:`IMPLEMENTATIONS` and :data:`REASONS`, complete once
+    ``fastsio`` is imported (every selector has run by then).
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> str:
+        return IMPLEMENTATIONS[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(IMPLEMENTATIONS)
+
+    def __len__(self) -> int:
+        return len(IMPLEMENTATIONS)
+
+    @property
+    def reasons(self) -> Mapping[str, str]:
+        """Twin name -> why that twin is in use (e.g. ``"FASTSIO_NO_EXTENSIONS is set"``)."""
+        return dict(REASONS)
+
+    @property
+    def compiled(self) -> bool:
+        """True when every twin is the compiled one."""
+        return bool(IMPLEMENTATIONS) and all(v == "cython" for v in IMPLEMENTATIONS.values())
+
+    def __repr__(self) -> str:
+        return f"Speedups({IMPLEMENTATIONS!r})"
+
+
+#: The public report (``fastsio.speedups``).
+speedups = Speedups()

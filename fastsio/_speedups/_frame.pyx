@@ -1,6 +1,6 @@
 """Pointer-level helpers of the compiled frame codec (the twin of ``wsframe``).
 
-Each returns exactly what its pure version in ``_helpers.py`` returns:
+Each returns exactly what its pure version in ``fastsio/protocol/websocket/mask_py.py`` returns:
 
 * ``unmask(src, start, end)``: the payload ``src[start:end]`` XOR the 4-byte key
   ``src[start - 4:start]`` (RFC 6455 5.3), without slicing ``src`` or building

@@ -1,6 +1,6 @@
 """The JSON encoder of the compiled Socket.IO codec.
 
-``json_dumps(obj)`` returns exactly what ``_helpers.json_dumps`` returns (the
+``json_dumps(obj)`` returns exactly what ``fastsio.protocol.socketio.jsonenc_py.json_dumps`` returns (the
 stdlib encoder with ``separators=(",", ":")``, ``ensure_ascii=False``,
 ``allow_nan=False``), faster for the payloads Socket.IO carries: it writes
 exact ``str``, ``int``, finite ``float``, ``bool``, ``None``, ``list``,
@@ -21,7 +21,7 @@ from libc.math cimport isfinite
 
 from json.encoder import encode_basestring as _quote  # '"' + escaped + '"', as ensure_ascii=False does
 
-from ._helpers import json_dumps as _reference
+from fastsio.protocol.socketio.jsonenc_py import json_dumps as _reference
 
 # Deeper values go to the stdlib encoder (which also detects cycles).
 cdef enum:
@@ -134,7 +134,7 @@ cdef int _write(list out, object obj, int depth) except -1:
 
 
 cpdef str json_dumps(object obj):
-    """Return ``obj`` as compact JSON, exactly as ``_helpers.json_dumps`` does."""
+    """Return ``obj`` as compact JSON, exactly as ``fastsio.protocol.socketio.jsonenc_py.json_dumps`` does."""
     cdef list out = []
     if _write(out, obj, 0):
         return _reference(obj)

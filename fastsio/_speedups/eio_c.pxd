@@ -1,4 +1,5 @@
-# Augmenting declarations for eio_py.py compiled as ``eio_c`` (STYLE 2.2; see
+# cython-source: fastsio/protocol/engineio/packets_py.py
+# Augmenting declarations for packets_py.py compiled as ``eio_c`` (STYLE 2.2; see
 # wsframe_c.pxd for how setup.py builds it).  Public names stay undeclared so
 # that they remain module attributes.
 

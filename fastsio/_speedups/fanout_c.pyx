@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Broadcast fan-out and coalesced output, compiled twin of ``fanout_py.py``.
+"""Broadcast fan-out and coalesced output, compiled twin of ``fastsio/_server/outbox_py.py``.
 
 Same classes, same behaviour; the difference is where the per-recipient work
 happens.  ``Outbox`` is an extension type, so ``Connection`` (a Python subclass)
@@ -27,7 +27,9 @@ from cpython.bytearray cimport PyByteArray_FromStringAndSize
 cdef enum:
     FIRST_CAPACITY = 4096
 
-from .wsframe import build_frame
+from fastsio.protocol.websocket.frames import build_frame
+
+__all__ = ("Flusher", "Outbox", "fanout")
 
 
 cdef class Flusher:

@@ -1,7 +1,8 @@
-# Augmenting declarations for sio_py.py compiled as ``sio_c`` (STYLE 2.2; see
+# cython-source: fastsio/protocol/socketio/packets_py.py
+# Augmenting declarations for packets_py.py compiled as ``sio_c`` (STYLE 2.2; see
 # wsframe_c.pxd for how setup.py builds it).  ``_dumps`` is bound to the C JSON
-# writer of _jsonenc.pyx in place of the stdlib encoder that sio_py.py imports
-# from _helpers.py under that name.  Public names stay undeclared so that they
+# writer of _jsonenc.pyx in place of the stdlib encoder that packets_py.py imports
+# from protocol/socketio/jsonenc_py.py under that name.  Public names stay undeclared so that they
 # remain module attributes.
 
 import cython

@@ -1,6 +1,7 @@
-# Augmenting declarations for wsframe_py.py compiled as ``wsframe_c`` (STYLE 2.2).
+# cython-source: fastsio/protocol/websocket/frames_py.py
+# Augmenting declarations for frames_py.py compiled as ``wsframe_c`` (STYLE 2.2).
 #
-# setup.py copies wsframe_py.py to build/cython/fastsio/_speedups/wsframe_c.py
+# setup.py copies frames_py.py to build/cython/fastsio/_speedups/wsframe_c.py
 # beside this file and cythonizes it there, so the package never holds an
 # importable ``wsframe_c.py``.  Only private names are declared: a ``cdef``
 # module global disappears from the module dict, and the public OP_* /

@@ -11,8 +11,7 @@ from collections import deque
 from operator import itemgetter
 from typing import Any, Callable, Iterable
 
-from .._speedups.fanout import fanout
-from ..protocol.session import Session
+from .._server.outbox import fanout
 from .base import Adapter, RecoveryOptions, RecoverySession
 
 __all__ = ("MemoryAdapter",)
@@ -55,7 +54,7 @@ class MemoryAdapter(Adapter):
         # Built by the first broadcast to the room; dropped when its membership changes
         # and (all of them) when any session upgrades to WebSocket.
         self._targets: dict[str | None, list[Any]] = {}
-        self._upgrades = Session.upgrades
+        self._upgrades = self._transport_changes()
         server = getattr(namespace, "server", None)
         # the server has permessage-deflate on: broadcasts may be compressed per connection
         # (off, the fan-out does not even look at the connections for it)
@@ -82,6 +81,10 @@ class MemoryAdapter(Adapter):
             self._sessions: dict[str, RecoverySession] = {}
             # sessions being restored (their packets must stay until replayed)
             self._restoring: list[RecoverySession] = []
+
+    def _transport_changes(self) -> int:
+        engine = getattr(getattr(self.namespace, "server", None), "engine", None)
+        return getattr(engine, "transport_changes", 0)
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         mine = self.sids.get(sid)
@@ -189,8 +192,9 @@ class MemoryAdapter(Adapter):
                 key = next(iter(rooms))
                 cacheable = key in self.rooms  # not an own-id room, not an empty one
             if cacheable:
-                if self._upgrades != Session.upgrades:
-                    self._upgrades = Session.upgrades
+                changes = self._transport_changes()
+                if self._upgrades != changes:
+                    self._upgrades = changes
                     self._targets.clear()
                 targets = self._targets.get(key)
         if targets is None:

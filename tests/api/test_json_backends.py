@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastsio
-from fastsio._speedups._helpers import json_dumps
-from fastsio.protocol import parsers
+from fastsio.protocol.socketio.jsonenc_py import json_dumps
+from fastsio.protocol.socketio import parsers
 from fastsio.protocol import socketio as sio
 
 orjson = pytest.importorskip("orjson")

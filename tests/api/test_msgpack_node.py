@@ -13,7 +13,7 @@ import pytest
 
 import fastsio
 from _recovery_driver import drive, node_test
-from fastsio.protocol import msgpack_parser as mp
+from fastsio.protocol.socketio import msgpack_parser as mp
 from fastsio.protocol import socketio as sio
 
 

@@ -25,13 +25,14 @@ from typing import Any
 
 def twins(name: str) -> tuple[ModuleType, ModuleType | None]:
     """Return ``(pure, compiled)`` twins of ``name``; compiled is None in a pure run or when not built."""
-    from fastsio._speedups import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+    import fastsio  # noqa: F401  (runs the selectors: SOURCES is complete)
+    from fastsio._speedups import NO_EXTENSIONS, REQUIRE_EXTENSIONS, SOURCES, compiled_module
 
-    pure = importlib.import_module(f"fastsio._speedups.{name}_py")
+    pure = importlib.import_module(SOURCES[name])
     if NO_EXTENSIONS:
         return pure, None
     try:
-        return pure, importlib.import_module(f"fastsio._speedups.{name}_c")
+        return pure, importlib.import_module(compiled_module(name))
     except ImportError:
         if REQUIRE_EXTENSIONS:
             raise

@@ -17,7 +17,7 @@ import pytest
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from fastsio.protocol.deflate import Deflater, DeflateOptions, DeflateParams, negotiate, parse_extensions
+from fastsio.protocol.websocket.deflate import Deflater, DeflateOptions, DeflateParams, negotiate, parse_extensions
 
 DEFAULT = DeflateOptions()
 
@@ -427,7 +427,7 @@ def test_deflater_level_and_mem_level() -> None:
 
 def test_deflater_output_read_by_wsproto() -> None:
     """Verify wsproto's client-side PerMessageDeflate reads our compressed frames (context kept, then reset)."""
-    from fastsio._speedups.wsframe_py import build_frame
+    from fastsio.protocol.websocket.frames_py import build_frame
 
     for snct in (False, True):
         ext = PerMessageDeflate()

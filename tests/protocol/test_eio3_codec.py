@@ -25,7 +25,7 @@ from fastsio.protocol.engineio import EngineIOError
 def eio3(request: pytest.FixtureRequest) -> ModuleType:
     """Return the ``eio3`` twin ``py`` or ``c`` (skipped when not built)."""
     if request.param == "py":
-        return importlib.import_module("fastsio._speedups.eio3_py")
+        return importlib.import_module("fastsio.protocol.engineio.v3_py")
     if NO_EXTENSIONS:
         pytest.skip("pure run")
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fastsio._speedups import eio
-from fastsio._speedups import eio_py
+from fastsio.protocol.engineio import packets as eio
+from fastsio.protocol.engineio import packets_py as eio_py
 
 
 @pytest.mark.parametrize("codec", [eio, eio_py], ids=["selected", "pure"])

@@ -17,7 +17,7 @@ def impl(request: pytest.FixtureRequest) -> ModuleType:
     """Return the ``eio`` twin under test (``py``, or ``c`` when it is built)."""
     if request.param == "c":
         return pytest.importorskip("fastsio._speedups.eio_c")
-    return importlib.import_module("fastsio._speedups.eio_py")
+    return importlib.import_module("fastsio.protocol.engineio.packets_py")
 
 
 # ------------------------------------------------------------------ packets

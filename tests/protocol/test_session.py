@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from fastsio.protocol.engineio import EngineIOError
-from fastsio.protocol.session import CLOSED, CLOSING, OPEN, Session
+from fastsio.protocol.engineio.session import CLOSED, CLOSING, OPEN, Session
 
 PING_INTERVAL = 25.0
 PING_TIMEOUT = 20.0
@@ -48,6 +48,9 @@ class Owner:
 
     def discard(self, session: Session) -> None:
         self.log.append(("discard",))
+
+    def upgraded(self, session: Session) -> None:
+        """Record nothing: no one keeps transports here."""
 
 
 class Poll:

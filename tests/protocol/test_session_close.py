@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastsio.protocol.session import CLOSED, CLOSING, Session
+from fastsio.protocol.engineio.session import CLOSED, CLOSING, Session
 
 
 class Owner:
@@ -19,6 +19,9 @@ class Owner:
 
     def discard(self, session: Session) -> None:
         self.discarded.append(session)
+
+    def upgraded(self, session: Session) -> None:
+        """Record nothing: no one keeps transports here."""
 
 
 class Poll:

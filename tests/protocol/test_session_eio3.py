@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fastsio.protocol.engineio import Eio3Codec, EngineIOError
-from fastsio.protocol.session import OPEN, Session
+from fastsio.protocol.engineio.session import OPEN, Session
 
 
 class Owner:
@@ -23,6 +23,9 @@ class Owner:
 
     def discard(self, session: Session) -> None:
         pass
+
+    def upgraded(self, session: Session) -> None:
+        """Record nothing: no one keeps transports here."""
 
 
 class Sink:

@@ -20,7 +20,7 @@ def impl(request: pytest.FixtureRequest) -> ModuleType:
     """Return the ``sio`` twin under test (``py``, or ``c`` when it is built)."""
     if request.param == "c":
         return pytest.importorskip("fastsio._speedups.sio_c")
-    return importlib.import_module("fastsio._speedups.sio_py")
+    return importlib.import_module("fastsio.protocol.socketio.packets_py")
 
 
 def ph(num: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import fastsio.protocol.websocket as websocket
-from fastsio._speedups import wsframe as selected
+from fastsio.protocol.websocket import frames as selected
 
 MASK = b"\x37\xfa\x21\x3d"
 
@@ -28,7 +28,7 @@ def wsframe(request: pytest.FixtureRequest) -> ModuleType:
     if request.param == "c":
         module: ModuleType = pytest.importorskip("fastsio._speedups.wsframe_c")
         return module
-    return importlib.import_module("fastsio._speedups.wsframe_py")
+    return importlib.import_module("fastsio.protocol.websocket.frames_py")
 
 
 # ---------------------------------------------------------------- helpers

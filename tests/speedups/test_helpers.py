@@ -1,7 +1,7 @@
-"""The C helpers (``_frame``, ``_jsonenc``) against their pure versions in ``_helpers``.
+"""The C helpers (``_frame``, ``_jsonenc``) against their pure versions (``protocol/websocket/mask_py.py``, ``protocol/socketio/jsonenc_py.py``).
 
 The compiled twins cimport these C functions under the names the pure twins
-import from ``_helpers`` (see ``wsframe_c.pxd`` and ``sio_c.pxd``), so each
+import from those modules (see ``wsframe_c.pxd`` and ``sio_c.pxd``), so each
 pair must agree exactly: same bytes or text, same exception class and message.
 """
 
@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastsio._speedups import _helpers
+from fastsio.protocol.socketio import jsonenc_py
+from fastsio.protocol.websocket import mask_py
 
 
 
@@ -58,7 +59,7 @@ def test_unmask_lengths(frame_c: ModuleType, n: int) -> None:
     src = b"head" + mask + naive_xor(mask, payload[:n]) + b"tail"
     for kind in (bytes, bytearray):
         got = frame_c.unmask(kind(src), 8, 8 + n)
-        assert got == _helpers.unmask(kind(src), 8, 8 + n) == payload[:n]
+        assert got == mask_py.unmask(kind(src), 8, 8 + n) == payload[:n]
         assert type(got) is bytes
 
 
@@ -70,7 +71,7 @@ def test_unmask_twins(frame_c: ModuleType, src: bytes, a: int, b: int, kind: boo
     start = min(a, len(src))
     end = start + min(b, len(src) - start)
     block = bytearray(src) if kind else src
-    assert frame_c.unmask(block, start, end) == _helpers.unmask(block, start, end)
+    assert frame_c.unmask(block, start, end) == mask_py.unmask(block, start, end)
 
 
 @pytest.mark.parametrize(("start", "end"), [(3, 5), (6, 5), (4, 100)])
@@ -92,7 +93,7 @@ def test_unmask_bounds(frame_c: ModuleType, start: int, end: int) -> None:
 def test_frame_twins(frame_c: ModuleType, b0: int, payload: bytes, kind: int) -> None:
     """Verify both write the same header and payload for any first byte and length."""
     value = (bytes, bytearray, memoryview)[kind](payload)
-    assert outcome(frame_c.frame, b0, value) == outcome(_helpers.frame, b0, value)
+    assert outcome(frame_c.frame, b0, value) == outcome(mask_py.frame, b0, value)
 
 
 # ---------------------------------------------------------------- JSON
@@ -168,14 +169,14 @@ json_values = st.recursive(
 @given(value=json_values)
 def test_json_dumps_twins(jsonenc_c: ModuleType, value: Any) -> None:
     """Verify the C writer returns what the stdlib encoder returns, or raises the same error."""
-    assert outcome(jsonenc_c.json_dumps, value) == outcome(_helpers.json_dumps, value)
+    assert outcome(jsonenc_c.json_dumps, value) == outcome(jsonenc_py.json_dumps, value)
 
 
 @pytest.mark.parametrize("value", ODD, ids=[repr(v)[:20] for v in ODD])
 def test_json_dumps_odd_values(jsonenc_c: ModuleType, value: Any) -> None:
     """Verify the C writer on its own with each odd value, in a list and as a dict value."""
     for wrapped in (value, [value], {"k": value}, [1, [value, "x"]]):
-        assert outcome(jsonenc_c.json_dumps, wrapped) == outcome(_helpers.json_dumps, wrapped)
+        assert outcome(jsonenc_c.json_dumps, wrapped) == outcome(jsonenc_py.json_dumps, wrapped)
 
 
 def test_json_dumps_deep_and_circular(jsonenc_c: ModuleType) -> None:
@@ -183,10 +184,10 @@ def test_json_dumps_deep_and_circular(jsonenc_c: ModuleType) -> None:
     deep: Any = "x"
     for _ in range(200):
         deep = [deep, {"a": deep}] if _ < 5 else [deep]
-    assert jsonenc_c.json_dumps(deep) == _helpers.json_dumps(deep)
+    assert jsonenc_c.json_dumps(deep) == jsonenc_py.json_dumps(deep)
     loop: list[Any] = [1]
     loop.append(loop)
-    assert outcome(jsonenc_c.json_dumps, loop) == outcome(_helpers.json_dumps, loop)
+    assert outcome(jsonenc_c.json_dumps, loop) == outcome(jsonenc_py.json_dumps, loop)
     assert outcome(jsonenc_c.json_dumps, loop)[1] == "ValueError"
     assert jsonenc_c.json_dumps(["after", "a", "cycle"]) == '["after","a","cycle"]'
 
@@ -194,12 +195,12 @@ def test_json_dumps_deep_and_circular(jsonenc_c: ModuleType) -> None:
 def test_json_dumps_huge_int(jsonenc_c: ModuleType) -> None:
     """Verify an int over the str-conversion digit limit fails alike."""
     big = [10**5000]
-    assert outcome(jsonenc_c.json_dumps, big) == outcome(_helpers.json_dumps, big)
+    assert outcome(jsonenc_c.json_dumps, big) == outcome(jsonenc_py.json_dumps, big)
 
 
 def test_json_dumps_is_compact_utf8() -> None:
     """Verify the reference encoder's settings: compact, not ASCII-escaped, NaN refused."""
-    assert _helpers.json_dumps({"a": ["é", 1]}) == '{"a":["é",1]}'
+    assert jsonenc_py.json_dumps({"a": ["é", 1]}) == '{"a":["é",1]}'
     with pytest.raises(ValueError):
-        _helpers.json_dumps(math.nan)
-    assert json.loads(_helpers.json_dumps(["\u2028"])) == ["\u2028"]
+        jsonenc_py.json_dumps(math.nan)
+    assert json.loads(jsonenc_py.json_dumps(["\u2028"])) == ["\u2028"]

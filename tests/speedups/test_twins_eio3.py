@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("fastsio._speedups.eio3_py")
+pytest.importorskip("fastsio.protocol.engineio.v3_py")
 
 Twins = Callable[[str], tuple[ModuleType, ModuleType]]
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastsio._speedups import wsframe_py
+from fastsio.protocol.websocket import frames_py as wsframe_py
 
 Twins = Callable[[str], tuple[ModuleType, ModuleType]]
 

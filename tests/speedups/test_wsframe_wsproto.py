@@ -36,7 +36,7 @@ def wsframe(request: pytest.FixtureRequest) -> ModuleType:
     if request.param == "c":
         module: ModuleType = pytest.importorskip("fastsio._speedups.wsframe_c")
         return module
-    return importlib.import_module("fastsio._speedups.wsframe_py")
+    return importlib.import_module("fastsio.protocol.websocket.frames_py")
 
 
 # ---------------------------------------------------------------- helpers

@@ -1,7 +1,6 @@
-"""Engine.IO v4 wire format: packet types, codecs and the error answers of the reference server.
-
-The codec functions come from the selected twin in :mod:`fastsio._speedups.eio`; the
-Engine.IO v3 ones (``allow_eio3``: socket.io-client 1.x/2.x) from :mod:`fastsio._speedups.eio3`.
+"""Engine.IO wire constants shared by both protocol versions: packet types, the
+fixed encoded packets the session sends, the OPEN packet, and the error answers of
+the reference server (``{"code": n, "message": "..."}``).
 """
 
 from __future__ import annotations
@@ -9,59 +8,42 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._speedups.eio import (
-    SEPARATOR,
-    EngineIOError,
-    decode_packet,
-    decode_payload,
-    encode_packet,
-    encode_payload,
-)
-from .._speedups.eio3 import (
-    TEXT_PLAIN,
-    TEXT_UNKNOWN,
-    TEXT_UTF8,
-    Eio3Codec,
-    decode_jsonp_body,
-    jsonp_index,
-)
-from .._speedups.eio3 import decode_packet as decode_packet3
-from .._speedups.eio3 import encode_packet as encode_packet3
+from .packets import CLOSE, MESSAGE, NOOP, OPEN, PING, PONG, UPGRADE
 
 __all__ = (
-    "CLOSE",
+    "BAD_HANDSHAKE_METHOD",
+    "BAD_REQUEST",
+    "CLOSE_PACKET",
     "ERRORS",
-    "MESSAGE",
-    "NOOP",
-    "OPEN",
-    "PING",
-    "PONG",
-    "SEPARATOR",
-    "UPGRADE",
-    "TEXT_PLAIN",
-    "TEXT_UNKNOWN",
-    "TEXT_UTF8",
-    "Eio3Codec",
-    "EngineIOError",
-    "decode_jsonp_body",
-    "decode_packet",
-    "decode_packet3",
-    "decode_payload",
-    "encode_packet",
-    "encode_packet3",
-    "encode_payload",
+    "FORBIDDEN",
+    "MESSAGE_PREFIX",
+    "NOOP_PACKET",
+    "PING_PACKET",
+    "PONG_PACKET",
+    "PROBE",
+    "PROBE_REPLY",
+    "UNKNOWN_SID",
+    "UNKNOWN_TRANSPORT",
+    "UNSUPPORTED_PROTOCOL_VERSION",
     "error_body",
-    "jsonp_index",
     "open_packet",
 )
 
-OPEN = 0
-CLOSE = 1
-PING = 2
-PONG = 3
-MESSAGE = 4
-UPGRADE = 5
-NOOP = 6
+# Encoded text packets that never change (a packet is its type digit, then its data).
+#: what precedes the text of a MESSAGE packet (``"4hello"``)
+MESSAGE_PREFIX = str(MESSAGE)
+#: a CLOSE packet
+CLOSE_PACKET = str(CLOSE)
+#: a NOOP packet (releases a pending GET during an upgrade)
+NOOP_PACKET = str(NOOP)
+#: a PING packet (EIO4: the server pings)
+PING_PACKET = str(PING)
+#: a PONG packet (EIO3: the server answers the client's pings)
+PONG_PACKET = str(PONG)
+#: the data of the upgrade probe (``2probe`` from the client)
+PROBE = "probe"
+#: the answer to the probe
+PROBE_REPLY = PONG_PACKET + PROBE
 
 # The reference server's (engine.io) error codes and messages, answered with HTTP 400
 # (403 for FORBIDDEN) and a JSON body ``{"code": n, "message": "..."}``.

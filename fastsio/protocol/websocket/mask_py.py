@@ -1,23 +1,18 @@
-"""Pure-Python versions of the C helpers that the compiled twins cimport.
+"""WebSocket masking and frame assembly, pure-Python twin of ``_speedups/_frame.pyx``.
 
-The twins ``wsframe_py`` and ``sio_py`` import these functions under private
-names.  Their compiled builds (the same source compiled as ``wsframe_c`` and
-``sio_c``) do not call them: ``wsframe_c.pxd`` and ``sio_c.pxd`` cimport C
-functions of the same name from ``_frame.pyx`` and ``_jsonenc.pyx``, which
-Cython binds in place of the Python import.  Each C helper must return exactly
-what its version here returns; ``tests/speedups/test_helpers.py`` holds them
-equal.
+:mod:`fastsio.protocol.websocket.frames_py` imports these under private names.
+Its compiled build (the same source compiled as ``fastsio._speedups.wsframe_c``)
+does not call them: ``_speedups/wsframe_c.pxd`` cimports the C functions of the
+same names from ``_frame.pyx``, which Cython binds in place of this import.  Each
+C helper must return exactly what its version here returns;
+``tests/speedups/test_helpers.py`` holds them equal.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import struct
-from typing import Any
 
-__all__ = ("INT_XOR_MAX", "frame", "json_dumps", "unmask", "unmask_large")
-
+__all__ = ("INT_XOR_MAX", "frame", "unmask", "unmask_large")
 # Payloads up to this many bytes are unmasked with the int XOR trick, larger
 # ones with bytes.translate (crossover measured on CPython 3.11: the int XOR is
 # 2x faster than translate at 100 bytes, translate 2.5x faster at 64 KiB).
@@ -80,26 +75,3 @@ def frame(b0: int, payload: bytes | bytearray | memoryview) -> bytes:
     if n < 0x10000:
         return _pack_h4(b0, 126, n) + payload
     return _pack_h10(b0, 127, n) + payload
-
-
-_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-# A surrogate code point (a lone one, e.g. from the JSON escape "\ud800" that JavaScript
-# clients send for a lone surrogate in a string) has no UTF-8 form: written raw, the
-# text could not be sent.  Outside strings JSON is ASCII, so escaping every one of
-# them in the text is exact, and is what JSON.stringify does.
-_surrogate = re.compile("[\ud800-\udfff]")
-
-
-def _escape_surrogate(m: re.Match[str]) -> str:
-    return "\\u%04x" % ord(m.group())
-
-
-def json_dumps(obj: Any) -> str:
-    """Return ``obj`` as the JSON of the Socket.IO codec: compact, UTF-8 (not
-    ASCII-escaped) but with surrogates escaped, and NaN/Infinity refused as the
-    JavaScript side cannot parse them."""
-    s = _json_encode(obj)
-    if s.isascii() or _surrogate.search(s) is None:  # isascii() is O(1)
-        return s
-    return _surrogate.sub(_escape_surrogate, s)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import socketio as sio
+from . import packets as sio
 
 __all__ = ("MsgpackParser", "decode", "encode", "encode_event")
 

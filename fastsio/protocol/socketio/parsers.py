@@ -21,7 +21,7 @@ functions are the codec twin's own (no wrapper in between).
 
 :class:`JsonParser` can write JSON with `orjson <https://pypi.org/project/orjson/>`_
 when it is installed (it is not a dependency).  Its output is identical to the
-codec's standard-library writer's (``_speedups._helpers.json_dumps``: compact
+codec's standard-library writer's (``jsonenc_py.json_dumps``: compact
 separators, non-ASCII characters unescaped, NaN and Infinity refused): any value
 orjson writes differently or refuses (floats written with a negative exponent,
 integers beyond 64 bits, NaN, non-string keys, lone surrogates, subclasses of the
@@ -39,9 +39,9 @@ import logging
 import math
 from typing import Any, Callable
 
-from .._speedups import IMPLEMENTATIONS
-from .._speedups._helpers import json_dumps as _std_dumps
-from . import socketio as sio
+from ..._speedups import IMPLEMENTATIONS
+from .jsonenc_py import json_dumps as _std_dumps
+from . import packets as sio
 
 __all__ = ("JsonParser", "get_parser", "orjson_dumps")
 

@@ -19,6 +19,22 @@ from __future__ import annotations
 
 import binascii
 
+__all__ = (
+    "CLOSE",
+    "MESSAGE",
+    "NOOP",
+    "OPEN",
+    "PING",
+    "PONG",
+    "SEPARATOR",
+    "UPGRADE",
+    "EngineIOError",
+    "decode_packet",
+    "decode_payload",
+    "encode_packet",
+    "encode_payload",
+)
+
 OPEN = 0
 CLOSE = 1
 PING = 2

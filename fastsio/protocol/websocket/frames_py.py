@@ -92,7 +92,7 @@ while the payload is still arriving.
 
 Performance notes (CPython 3.11, measured against the alternatives):
 
-* Unmasking goes through ``_unmask`` (:func:`fastsio._speedups._helpers.unmask`):
+* Unmasking goes through ``_unmask`` (:func:`fastsio.protocol.websocket.mask_py.unmask`):
   an ``int.from_bytes`` XOR for payloads up to 512 bytes (2x faster than
   ``bytes.translate`` at 100 bytes, 10x faster than a per-byte loop) and four
   strided ``bytes.translate`` calls above it (2.5x faster than the int XOR at
@@ -109,7 +109,7 @@ Performance notes (CPython 3.11, measured against the alternatives):
   assembled byte by byte so that it stays a C integer; the public ``OP_*`` /
   ``CLOSE_*`` names are not ``cdef``-ed in the ``.pxd`` (they would vanish
   from the module).  :func:`build_frame` ends in ``_frame``
-  (:func:`fastsio._speedups._helpers.frame`), which the compiled twin binds to
+  (:func:`fastsio.protocol.websocket.mask_py.frame`), which the compiled twin binds to
   a C function that writes the header and copies the payload into one
   allocation.
 """
@@ -123,10 +123,10 @@ import struct
 import zlib
 from typing import Any
 
-from ._helpers import INT_XOR_MAX as _INT_XOR_MAX
-from ._helpers import frame as _frame
-from ._helpers import unmask as _unmask
-from ._helpers import unmask_large as _unmask_large
+from fastsio.protocol.websocket.mask_py import INT_XOR_MAX as _INT_XOR_MAX
+from fastsio.protocol.websocket.mask_py import frame as _frame
+from fastsio.protocol.websocket.mask_py import unmask as _unmask
+from fastsio.protocol.websocket.mask_py import unmask_large as _unmask_large
 
 __all__ = (
     "CLOSE_ABNORMAL",

@@ -45,7 +45,26 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from .eio import EngineIOError
+from fastsio.protocol.engineio.packets import EngineIOError
+
+__all__ = (
+    "TEXT_PLAIN",
+    "TEXT_UNKNOWN",
+    "TEXT_UTF8",
+    "Eio3Codec",
+    "decode_jsonp_body",
+    "decode_packet",
+    "decode_payload_binary",
+    "decode_payload_text",
+    "encode_jsonp",
+    "encode_packet",
+    "encode_payload_binary",
+    "encode_payload_text",
+    "json_ascii",
+    "jsonp_index",
+    "utf16_len",
+    "utf8_decoded",
+)
 
 OPEN = 0
 CLOSE = 1

@@ -1,84 +1,17 @@
-"""RFC 6455 WebSocket, sans-I/O: the frame codec, close codes and the opening handshake.
+"""The server side of the WebSocket opening handshake (RFC 6455 4.2), sans-I/O.
 
-Frames come from :mod:`fastsio._speedups.wsframe` (compiled when built); this
-module adds the server side of the opening handshake (RFC 6455 4.2).  Nothing
-here touches sockets or the event loop.
-
-Typical use::
-
-    error = check_handshake(method, headers)        # headers: lower-case keys
-    if error is not None:
-        ...  # answer 400 (426 + "Sec-WebSocket-Version: 13" for a bad version)
-    transport.write(handshake_response(headers["sec-websocket-key"]))
-    parser = FrameParser(max_size)
-    for opcode, value in parser.feed(data): ...
-    transport.write(build_frame_text("hello"))
+:func:`check_handshake` says whether a request's method and headers make a valid
+upgrade request; :func:`handshake_response` builds the ``101 Switching Protocols``
+answer with the accept key of :func:`fastsio.protocol.websocket.frames.accept_key`.
 """
 
 from __future__ import annotations
 
 import base64
 
-from .._speedups.wsframe import (
-    CLOSE_ABNORMAL,
-    CLOSE_GOING_AWAY,
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_INVALID_DATA,
-    CLOSE_MANDATORY_EXT,
-    CLOSE_NO_STATUS,
-    CLOSE_NORMAL,
-    CLOSE_POLICY,
-    CLOSE_PROTOCOL_ERROR,
-    CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED,
-    OP_BINARY,
-    OP_CLOSE,
-    OP_CONT,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    FrameParser,
-    WebSocketError,
-    accept_key,
-    build_close,
-    build_frame,
-    build_frame_binary,
-    build_frame_text,
-    is_valid_close_code,
-    mask_payload,
-)
+from .frames import accept_key
 
-__all__ = (
-    "CLOSE_ABNORMAL",
-    "CLOSE_GOING_AWAY",
-    "CLOSE_INTERNAL_ERROR",
-    "CLOSE_INVALID_DATA",
-    "CLOSE_MANDATORY_EXT",
-    "CLOSE_NORMAL",
-    "CLOSE_NO_STATUS",
-    "CLOSE_POLICY",
-    "CLOSE_PROTOCOL_ERROR",
-    "CLOSE_TOO_BIG",
-    "CLOSE_UNSUPPORTED",
-    "OP_BINARY",
-    "OP_CLOSE",
-    "OP_CONT",
-    "OP_PING",
-    "OP_PONG",
-    "OP_TEXT",
-    "WEBSOCKET_VERSION",
-    "FrameParser",
-    "WebSocketError",
-    "accept_key",
-    "build_close",
-    "build_frame",
-    "build_frame_binary",
-    "build_frame_text",
-    "check_handshake",
-    "handshake_response",
-    "is_valid_close_code",
-    "mask_payload",
-)
+__all__ = ("WEBSOCKET_VERSION", "check_handshake", "handshake_response")
 
 #: The only protocol version this server speaks (RFC 6455 4.2.1, item 6).
 WEBSOCKET_VERSION = "13"

@@ -13,7 +13,9 @@ to the outside through three duck-typed objects it is given:
   forgets it without answering;
 * an *owner* (the engine): ``schedule(session, when)`` asks for ``on_timer(now)`` at
   ``when``, ``cancel(session)`` withdraws that, ``discard(session)`` forgets a closed
-  session (its sid is unknown from then on).
+  session (its sid is unknown from then on), ``upgraded(session)`` is told when a
+  session moved onto its WebSocket (whoever keeps ``session.ws``, like the broadcast
+  target lists of the memory adapter, knows they may be stale).
 
 and it reports upward to its ``handler`` (the Socket.IO client or the public
 EngineSocket): ``on_message(data)`` and ``on_close(reason)``.
@@ -55,7 +57,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Sequence
 
-from .engineio import (
+from .packets import (
     CLOSE,
     MESSAGE,
     NOOP,
@@ -64,10 +66,11 @@ from .engineio import (
     UPGRADE,
     EngineIOError,
     decode_packet,
-    decode_packet3,
     decode_payload,
     encode_payload,
 )
+from .v3 import decode_packet as decode_packet3
+from .wire import CLOSE_PACKET, MESSAGE_PREFIX, NOOP_PACKET, PING_PACKET, PONG_PACKET, PROBE, PROBE_REPLY
 
 # what the client got wrong (a packet that does not parse): one line each, for the
 # operator; the I/O layer logs the rest (bad HTTP, frames, POST bodies)
@@ -115,10 +118,6 @@ class Session:
         "queued",
         "v3",
     )
-
-    # upgrades completed in this process: whoever keeps ``session.ws`` (the broadcast
-    # target lists of the memory adapter) knows it may be stale when this changed
-    upgrades = 0
 
     def __init__(
         self,
@@ -207,7 +206,7 @@ class Session:
 
     def send_message(self, data: str | bytes) -> None:
         """Send a MESSAGE packet."""
-        self.send("4" + data if isinstance(data, str) else data)
+        self.send(MESSAGE_PREFIX + data if isinstance(data, str) else data)
 
     def _flush_poll(self) -> None:
         poll = self.poll
@@ -239,14 +238,14 @@ class Session:
                 self._respond(sink, self.queue)
                 self.queue = ()
                 return True
-            self._respond(sink, [*self.queue, "1"])
+            self._respond(sink, [*self.queue, CLOSE_PACKET])
             self._finish()
             return True
         if self.queue:
             self.poll = sink
             self._flush_poll()
         elif self.upgrading:
-            self._respond(sink, ["6"])
+            self._respond(sink, [NOOP_PACKET])
         else:
             self.poll = sink
         return True
@@ -274,7 +273,7 @@ class Session:
                 if self.poll is not None:
                     poll = self.poll
                     self.poll = None
-                    self._respond(poll, ["6"])
+                    self._respond(poll, [NOOP_PACKET])
                 self.close("transport close", send_close=False)
                 break
             self._on_packet(ptype, data, now)
@@ -312,8 +311,8 @@ class Session:
 
     def _on_probe_packet(self, ptype: int, data: Any, now: float) -> None:
         probe = self.probe
-        if ptype == PING and data == "probe":
-            probe.send("3probe")
+        if ptype == PING and data == PROBE:
+            probe.send(PROBE_REPLY)
             self.upgrading = True
             if self.poll is not None:
                 if self.queue:
@@ -321,15 +320,15 @@ class Session:
                 else:
                     poll = self.poll
                     self.poll = None
-                    self._respond(poll, ["6"])
+                    self._respond(poll, [NOOP_PACKET])
         elif ptype == UPGRADE and self.upgrading:
             if self.poll is not None:
                 poll = self.poll
                 self.poll = None
-                self._respond(poll, ["6"])
+                self._respond(poll, [NOOP_PACKET])
             self.probe = None
             self.ws = probe
-            Session.upgrades += 1
+            self.owner.upgraded(self)
             self.transport = WEBSOCKET
             self.upgrading = False
             self.upgraded = True
@@ -372,7 +371,7 @@ class Session:
                 self._reschedule()
         elif ptype == PING:
             if self.eio == 3:
-                self.send("3" + data if isinstance(data, str) else "3")
+                self.send(PONG_PACKET + data if isinstance(data, str) else PONG_PACKET)
                 self.deadline = now + self.ping_interval + self.ping_timeout
                 self._reschedule()
             else:
@@ -404,7 +403,7 @@ class Session:
                 self.close("ping timeout")
                 return
             self.awaiting_pong = True
-            self.send("2")
+            self.send(PING_PACKET)
             self.deadline = now + self.ping_timeout
         self._reschedule()
 
@@ -431,9 +430,9 @@ class Session:
             poll = self.poll
             self.poll = None
             if send_close:
-                self._respond(poll, [*self.queue, "1"])
+                self._respond(poll, [*self.queue, CLOSE_PACKET])
             else:
-                self._respond(poll, ["6"])
+                self._respond(poll, [NOOP_PACKET])
             self._finish()
         elif send_close and self.transport == POLLING and reason in LINGER_REASONS:
             # a graceful close: keep the queue for the next GET, until the deadline at most

@@ -19,7 +19,7 @@ Binary values are ``bytes`` (``bytearray`` and ``memoryview`` are accepted when 
 
 The compiled twin is this file built as ``sio_c`` and typed by ``sio_c.pxd``,
 which also binds ``_dumps`` to the C JSON writer of ``_jsonenc.pyx`` in place
-of the stdlib encoder that ``_helpers.json_dumps`` is here.
+of the stdlib encoder that ``jsonenc_py.json_dumps`` is here.
 """
 
 from __future__ import annotations
@@ -27,7 +27,26 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from ._helpers import json_dumps as _dumps
+from fastsio.protocol.socketio.jsonenc_py import json_dumps as _dumps
+
+__all__ = (
+    "ACK",
+    "BINARY_ACK",
+    "BINARY_EVENT",
+    "CONNECT",
+    "CONNECT_ERROR",
+    "DISCONNECT",
+    "EVENT",
+    "RESERVED_EVENTS",
+    "Packet",
+    "SocketIOError",
+    "decode",
+    "deconstruct",
+    "encode",
+    "encode_event",
+    "has_binary",
+    "reconstruct",
+)
 
 CONNECT = 0
 DISCONNECT = 1

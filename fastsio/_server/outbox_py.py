@@ -34,7 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .wsframe import build_frame
+from fastsio.protocol.websocket.frames import build_frame
+
+__all__ = (
+    "Flusher",
+    "Outbox",
+    "fanout",
+)
 
 OP_TEXT = 1
 OP_BINARY = 2

@@ -1,0 +1,22 @@
+"""The coalescing outbox, write flusher and broadcast fan-out: the selector of the ``fanout`` twins.
+
+Binds, once, at import, the public names (``__all__``) of the compiled twin
+``fastsio._speedups.fanout_c`` when it is importable, else of the pure twin
+:mod:`outbox_py` beside this module, which is the specification; see
+:func:`fastsio._speedups.load` for the switches and what is recorded.  Type
+checkers always see the pure twin.  The rest of the package imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._speedups import load
+
+if TYPE_CHECKING:
+    from .outbox_py import *  # noqa: F403
+    from .outbox_py import __all__
+else:
+    _impl = load("fanout", __name__ + "_py")
+    __all__ = _impl.__all__
+    globals().update({name: getattr(_impl, name) for name in __all__})
