@@ -105,13 +105,13 @@ def _missing_compiler() -> str | None:
 def _sync(source: Path, target: Path, stamp: bool = False) -> bool:
     """Copy ``source`` to ``target`` unless it already holds the same bytes; return whether it changed.
 
-    ``stamp`` appends ``_SOURCE_SHA256``, the hash of ``source``, so that the tests
+    ``stamp`` appends ``SOURCE_SHA256``, the hash of ``source``, so that the tests
     can tell a compiled twin built from an older source (a stale in-place build).
     """
     data = source.read_bytes()
     if stamp:
         digest = hashlib.sha256(data).hexdigest()
-        data += f"\n\n# Appended by setup.py: the source this module was compiled from.\n_SOURCE_SHA256 = {digest!r}\n".encode()
+        data += f"\n\n# Appended by setup.py: the source this module was compiled from.\nSOURCE_SHA256 = {digest!r}\n".encode()
     if target.exists() and target.read_bytes() == data:
         return False
     target.write_bytes(data)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
-from typing import Any, Callable
-
-log = logging.getLogger("fastsio")
+from typing import Any, Callable, Coroutine
 
 
 class Handler:
-    """A registered callable with its arity worked out once."""
+    """A registered callable with its arity worked out once.
+
+    Args:
+        fn: the application's function (sync or async; any callable).
+    """
 
     __slots__ = ("fn", "is_async", "max_args", "min_args")
 
@@ -41,6 +42,7 @@ class Handler:
         self.min_args = min_args
 
     def adapt(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``args`` cut or padded (with None) to what the function takes."""
         n = len(args)
         if self.max_args is not None and n > self.max_args:
             return args[: self.max_args]
@@ -49,6 +51,7 @@ class Handler:
         return args
 
     def __call__(self, *args: Any) -> Any:
+        """Call the function with ``args`` adapted (see :meth:`adapt`)."""
         return self.fn(*self.adapt(args))
 
 
@@ -71,7 +74,7 @@ def ack_args(result: Any) -> list[Any]:
     return [result]
 
 
-def spawn(coro: Any) -> asyncio.Task[Any]:
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     """Start a coroutine as a task, keeping a reference until it finishes."""
     task = asyncio.get_running_loop().create_task(coro)
     _tasks.add(task)

@@ -1,31 +1,128 @@
-"""``BroadcastOperator``: who a broadcast goes to (rooms, exceptions) and how."""
+"""``BroadcastOperator``: who a broadcast goes to (rooms, exceptions) and how.
+
+This module sits below the namespace and the socket: it reaches them only through
+the interfaces it declares, which they satisfy structurally:
+
+* :class:`BroadcastSocket`: what a broadcast needs of a socket (``fastsio.Socket``);
+* :class:`BroadcastNamespace`: what it needs of a namespace (``fastsio.Namespace``).
+
+:class:`BroadcastOperator` is generic in the socket type, so that
+``fetch_sockets()`` gives the namespace's own socket objects.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TypeVar
 
+from .adapters.base import Adapter
 from .exceptions import AckTimeout
+from .options import RecoveryOptions, ServerOptions
 
-if TYPE_CHECKING:
-    from .namespace import Namespace
-    from .socket import Socket
+__all__ = ("BroadcastNamespace", "BroadcastOperator", "BroadcastSocket")
 
-__all__ = ("BroadcastOperator",)
+
+class BroadcastSocket(Protocol):
+    """What a broadcast needs of a socket (:class:`fastsio.Socket` satisfies it)."""
+
+    @property
+    def id(self) -> str:
+        """The socket id."""
+        ...
+
+    def expect_ack(self, ack_id: int, callback: Callable[..., Any]) -> None:
+        """Call ``callback(*args)`` when the client acknowledges ``ack_id``."""
+        ...
+
+    def forget_ack(self, ack_id: int) -> None:
+        """Stop waiting for the acknowledgement ``ack_id``."""
+        ...
+
+    def send_packet(self, parts: list[str | bytes], compress: bool = True) -> None:
+        """Send one encoded packet to the client (held until the CONNECT reply is out)."""
+        ...
+
+    def join(self, room: str | list[str] | tuple[str, ...] | set[str]) -> None:
+        """Join ``room`` (or several)."""
+        ...
+
+    def leave(self, room: str) -> None:
+        """Leave ``room``."""
+        ...
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from the namespace (``close=True``: the whole connection)."""
+        ...
+
+
+S = TypeVar("S", bound=BroadcastSocket)
+
+
+class BroadcastNamespace(Protocol[S]):
+    """What a broadcast needs of a namespace (:class:`fastsio.Namespace` satisfies it)."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name."""
+        ...
+
+    @property
+    def parser(self) -> Any:
+        """The server's parser (``encode_event``)."""
+        ...
+
+    @property
+    def options(self) -> ServerOptions:
+        """The server's options (``ack_timeout``, ``connection_state_recovery``)."""
+        ...
+
+    @property
+    def recovery(self) -> RecoveryOptions | None:
+        """The server's connection state recovery options (``None``: off)."""
+        ...
+
+    @property
+    def adapter(self) -> Adapter:
+        """The namespace's adapter (rooms, fan-out, recovery store)."""
+        ...
+
+    @property
+    def sockets(self) -> Mapping[str, S]:
+        """Socket id -> connected socket."""
+        ...
+
+    def has_outgoing(self) -> bool:
+        """Whether any outgoing catch-all listener exists here (namespace or socket)."""
+        ...
+
+    def notify_outgoing(self, sock: S, event: str, args: tuple[Any, ...]) -> None:
+        """Call the outgoing catch-all listeners for ``event`` sent to ``sock``."""
+        ...
+
+    def next_ack_id(self) -> int:
+        """A new acknowledgement id."""
+        ...
 
 
 def _names(room: str | Iterable[str]) -> list[str]:
     return [room] if isinstance(room, str) else list(room)
 
 
-class BroadcastOperator:
-    """An immutable selection of a namespace's sockets; each modifier returns a new one."""
+class BroadcastOperator(Generic[S]):
+    """An immutable selection of a namespace's sockets; each modifier returns a new one.
+
+    Args:
+        namespace: the namespace broadcast on.
+        rooms: only the sockets in any of these rooms (none: every socket).
+        except_rooms: not the sockets in any of these.
+        flags: ``volatile``, ``local``, ``compress``, ``timeout`` (see the modifiers).
+    """
 
     __slots__ = ("namespace", "rooms", "except_rooms", "flags")
 
     def __init__(
         self,
-        namespace: Namespace,
+        namespace: BroadcastNamespace[S],
         rooms: frozenset[str] = frozenset(),
         except_rooms: frozenset[str] = frozenset(),
         flags: dict[str, Any] | None = None,
@@ -35,7 +132,7 @@ class BroadcastOperator:
         self.except_rooms = except_rooms
         self.flags = flags or {}
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[S]:
         """Only sockets in ``room`` (a room name or a socket id; or several)."""
         return BroadcastOperator(
             self.namespace, self.rooms | frozenset(_names(room)), self.except_rooms, self.flags
@@ -43,32 +140,32 @@ class BroadcastOperator:
 
     in_ = to
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[S]:
         """Not the sockets in ``room`` (or several)."""
         return BroadcastOperator(
             self.namespace, self.rooms, self.except_rooms | frozenset(_names(room)), self.flags
         )
 
-    def _with(self, flag: str, value: Any) -> BroadcastOperator:
+    def _with(self, flag: str, value: Any) -> BroadcastOperator[S]:
         flags = dict(self.flags)
         flags[flag] = value
         return BroadcastOperator(self.namespace, self.rooms, self.except_rooms, flags)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
+    def timeout(self, seconds: float) -> BroadcastOperator[S]:
         """``emit_with_ack`` waits at most ``seconds`` for the replies."""
         return self._with("timeout", seconds)
 
     @property
-    def volatile(self) -> BroadcastOperator:
+    def volatile(self) -> BroadcastOperator[S]:
         """Drop the packet for connections that are not writable right now."""
         return self._with("volatile", True)
 
     @property
-    def local(self) -> BroadcastOperator:
+    def local(self) -> BroadcastOperator[S]:
         """Only this node's sockets (matters with a cluster adapter)."""
         return self._with("local", True)
 
-    def compress(self, value: bool = True) -> BroadcastOperator:
+    def compress(self, value: bool = True) -> BroadcastOperator[S]:
         """Whether the packet may be compressed (default True): ``compress(False)`` sends
         it uncompressed to WebSocket connections with permessage-deflate."""
         return self._with("compress", bool(value))
@@ -77,9 +174,9 @@ class BroadcastOperator:
     def emit(self, event: str, *args: Any) -> int:
         """Send ``event`` to every selected socket; returns how many.  Never blocks."""
         ns = self.namespace
-        if ns._has_outgoing():
+        if ns.has_outgoing():
             for sock in self._sockets():
-                ns._notify_outgoing(sock, event, args)
+                ns.notify_outgoing(sock, event, args)
         parts = None
         if ns.recovery is not None and not self.flags.get("volatile"):
             # connection state recovery: the packet gets an offset (its last argument)
@@ -93,6 +190,7 @@ class BroadcastOperator:
         return ns.adapter.broadcast(parts, set(self.rooms), set(self.except_rooms), self.flags)
 
     def send(self, *args: Any) -> int:
+        """Emit a ``message`` event; returns how many sockets it went to."""
         return self.emit("message", *args)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
@@ -102,7 +200,7 @@ class BroadcastOperator:
         raises :class:`AckTimeout` whose ``replies`` holds the replies that arrived.
         """
         ns = self.namespace
-        timeout = self.flags.get("timeout", ns.server.ack_timeout)
+        timeout = self.flags.get("timeout", ns.options.ack_timeout)
         loop = asyncio.get_running_loop()
         sids = ns.adapter.sockets(set(self.rooms), set(self.except_rooms))
         targets = [ns.sockets[sid] for sid in sids if sid in ns.sockets]
@@ -121,10 +219,8 @@ class BroadcastOperator:
         parts = ns.parser.encode_event(ns.name, event, args, ack_id)
         compress = self.flags.get("compress", True)
         for sock in targets:
-            if sock._acks is None:
-                sock._acks = {}
-            sock._acks[ack_id] = on_reply
-            sock._send(parts, compress)
+            sock.expect_ack(ack_id, on_reply)
+            sock.send_packet(parts, compress)
         try:
             if timeout is None:
                 await done
@@ -134,29 +230,31 @@ class BroadcastOperator:
             raise AckTimeout(replies=list(replies)) from None
         finally:
             for sock in targets:
-                if sock._acks is not None:
-                    sock._acks.pop(ack_id, None)
+                sock.forget_ack(ack_id)
         return replies
 
     # ------------------------------------------------------------------ the selected sockets
-    def _sockets(self) -> list[Socket]:
+    def _sockets(self) -> list[S]:
         ns = self.namespace
         sids = ns.adapter.sockets(set(self.rooms), set(self.except_rooms))
         return [ns.sockets[sid] for sid in sids if sid in ns.sockets]
 
-    async def fetch_sockets(self) -> list[Socket]:
+    async def fetch_sockets(self) -> list[S]:
         """The selected sockets."""
         return self._sockets()
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Make the selected sockets join ``room`` (or several)."""
         for sock in self._sockets():
             sock.join(_names(room))
 
     def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Make the selected sockets leave ``room`` (or several)."""
         for sock in self._sockets():
             for name in _names(room):
                 sock.leave(name)
 
     def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect the selected sockets (``close=True``: their whole connections)."""
         for sock in self._sockets():
             sock.disconnect(close)

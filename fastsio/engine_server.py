@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 from ._server.engine import Engine
 from ._server.listener import Lifecycle
+from .options import EngineOptions, render_options
 from .protocol.engineio.session import OPEN, Session
-
-log = logging.getLogger("fastsio.engine")
+from .protocol.engineio.wire import MESSAGE_PREFIX
 
 __all__ = ("EngineServer", "EngineSocket")
 
@@ -25,10 +25,12 @@ class EngineSocket:
 
     @property
     def id(self) -> str:
+        """The session id."""
         return self._session.sid
 
     @property
     def transport(self) -> str:
+        """The current transport: ``"polling"`` or ``"websocket"``."""
         return self._session.transport
 
     @property
@@ -37,7 +39,13 @@ class EngineSocket:
         return self._session.request
 
     @property
+    def session(self) -> Session:
+        """The Engine.IO session behind this socket (its transports: ``session.ws``, ...)."""
+        return self._session
+
+    @property
     def connected(self) -> bool:
+        """Whether the session is open."""
         return self._session.state == OPEN
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
@@ -55,21 +63,24 @@ class EngineSocket:
         ``compress=False``: never compressed, even over a WebSocket with
         permessage-deflate (Node's ``socket.send(data, {compress: false})``)."""
         if isinstance(data, str):
-            self._session.send("4" + data, compress)
+            self._session.send(MESSAGE_PREFIX + data, compress)
         else:
             self._session.send(bytes(data), compress)
 
     def close(self) -> None:
+        """Close the session ("forced close")."""
         self._session.close("forced close")
 
-    # the session handler protocol
-    def on_open(self) -> None:
-        pass
+    # the SessionHandler protocol
+    def on_open(self, now: float) -> None:
+        """The session is open (nothing to do: the ``connection`` listeners ran)."""
 
     def on_message(self, data: str | bytes) -> None:
+        """A message: the ``"message"`` listeners get it."""
         self._emit("message", data)
 
     def on_close(self, reason: str) -> None:
+        """The session closed: the ``"close"`` listeners get the reason."""
         self._emit("close", reason)
 
     def _emit(self, event: str, arg: Any) -> None:
@@ -77,58 +88,41 @@ class EngineSocket:
             try:
                 fn(arg)
             except Exception:
-                log.exception("%s listener raised", event)
+                self._session.owner.log.exception("%s listener raised", event)
 
 
 class EngineServer(Lifecycle):
     """A plain Engine.IO v4 server (what the protocol's own test suite drives); with
-    ``allow_eio3=True`` Engine.IO v3 clients too.  ``per_message_deflate`` is as for
-    :class:`fastsio.Server` (WebSocket compression, off by default)."""
+    ``allow_eio3=True`` Engine.IO v3 clients too.
 
-    def __init__(
-        self,
-        *,
-        path: str = "/engine.io/",
-        ping_interval: float = 25.0,
-        ping_timeout: float = 20.0,
-        upgrade_timeout: float = 10.0,
-        max_http_buffer_size: int = 1_000_000,
-        max_buffer_size: int = 1_000_000,
-        http_compression: bool = True,
-        http_keep_alive_timeout: float = 5.0,
-        http_request_timeout: float = 30.0,
-        per_message_deflate: bool | dict[str, Any] = False,
-        transports: tuple[str, ...] = ("polling", "websocket"),
-        allow_upgrades: bool = True,
-        cors_allowed_origins: str | list[str] | None = None,
-        cors_credentials: bool = True,
-        allow_request: Callable[[Any], Any] | None = None,
-        cookie: str | dict[str, Any] | None = None,
-        allow_eio3: bool = False,
-    ) -> None:
+    Raises:
+        TypeError: an unknown option, or a value of the wrong type.
+        ValueError: an invalid value.
+
+    Options (keyword arguments; see :class:`fastsio.options.EngineOptions`):
+
+"""
+
+    def __init__(self, **options: Any) -> None:
         super().__init__()
+        self._options = EngineOptions.from_kwargs(**options)
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
-        self.allow_eio3 = allow_eio3
-        self._engine = Engine(
-            path=path,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            upgrade_timeout=upgrade_timeout,
-            max_http_buffer_size=max_http_buffer_size,
-            max_buffer_size=max_buffer_size,
-            http_compression=http_compression,
-            http_keep_alive_timeout=http_keep_alive_timeout,
-            http_request_timeout=http_request_timeout,
-            per_message_deflate=per_message_deflate,
-            transports=transports,
-            allow_upgrades=allow_upgrades,
-            cors_allowed_origins=cors_allowed_origins,
-            cors_credentials=cors_credentials,
-            allow_request=allow_request,
-            cookie=cookie,
-            factory=self._new_socket,
-            allow_eio3=allow_eio3,
-        )
+        self._engine = Engine(self._options, factory=self._new_socket, logger=logging.getLogger("fastsio"))
+
+    @property
+    def options(self) -> EngineOptions:
+        """The server's options (validated, read-only)."""
+        return self._options
+
+    @property
+    def engine(self) -> Engine:
+        """The Engine.IO engine (sessions, connections)."""
+        return self._engine
+
+    @property
+    def allow_eio3(self) -> bool:
+        """``options.allow_eio3``."""
+        return self._options.allow_eio3
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """Listen to ``"connection"`` (an :class:`EngineSocket`); usable as a decorator."""
@@ -141,6 +135,7 @@ class EngineServer(Lifecycle):
 
     @property
     def clients_count(self) -> int:
+        """The number of open sessions."""
         return len(self._engine.sessions)
 
     def _new_socket(self, session: Session) -> EngineSocket:
@@ -149,5 +144,9 @@ class EngineServer(Lifecycle):
             try:
                 fn(sock)
             except Exception:
-                log.exception("connection listener raised")
+                self._engine.log.exception("connection listener raised")
         return sock
+
+
+if EngineServer.__doc__ is not None:  # not under python -OO
+    EngineServer.__doc__ += render_options(EngineOptions, indent="    ") + "\n"

@@ -1,29 +1,61 @@
-"""``Namespace``: handlers, middleware and the sockets connected to one namespace."""
+"""``Namespace``: handlers, middleware and the sockets connected to one namespace.
+
+This module sits below the server: it reaches it only through
+:class:`NamespaceServer`, the interface it declares (``fastsio.Server`` satisfies it).
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Protocol
 
 from ._handlers import Handler, ack_args, is_awaitable, spawn
+from .adapters.base import Adapter, TransportCounter
+from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
-from .protocol import socketio as sio
-from .socket import Client, Socket, _new_id
+from .protocol.socketio import packets as sio
+from .socket import Client, ClientRouter, Socket, new_socket_id
 
-if TYPE_CHECKING:
-    from .server import Server
+__all__ = ("Namespace", "NamespaceServer", "ParentNamespace")
 
-log = logging.getLogger("fastsio")
 
-__all__ = ("Namespace", "ParentNamespace")
+class NamespaceServer(ClientRouter, Protocol):
+    """What a :class:`Namespace` needs of its server (:class:`fastsio.Server`
+    satisfies it): the :class:`~fastsio.socket.ClientRouter` part (options, parser,
+    logger), and:"""
+
+    @property
+    def engine(self) -> TransportCounter:
+        """The engine serving the connections (adapters compare its transport changes)."""
+        ...
+
+    def remove_namespace(self, ns: Namespace) -> None:
+        """Forget the child namespace ``ns`` (``cleanup_empty_child_namespaces``)."""
+        ...
 
 
 class Namespace:
-    """A namespace (``sio.of("/chat")``)."""
+    """A namespace (``sio.of("/chat")``).
 
-    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+    Args:
+        server: the server it belongs to.
+        name: its name (``"/chat"``).
+        parent: the dynamic namespace it was created from, if any (it shares its
+            handlers, middleware and catch-all listeners).
+
+    Attributes:
+        options: the server's :class:`~fastsio.options.ServerOptions`.
+        log: the server's logger.
+        parser: the server's parser.
+        recovery: connection state recovery's options, or ``None`` (off).
+        adapter: the rooms and fan-out (``options.adapter(namespace)``, or a
+            :class:`~fastsio.adapters.MemoryAdapter`).
+        sockets: socket id -> connected socket.
+    """
+
+    def __init__(self, server: NamespaceServer, name: str, parent: ParentNamespace | None = None) -> None:
         self.server = server
         self.name = name
         # the dynamic namespace this one was created from (it shares its handlers)
@@ -36,10 +68,15 @@ class Namespace:
         self.any_out: list[Handler] = parent.any_out if parent is not None else []
         # socket id -> connected Socket
         self.sockets: dict[str, Socket] = {}
-        # the server's parser and connection state recovery options (None: off)
-        self.parser = server.parser
-        self.recovery = server.recovery
-        self.adapter = server._make_adapter(self)
+        # the server's options, logger, parser, engine and connection state recovery
+        # options (None: off), read from here by the sockets, broadcasts and the adapter
+        self.options = options = server.options
+        self.log: logging.Logger = server.log
+        self.parser: Any = server.parser
+        self.engine: TransportCounter = server.engine
+        self.recovery = options.connection_state_recovery
+        factory: Callable[[Namespace], Adapter] = options.adapter or MemoryAdapter
+        self.adapter: Adapter = factory(self)
         self._ack_id = 0
         # how many outgoing catch-all listeners exist on this namespace's sockets
         self._outgoing = 0
@@ -63,7 +100,8 @@ class Namespace:
 
     def event(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: register ``fn`` for the event named like the function."""
-        return self.on(fn.__name__, fn)
+        self.handlers[fn.__name__] = Handler(fn)
+        return fn
 
     def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Add a connect middleware ``fn(socket, auth)``: raise ConnectionRefused to refuse."""
@@ -77,10 +115,12 @@ class Namespace:
         return fn
 
     def prepend_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Like :meth:`on_any`, before the listeners already there."""
         self.any_in.insert(0, Handler(fn))
         return fn
 
     def off_any(self, fn: Callable[..., Any] | None = None) -> None:
+        """Remove the catch-all listener ``fn`` (or every one)."""
         self.any_in[:] = [h for h in self.any_in if fn is not None and h.fn is not fn]
 
     def on_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,24 +130,33 @@ class Namespace:
         return fn
 
     def prepend_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Like :meth:`on_any_outgoing`, before the listeners already there."""
         self.any_out.insert(0, Handler(fn))
         return fn
 
     def off_any_outgoing(self, fn: Callable[..., Any] | None = None) -> None:
+        """Remove the outgoing catch-all listener ``fn`` (or every one)."""
         self.any_out[:] = [h for h in self.any_out if fn is not None and h.fn is not fn]
 
-    def _notify_outgoing(self, sock: Socket, event: str, args: tuple[Any, ...]) -> None:
-        if not self.any_out and not sock._any_out:
+    def notify_outgoing(self, sock: Socket, event: str, args: tuple[Any, ...]) -> None:
+        """Call the outgoing catch-all listeners (the namespace's, then ``sock``'s) for
+        ``event`` sent to ``sock``; one that raises is reported, the others still run."""
+        if not self.any_out and not sock.any_out:
             return
-        for listeners in (self.any_out, sock._any_out or ()):
+        for listeners in (self.any_out, sock.any_out or ()):
             for h in list(listeners):
                 try:
                     h(sock, event, *args)
                 except Exception as exc:
                     self._report(sock, exc)
 
-    def _has_outgoing(self) -> bool:
+    def has_outgoing(self) -> bool:
+        """Whether any outgoing catch-all listener exists here (namespace or socket)."""
         return bool(self.any_out) or self._outgoing > 0
+
+    def count_outgoing(self, delta: int) -> None:
+        """A socket's outgoing catch-all listeners grew (or shrank) by ``delta``."""
+        self._outgoing += delta
 
     # ------------------------------------------------------------------ cluster (one node)
     def server_side_emit(self, event: str, *args: Any) -> None:
@@ -119,55 +168,78 @@ class Namespace:
         return await self.adapter.server_side_emit_with_ack(self.name, event, args)
 
     # ------------------------------------------------------------------ broadcasting
-    def _operator(
+    def operator(
         self, rooms: Iterable[str] = (), except_rooms: Iterable[str] = ()
-    ) -> BroadcastOperator:
+    ) -> BroadcastOperator[Socket]:
+        """A broadcast selection of this namespace's sockets: those in any of ``rooms``
+        (none: all) but not in any of ``except_rooms``."""
         return BroadcastOperator(self, frozenset(rooms), frozenset(except_rooms))
 
+    @property
+    def volatile(self) -> BroadcastOperator[Socket]:
+        """The next broadcast skips connections that cannot take it right now."""
+        return self.operator().volatile
+
+    @property
+    def local(self) -> BroadcastOperator[Socket]:
+        """The next broadcast reaches only this node's sockets."""
+        return self.operator().local
+
     def emit(self, event: str, *args: Any) -> int:
-        """Send ``event`` to every socket of the namespace."""
-        return self._operator().emit(event, *args)
+        """Send ``event`` to every socket of the namespace; returns how many."""
+        return self.operator().emit(event, *args)
 
     def send(self, *args: Any) -> int:
+        """Emit a ``message`` event to every socket of the namespace."""
         return self.emit("message", *args)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().to(room)
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[Socket]:
+        """Broadcast to the sockets in ``room`` (or several)."""
+        return self.operator().to(room)
 
     in_ = to
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        return self._operator().except_(room)
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[Socket]:
+        """Broadcast to the sockets not in ``room`` (or several)."""
+        return self.operator().except_(room)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        return self._operator().timeout(seconds)
+    def timeout(self, seconds: float) -> BroadcastOperator[Socket]:
+        """``emit_with_ack`` waits at most ``seconds`` for the replies."""
+        return self.operator().timeout(seconds)
 
-    def compress(self, value: bool = True) -> BroadcastOperator:
+    def compress(self, value: bool = True) -> BroadcastOperator[Socket]:
         """``compress(False)``: the broadcast goes uncompressed (permessage-deflate)."""
-        return self._operator().compress(value)
+        return self.operator().compress(value)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
-        return await self._operator().emit_with_ack(event, *args)
+        """Emit to every socket and collect one reply each (see
+        :meth:`BroadcastOperator.emit_with_ack`)."""
+        return await self.operator().emit_with_ack(event, *args)
 
     async def fetch_sockets(self) -> list[Socket]:
-        return await self._operator().fetch_sockets()
+        """The connected sockets."""
+        return await self.operator().fetch_sockets()
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
-        self._operator().sockets_join(room)
+        """Make every socket join ``room`` (or several)."""
+        self.operator().sockets_join(room)
 
     def sockets_leave(self, room: str | Iterable[str]) -> None:
-        self._operator().sockets_leave(room)
+        """Make every socket leave ``room`` (or several)."""
+        self.operator().sockets_leave(room)
 
     def disconnect_sockets(self, close: bool = False) -> None:
-        self._operator().disconnect_sockets(close)
+        """Disconnect every socket (``close=True``: their whole connections)."""
+        self.operator().disconnect_sockets(close)
 
     def next_ack_id(self) -> int:
+        """A new acknowledgement id (unique in the namespace)."""
         ack_id = self._ack_id
         self._ack_id = ack_id + 1
         return ack_id
 
     # ------------------------------------------------------------------ connecting
-    def _connect(self, client: Client, auth: Any) -> None:
+    def connect_client(self, client: Client, auth: Any) -> None:
         """Run middleware and the connect handler, then reply CONNECT (or CONNECT_ERROR).
 
         Synchronous handlers run inline; the first awaitable moves the rest to a task.
@@ -219,7 +291,7 @@ class Namespace:
         client: Client,
         sock: Socket,
         auth: Any,
-        pending: Any,
+        pending: Awaitable[Any],
         steps: list[Handler],
         connect: Handler | None,
     ) -> None:
@@ -262,18 +334,18 @@ class Namespace:
                     sock.pid = kept.pid
                     sock.data = kept.data
                     sock.recovered = True
-                    sock._restoring = kept
+                    sock.restoring = kept
                     self.adapter.add_all(kept.sid, kept.rooms)
                     return True
-        sock.pid = _new_id()
+        sock.pid = new_socket_id()
         return False
 
     def _abandon(self, sock: Socket) -> None:
         """A socket that will not connect: forget the rooms it joined, keep again the
         session it was restoring."""
-        if sock._restoring is not None:
-            kept = sock._restoring
-            sock._restoring = None
+        kept = sock.restoring
+        if kept is not None:
+            sock.restoring = None
             self.adapter.release(kept)
         if sock.id not in self.sockets:
             self.adapter.delete_all(sock.id)
@@ -303,39 +375,44 @@ class Namespace:
             # connection state recovery: what it missed, then the CONNECT reply with the
             # private session id; Node's order (socket.io-client holds events that come
             # before the reply and delivers them, in order, before its "connect" event)
-            kept = sock._restoring
+            kept = sock.restoring
             if kept is not None:
-                sock._restoring = None
+                sock.restoring = None
                 for parts in self.adapter.replay(kept):
                     client.send_parts(parts)
             client.send_parts(self.parser.encode(sio.CONNECT, self.name, {"sid": sock.id, "pid": sock.pid}))
         else:
             client.send_parts(self.parser.encode(sio.CONNECT, self.name, {"sid": sock.id}))
-        sock._release_held()
+        sock.release_held()
         for pkt in queued:
             if not sock.connected:
                 break
-            sock._on_packet(pkt)
+            sock.on_packet(pkt)
 
-    def _remove(self, sock: Socket, reason: str) -> None:
+    def socket_closed(self, sock: Socket, reason: str) -> None:
+        """``sock`` disconnected: run the disconnect handler, forget it (a child
+        namespace left empty goes away with ``cleanup_empty_child_namespaces``)."""
         handler = self.handlers.get("disconnect")
         if handler is not None:
             self._run(sock, handler, (sock, reason), None)
         self.adapter.delete_all(sock.id)
         self.sockets.pop(sock.id, None)
-        if not self.sockets and self.parent is not None and self.server.cleanup_empty_child_namespaces:
-            self.server._drop_child(self)
+        if not self.sockets and self.parent is not None and self.options.cleanup_empty_child_namespaces:
+            self.server.remove_namespace(self)
 
     # ------------------------------------------------------------------ events
-    def _dispatch_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
-        if self.any_in or sock._any_in:
-            for listeners in (self.any_in, sock._any_in or ()):
+    def dispatch_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        """An EVENT (``data``: name, then arguments) from ``sock``'s client: the
+        catch-all listeners, the socket's middleware, then the event's handler (whose
+        return value acknowledges ``ack_id``)."""
+        if self.any_in or sock.any_in:
+            for listeners in (self.any_in, sock.any_in or ()):
                 for h in list(listeners):
                     try:
                         h(sock, *data)
                     except Exception as exc:
                         self._report(sock, exc)
-        middlewares = sock._middlewares
+        middlewares = sock.middlewares
         if middlewares:
             args = data[1:]
             for i, mw in enumerate(middlewares):
@@ -355,7 +432,7 @@ class Namespace:
         sock: Socket,
         event: Any,
         args: list[Any],
-        pending: Any,
+        pending: Awaitable[Any],
         rest: list[Handler],
         ack_id: int | None,
     ) -> None:
@@ -377,7 +454,7 @@ class Namespace:
         if handler is None:
             handler = self.handlers.get("*")
             if handler is None:
-                log.debug("no handler for event %r on %s", event, self.name)
+                self.log.debug("no handler for event %r on %s", event, self.name)
                 return
             args = (sock, *data)
         else:
@@ -403,7 +480,7 @@ class Namespace:
     ) -> None:
         await self._finish_async(sock, handler(*args), ack_id)
 
-    async def _finish_async(self, sock: Socket, awaitable: Any, ack_id: int | None) -> None:
+    async def _finish_async(self, sock: Socket, awaitable: Awaitable[Any], ack_id: int | None) -> None:
         try:
             result = await awaitable
         except AckTimeout as exc:
@@ -417,16 +494,16 @@ class Namespace:
 
     def _report(self, sock: Socket, exc: BaseException) -> None:
         """A handler or middleware raised: log it and tell the namespace's ``error`` hook."""
-        log.error("handler raised on %s", self.name, exc_info=exc)
+        self.log.error("handler raised on %s", self.name, exc_info=exc)
         hook = self.handlers.get("error")
         if hook is None:
             return
         try:
             result = hook(sock, exc)
             if inspect.isawaitable(result):
-                spawn(result)
+                spawn(_wait(result))
         except Exception:
-            log.exception("error hook raised")
+            self.log.exception("error hook raised")
 
 
 class ParentNamespace(Namespace):
@@ -435,7 +512,7 @@ class ParentNamespace(Namespace):
     to a matching name gets a child namespace that shares the parent's handlers,
     middleware and catch-all listeners.  Broadcasting on the parent reaches every child."""
 
-    def __init__(self, server: Server, matcher: Any) -> None:
+    def __init__(self, server: NamespaceServer, matcher: Any) -> None:
         super().__init__(server, f"<dynamic {getattr(matcher, 'pattern', matcher)!r}>")
         self.matcher = matcher
         self.children: set[Namespace] = set()
@@ -447,15 +524,27 @@ class ParentNamespace(Namespace):
             return m.fullmatch(name) is not None
         return m(name, auth)
 
-    def _child(self, name: str) -> Namespace:
+    def new_child(self, name: str) -> Namespace:
+        """A child namespace for ``name`` (a name that matched), sharing this one's
+        handlers."""
         ns = Namespace(self.server, name, parent=self)
         self.children.add(ns)
         return ns
 
     def emit(self, event: str, *args: Any) -> int:
+        """Send ``event`` to every socket of every child namespace; returns how many."""
         return sum(child.emit(event, *args) for child in list(self.children))
 
-    def _operator(
+    def operator(
         self, rooms: Iterable[str] = (), except_rooms: Iterable[str] = ()
-    ) -> BroadcastOperator:
+    ) -> BroadcastOperator[Socket]:
+        """Not for a dynamic namespace.
+
+        Raises:
+            TypeError: always (broadcast from a child, or use :meth:`emit`).
+        """
         raise TypeError("broadcast from a dynamic namespace's children (sio.of(name)), or use emit()")
+
+
+async def _wait(awaitable: Awaitable[Any]) -> None:
+    await awaitable

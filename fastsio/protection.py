@@ -8,7 +8,6 @@ Sans-I/O: time is passed in; there is no timer, per socket or otherwise.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 __all__ = ("RATE_LIMIT_EVENT", "RATE_LIMIT_REASON", "LogThrottle", "RateLimit")
@@ -93,9 +92,9 @@ class LogThrottle:
         self.last: dict[str, float] = {}
         self.suppressed: dict[str, int] = {}
 
-    def warn(self, key: str, msg: str, *args: Any, now: float | None = None) -> None:
-        if now is None:
-            now = time.monotonic()
+    def warn(self, key: str, msg: str, *args: Any, now: float) -> None:
+        """Log ``msg % args`` as a warning, unless ``key`` was logged less than
+        ``interval`` seconds before ``now`` (a monotonic clock reading, passed in)."""
         last = self.last.get(key)
         if last is not None and now - last < self.interval:
             self.suppressed[key] = self.suppressed.get(key, 0) + 1

@@ -1,34 +1,162 @@
 """``Socket``: one client connected to one namespace; and the per-connection client
-object that demultiplexes Socket.IO packets of one Engine.IO session to its sockets."""
+object that routes the Socket.IO packets of one Engine.IO session to its sockets.
+
+This module sits below the namespace and the server: it reaches them only through
+the interfaces it declares, which they satisfy structurally:
+
+* :class:`SocketNamespace`: what a :class:`Socket` needs of its namespace
+  (``fastsio.Namespace``);
+* :class:`ClientRouter`: what a :class:`Client` needs of the server that routes its
+  CONNECT packets to namespaces (``fastsio.Server``).
+
+Decoding (binary attachments included) is the sans-I/O
+:class:`~fastsio.protocol.socketio.decoder.Decoder`'s; the :class:`Client` keeps its
+per-connection state (:class:`~fastsio.protocol.socketio.decoder.DecoderState`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qsl
+from typing import Any, Callable, Iterable, Protocol
 
-from ._handlers import Handler, ack_args, spawn
-from .adapters.base import RECOVERABLE_REASONS, RecoverySession
+from ._handlers import Handler
+from .adapters.base import RECOVERABLE_REASONS, Adapter, RecoverySession
 from ._ids import random_id
+from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, DisconnectedError
+from .options import RecoveryOptions, ServerOptions
 from .protection import RATE_LIMIT_EVENT, RATE_LIMIT_REASON
-from .protocol import socketio as sio
+from .protocol.socketio import packets as sio
 from .protocol.engineio.session import OPEN, Session
+from .protocol.engineio.wire import MESSAGE_PREFIX
+from .protocol.socketio.decoder import Decoder, ProtocolError, split_v3_query
 
-if TYPE_CHECKING:
-    from .broadcast import BroadcastOperator
-    from .namespace import Namespace
-    from .server import Server
+__all__ = ("ClientRouter", "Handshake", "Socket", "SocketNamespace", "new_socket_id")
 
-log = logging.getLogger("fastsio")
 
-__all__ = ("Handshake", "Socket")
+class HandshakeRequest(Protocol):
+    """What :class:`Handshake` reads of the handshake's HTTP request (the I/O layer's
+    request satisfies it)."""
 
-# binary attachments one packet may announce (socket.io-parser's maxAttachments default):
-# a client cannot make the server collect binary frames without end
-MAX_ATTACHMENTS = 10
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers (lower-case names)."""
+        ...
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters."""
+        ...
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The TCP peer ``(host, port)``."""
+        ...
+
+    @property
+    def url(self) -> str:
+        """The URL (path and query)."""
+        ...
+
+    @property
+    def secure(self) -> bool:
+        """Whether it came over TLS."""
+        ...
+
+
+class ClientRouter(Protocol):
+    """What a :class:`Client` needs of its server (:class:`fastsio.Server` satisfies it)."""
+
+    @property
+    def options(self) -> ServerOptions:
+        """The server's options (``connect_timeout``)."""
+        ...
+
+    @property
+    def parser(self) -> Any:
+        """The server's parser (``encode``)."""
+        ...
+
+    @property
+    def decoder(self) -> Decoder:
+        """The server's packet decoder (shared by its connections)."""
+        ...
+
+    @property
+    def log(self) -> logging.Logger:
+        """The server's logger."""
+        ...
+
+    def connect_namespace(self, client: Client, name: str, auth: Any) -> None:
+        """A CONNECT to namespace ``name``: connect ``client`` to it, or answer
+        CONNECT_ERROR."""
+        ...
+
+
+class SocketNamespace(Protocol):
+    """What a :class:`Socket` needs of its namespace (:class:`fastsio.Namespace`
+    satisfies it)."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name."""
+        ...
+
+    @property
+    def server(self) -> ClientRouter:
+        """The server the namespace belongs to."""
+        ...
+
+    @property
+    def options(self) -> ServerOptions:
+        """The server's options (``ack_timeout``, ``rate_limit``)."""
+        ...
+
+    @property
+    def recovery(self) -> RecoveryOptions | None:
+        """Connection state recovery's options (``None``: off)."""
+        ...
+
+    @property
+    def parser(self) -> Any:
+        """The server's parser (``encode``, ``encode_event``)."""
+        ...
+
+    @property
+    def adapter(self) -> Adapter:
+        """The namespace's adapter (rooms, recovery store)."""
+        ...
+
+    @property
+    def log(self) -> logging.Logger:
+        """The server's logger."""
+        ...
+
+    def operator(self, rooms: Iterable[str] = (), except_rooms: Iterable[str] = ()) -> BroadcastOperator[Socket]:
+        """A broadcast selection of the namespace's sockets."""
+        ...
+
+    def notify_outgoing(self, sock: Socket, event: str, args: tuple[Any, ...]) -> None:
+        """Call the outgoing catch-all listeners for ``event`` sent to ``sock``."""
+        ...
+
+    def count_outgoing(self, delta: int) -> None:
+        """Outgoing catch-all listeners were added to (or removed from) a socket."""
+        ...
+
+    def next_ack_id(self) -> int:
+        """A new acknowledgement id."""
+        ...
+
+    def dispatch_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:
+        """An EVENT from ``sock``'s client: run listeners, middleware and its handler."""
+        ...
+
+    def socket_closed(self, sock: Socket, reason: str) -> None:
+        """``sock`` disconnected: run the disconnect handler, forget it."""
+        ...
 
 
 class Handshake:
@@ -39,7 +167,7 @@ class Handshake:
 
     __slots__ = ("_request", "auth", "issued")
 
-    def __init__(self, request: Any, auth: dict[str, Any]) -> None:
+    def __init__(self, request: HandshakeRequest | None, auth: dict[str, Any]) -> None:
         self._request = request
         self.auth = auth
         # when the connection was made, in milliseconds since the epoch
@@ -47,14 +175,17 @@ class Handshake:
 
     @property
     def headers(self) -> dict[str, str]:
+        """The handshake request's headers (lower-case names)."""
         return self._request.headers if self._request is not None else {}
 
     @property
     def query(self) -> dict[str, str]:
+        """The handshake request's query parameters."""
         return self._request.query if self._request is not None else {}
 
     @property
     def address(self) -> str:
+        """The client address (the TCP peer), or ``""``."""
         client = self._request.client if self._request is not None else None
         return client[0] if client else ""
 
@@ -65,26 +196,43 @@ class Handshake:
 
     @property
     def url(self) -> str:
+        """The handshake request's URL (path and query)."""
         return self._request.url if self._request is not None else ""
 
     @property
     def secure(self) -> bool:
+        """Whether the connection is over TLS."""
         return bool(self._request.secure) if self._request is not None else False
 
     @property
     def xdomain(self) -> bool:
+        """Whether the handshake was cross-origin (it had an ``Origin`` header)."""
         return "origin" in self.headers
 
     def __repr__(self) -> str:
         return f"Handshake(address={self.address!r}, url={self.url!r}, auth={self.auth!r})"
 
 
-def _new_id() -> str:
+def new_socket_id() -> str:
+    """A new socket id (and private session id): 20 URL-safe random characters."""
     return random_id()
 
 
 class Socket:
-    """A client connected to a namespace."""
+    """A client connected to a namespace.
+
+    Args:
+        namespace: the namespace it connects to.
+        client: the connection's :class:`Client`.
+        auth: the CONNECT packet's auth payload.
+
+    Public attributes besides the documented properties: ``id``, ``namespace``,
+    ``client``, ``handshake``, ``connected``, ``recovered``, ``pid`` (connection state
+    recovery's private session id), and, read by the namespace, ``any_in`` /
+    ``any_out`` (this socket's catch-all listeners, or ``None``), ``middlewares``
+    (its per-packet middleware, or ``None``) and ``restoring`` (the kept session being
+    restored until the CONNECT reply goes out, or ``None``).
+    """
 
     __slots__ = (
         "id",
@@ -99,27 +247,27 @@ class Socket:
         "_timeout",
         "_volatile",
         "_compress",
-        "_any_in",
-        "_any_out",
-        "_middlewares",
+        "any_in",
+        "any_out",
+        "middlewares",
         "pid",
-        "_restoring",
+        "restoring",
         "_bucket",
         "__weakref__",
     )
 
-    def __init__(self, namespace: Namespace, client: Client, auth: dict[str, Any]) -> None:
+    def __init__(self, namespace: SocketNamespace, client: Client, auth: dict[str, Any]) -> None:
         session = client.session
         if session.eio == 3:
             # Socket.IO v4 (socket.io-client 1.x/2.x): ids derive from the Engine.IO id, as in Node
-            self.id = session.sid if namespace.name == "/" else namespace.name + "#" + session.sid
+            self.id: str = session.sid if namespace.name == "/" else namespace.name + "#" + session.sid
         else:
-            self.id = _new_id()
+            self.id = random_id()
         self.namespace = namespace
         self.client = client
-        self.handshake = Handshake(client.session.request, auth)
+        self.handshake = Handshake(session.request, auth)
         # free for the application (``data``: a dict made on first use)
-        self._data: dict[str, Any] | None = None
+        self._data: Any = None
         self.connected = False
         self.recovered = False
         # ack id -> callback(*args), for emits that asked for an acknowledgement
@@ -133,24 +281,25 @@ class Socket:
         # the next emit may be compressed (permessage-deflate); compress(False) clears it
         self._compress = True
         # catch-all listeners fn(socket, event, *args): incoming and outgoing events
-        self._any_in: list[Handler] | None = None
-        self._any_out: list[Handler] | None = None
+        self.any_in: list[Handler] | None = None
+        self.any_out: list[Handler] | None = None
         # per-packet middleware fn(socket, event, args)
-        self._middlewares: list[Handler] | None = None
+        self.middlewares: list[Handler] | None = None
         # connection state recovery: the private session id (sent in the CONNECT reply),
         # and the kept session being restored until the CONNECT reply goes out
         self.pid: str | None = None
-        self._restoring: Any = None
+        self.restoring: RecoverySession | None = None
         # the event rate limit's token bucket (None: no limit)
-        limit = namespace.server.rate_limit
+        limit = namespace.options.rate_limit
         self._bucket: list[float] | None = None if limit is None else limit.new_bucket(time.monotonic())
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
 
     @property
-    def data(self) -> dict[str, Any]:
-        """Free for the application: a dict (Node's ``socket.data``)."""
+    def data(self) -> Any:
+        """Free for the application: a dict (Node's ``socket.data``) unless set to
+        something else."""
         data = self._data
         if data is None:
             data = self._data = {}
@@ -172,11 +321,19 @@ class Socket:
         return set(self.namespace.adapter.socket_rooms(self.id))
 
     @property
-    def server(self) -> Server:
+    def server(self) -> ClientRouter:
+        """The server (a :class:`fastsio.Server`)."""
         return self.namespace.server
 
     @property
+    def session(self) -> Session:
+        """The Engine.IO session carrying this socket (shared by the connection's
+        sockets of other namespaces)."""
+        return self.client.session
+
+    @property
     def transport(self) -> str:
+        """The current transport: ``"polling"`` or ``"websocket"``."""
         return self.client.session.transport
 
     @property
@@ -186,17 +343,26 @@ class Socket:
 
     # ------------------------------------------------------------------ rooms
     def join(self, room: str | list[str] | tuple[str, ...] | set[str]) -> None:
+        """Join ``room`` (or several)."""
         rooms = [room] if isinstance(room, str) else list(room)
         self.namespace.adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
+        """Leave ``room``."""
         self.namespace.adapter.delete(self.id, room)
 
     # ------------------------------------------------------------------ emitting
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Send an event to this client.  Synchronous; never blocks.
 
-        ``callback`` (called with the client's ack arguments) asks for an acknowledgement.
+        Args:
+            event: the event name (not a reserved one).
+            args: its arguments (JSON-serialisable; ``bytes`` go as attachments).
+            callback: asks for an acknowledgement; called with the client's ack
+                arguments (or :class:`AckTimeout` after ``timeout(s)``).
+
+        Raises:
+            ValueError: ``event`` is a reserved name.
         """
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
@@ -213,12 +379,12 @@ class Socket:
             self._volatile = False
             if not self.client.session.writable():
                 return
-        ns._notify_outgoing(self, event, args)
+        ns.notify_outgoing(self, event, args)
         ack_id = None
         if callback is not None:
             ack_id = self._register_ack(callback, self._timeout)
             self._timeout = None
-        self._send(ns.parser.encode_event(ns.name, event, args, ack_id), compress)
+        self.send_packet(ns.parser.encode_event(ns.name, event, args, ack_id), compress)
 
     def _emit_kept(self, event: str, args: tuple[Any, ...], compress: bool = True) -> None:
         """An emit with connection state recovery: like Node, the packet gets an offset
@@ -234,20 +400,26 @@ class Socket:
             adapter.store(offset, parts, frozenset((self.id,)), _NO_ROOMS)
         if not self.connected and self._held is None:
             return
-        if self._restoring is not None:
+        if self.restoring is not None:
             return  # the replay that follows the CONNECT reply includes it
-        ns._notify_outgoing(self, event, args)
-        self._send(parts, compress)
+        ns.notify_outgoing(self, event, args)
+        self.send_packet(parts, compress)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
         """Emit a ``message`` event."""
         self.emit("message", *args, callback=callback)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """Emit and wait for the client's acknowledgement; returns its argument
-        (a tuple when it sent several, None when none).  Raises :class:`AckTimeout`
-        after ``socket.timeout(s)`` (or the server's ``ack_timeout``), and
-        :class:`DisconnectedError` if the socket disconnects first."""
+        """Emit and wait for the client's acknowledgement.
+
+        Returns:
+            Its argument (a tuple when it sent several, None when none).
+
+        Raises:
+            AckTimeout: after ``socket.timeout(s)`` (or the server's ``ack_timeout``).
+            DisconnectedError: the socket disconnected first.
+            ValueError: ``event`` is a reserved name.
+        """
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
 
@@ -262,11 +434,11 @@ class Socket:
         if event in sio_reserved:
             raise ValueError(f"{event!r} is a reserved event name")
         ns = self.namespace
-        ns._notify_outgoing(self, event, args)
+        ns.notify_outgoing(self, event, args)
         ack_id = self._register_ack(done, None, fut)
-        self._send(ns.parser.encode_event(ns.name, event, args, ack_id), compress)
+        self.send_packet(ns.parser.encode_event(ns.name, event, args, ack_id), compress)
         if timeout is None:
-            timeout = self.namespace.server.ack_timeout
+            timeout = ns.options.ack_timeout
         try:
             if timeout is None:
                 return await fut
@@ -300,42 +472,46 @@ class Socket:
     # ------------------------------------------------------------------ catch-all listeners
     def on_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Call ``fn(socket, event, *args)`` for every incoming event (before its handler)."""
-        self._any_in = [*(self._any_in or ()), Handler(fn)]
+        self.any_in = [*(self.any_in or ()), Handler(fn)]
         return fn
 
     def prepend_any(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self._any_in = [Handler(fn), *(self._any_in or ())]
+        """Like :meth:`on_any`, before the listeners already there."""
+        self.any_in = [Handler(fn), *(self.any_in or ())]
         return fn
 
     def off_any(self, fn: Callable[..., Any] | None = None) -> None:
         """Remove ``fn`` (or every catch-all listener)."""
-        self._any_in = _without(self._any_in, fn)
+        self.any_in = _without(self.any_in, fn)
 
     def on_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Call ``fn(socket, event, *args)`` for every event sent to this socket."""
-        self._any_out = [*(self._any_out or ()), Handler(fn)]
-        self.namespace._outgoing += 1
+        self.any_out = [*(self.any_out or ()), Handler(fn)]
+        self.namespace.count_outgoing(1)
         return fn
 
     def prepend_any_outgoing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self._any_out = [Handler(fn), *(self._any_out or ())]
-        self.namespace._outgoing += 1
+        """Like :meth:`on_any_outgoing`, before the listeners already there."""
+        self.any_out = [Handler(fn), *(self.any_out or ())]
+        self.namespace.count_outgoing(1)
         return fn
 
     def off_any_outgoing(self, fn: Callable[..., Any] | None = None) -> None:
-        before = len(self._any_out or ())
-        self._any_out = _without(self._any_out, fn)
-        self.namespace._outgoing -= before - len(self._any_out or ())
+        """Remove the outgoing listener ``fn`` (or every one)."""
+        before = len(self.any_out or ())
+        self.any_out = _without(self.any_out, fn)
+        self.namespace.count_outgoing(len(self.any_out or ()) - before)
 
     def use(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Per-packet middleware ``fn(socket, event, args)`` for incoming events: it may
         change ``args`` (a list) in place, raise to drop the packet (the namespace's
         ``error`` hook sees the exception), and may be async."""
-        self._middlewares = [*(self._middlewares or ()), Handler(fn)]
+        self.middlewares = [*(self.middlewares or ()), Handler(fn)]
         return fn
 
+    # ------------------------------------------------------------------ acknowledgements
     def _register_ack(
-        self, callback: Callable[..., Any], timeout: float | None, fut: Any = None
+        self, callback: Callable[..., Any], timeout: float | None, fut: asyncio.Future[Any] | None = None
     ) -> int:
         ack_id = self.namespace.next_ack_id()
         if self._acks is None:
@@ -356,16 +532,34 @@ class Socket:
             try:
                 callback(AckTimeout())
             except Exception:
-                log.exception("ack callback raised")
+                self.namespace.log.exception("ack callback raised")
 
-    def _send(self, parts: list[str | bytes], compress: bool = True) -> None:
+    def expect_ack(self, ack_id: int, callback: Callable[..., Any]) -> None:
+        """Call ``callback(*args)`` when the client acknowledges ``ack_id`` (a broadcast
+        with acknowledgements registers its id on each socket)."""
+        acks = self._acks
+        if acks is None:
+            acks = self._acks = {}
+        acks[ack_id] = callback
+
+    def forget_ack(self, ack_id: int) -> None:
+        """Stop waiting for the acknowledgement ``ack_id`` (if still waited for)."""
+        if self._acks is not None:
+            self._acks.pop(ack_id, None)
+
+    # ------------------------------------------------------------------ sending
+    def send_packet(self, parts: list[str | bytes], compress: bool = True) -> None:
+        """Send one encoded packet (``parser.encode`` parts) to the client; held until
+        the CONNECT reply has gone out.  ``compress=False``: never compressed."""
         held = self._held
         if held is not None:
             held.append((parts, compress))
             return
         self.client.send_parts(parts, compress)
 
-    def _release_held(self) -> None:
+    def release_held(self) -> None:
+        """The CONNECT reply went out: send the packets emitted before it, in order;
+        packets go straight out from now on."""
         held = self._held
         self._held = None
         if held:
@@ -373,19 +567,20 @@ class Socket:
                 self.client.send_parts(parts, compress)
 
     # ------------------------------------------------------------------ broadcasting from here
-    def to(self, room: str | list[str]) -> BroadcastOperator:
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator[Socket]:
         """Broadcast to ``room`` (everyone in it but this socket)."""
-        return self.namespace._operator(except_rooms={self.id}).to(room)
+        return self.namespace.operator(except_rooms={self.id}).to(room)
 
     in_ = to
 
-    def except_(self, room: str | list[str]) -> BroadcastOperator:
-        return self.namespace._operator(except_rooms={self.id}).except_(room)
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator[Socket]:
+        """Broadcast to everyone in the namespace but this socket and those in ``room``."""
+        return self.namespace.operator(except_rooms={self.id}).except_(room)
 
     @property
-    def broadcast(self) -> BroadcastOperator:
+    def broadcast(self) -> BroadcastOperator[Socket]:
         """Everyone in the namespace but this socket."""
-        return self.namespace._operator(except_rooms={self.id})
+        return self.namespace.operator(except_rooms={self.id})
 
     # ------------------------------------------------------------------ disconnecting
     def disconnect(self, close: bool = False) -> None:
@@ -396,36 +591,40 @@ class Socket:
             self.client.disconnect_all()
             return
         self.client.send_parts([self.namespace.parser.encode(sio.DISCONNECT, self.namespace.name)[0]])
-        self._on_close("server namespace disconnect")
+        self.on_close("server namespace disconnect")
 
     # ------------------------------------------------------------------ incoming
-    def _on_packet(self, pkt: Any) -> None:
+    def on_packet(self, pkt: sio.Packet) -> None:
+        """Handle one packet from the client for this namespace (EVENT, ACK or DISCONNECT;
+        anything else is a protocol error that closes the connection)."""
         t = pkt.type
         if t == sio.EVENT or t == sio.BINARY_EVENT:
             bucket = self._bucket
             if bucket is not None and not self._within_rate(bucket, pkt):
                 return
-            self.namespace._dispatch_event(self, pkt.data, pkt.id)
+            self.namespace.dispatch_event(self, pkt.data, pkt.id)
         elif t == sio.ACK or t == sio.BINARY_ACK:
             acks = self._acks
-            cb = acks.pop(pkt.id, None) if acks is not None else None
+            cb = acks.pop(pkt.id, None) if acks is not None and pkt.id is not None else None
             if cb is None:
-                log.debug("socket %s: unknown ack id %s", self.id, pkt.id)
+                self.namespace.log.debug("socket %s: unknown ack id %s", self.id, pkt.id)
                 return
             try:
                 # "31" (an ACK without a payload) is valid: no arguments, as in Node
                 cb(*(pkt.data or ()))
             except Exception:
-                log.exception("ack callback raised")
+                self.namespace.log.exception("ack callback raised")
         elif t == sio.DISCONNECT:
-            self._on_close("client namespace disconnect")
+            self.on_close("client namespace disconnect")
         else:
-            log.info("socket %s: unexpected packet type %d from the client", self.id, t)
+            self.namespace.log.info("socket %s: unexpected packet type %d from the client", self.id, t)
             self.client.parse_error()
 
-    def _within_rate(self, bucket: list[float], pkt: Any) -> bool:
+    def _within_rate(self, bucket: list[float], pkt: sio.Packet) -> bool:
         """The event rate limit (see fastsio.protection.RateLimit): False drops the event."""
-        limit = self.namespace.server.rate_limit
+        limit = self.namespace.options.rate_limit
+        assert limit is not None
+        log = self.namespace.log
         if limit.allow(bucket, time.monotonic()):
             if bucket[2]:
                 log.warning("socket %s on %s: %d events dropped over the rate limit", self.id, self.nsp, bucket[2])
@@ -439,7 +638,7 @@ class Socket:
             )
             if self.connected:
                 self.client.send_parts([self.namespace.parser.encode(sio.DISCONNECT, self.nsp)[0]])
-                self._on_close(RATE_LIMIT_REASON)
+                self.on_close(RATE_LIMIT_REASON)
             # the flood comes on this connection: close it (other namespaces' sockets included)
             self.client.disconnect_all()
             return False
@@ -459,18 +658,22 @@ class Socket:
         return False
 
     def send_ack(self, ack_id: int, args: list[Any]) -> None:
+        """Acknowledge the client's event ``ack_id`` with ``args`` (if still connected)."""
         if self.connected:
             self.client.send_parts(self.namespace.parser.encode(sio.ACK, self.namespace.name, args, ack_id))
 
-    def _on_close(self, reason: str) -> None:
+    def on_close(self, reason: str) -> None:
+        """The socket is disconnected (for ``reason``; once): keep its session for
+        recovery if the reason allows, fail its pending acknowledgements, and tell the
+        namespace."""
         if not self.connected:
             return
         self.connected = False
-        if self._any_out:
-            self.namespace._outgoing -= len(self._any_out)
-            self._any_out = None
-        self.client.sockets.pop(self.namespace.name, None)
         ns = self.namespace
+        if self.any_out:
+            ns.count_outgoing(-len(self.any_out))
+            self.any_out = None
+        self.client.sockets.pop(ns.name, None)
         if ns.recovery is not None and self.pid is not None and reason in RECOVERABLE_REASONS:
             # kept for max_disconnection_duration: the client may come back with its pid
             ns.adapter.persist_session(
@@ -484,7 +687,7 @@ class Socket:
                     cb.fail()
                 elif isinstance(cb, _TimedAck):
                     cb.handle.cancel()
-        self.namespace._remove(self, reason)
+        ns.socket_closed(self, reason)
 
 
 _NO_ROOMS: frozenset[str] = frozenset()
@@ -530,16 +733,29 @@ class _TimedAck:
 
 
 # never written to (Client.begin_connect replaces it)
-_NO_CONNECTS: dict[str, list[Any]] = {}
+_NO_CONNECTS: dict[str, list[sio.Packet]] = {}
 
 
 class Client:
-    """The Socket.IO side of one Engine.IO session: decodes packets (collecting binary
-    attachments), routes them to the namespace sockets, and sends encoded packets."""
+    """The Socket.IO side of one Engine.IO session (its ``handler``): decodes its
+    messages with the server's :class:`~fastsio.protocol.socketio.decoder.Decoder`,
+    routes the packets to the namespace sockets, and sends encoded packets.
 
-    __slots__ = ("server", "session", "sockets", "connecting", "partial", "buffers", "timer_slot")
+    Args:
+        server: the server routing CONNECTs (see :class:`ClientRouter`).
+        session: the Engine.IO session.
 
-    def __init__(self, server: Server, session: Session) -> None:
+    Attributes:
+        sockets: namespace name -> connected :class:`Socket`.
+        connecting: namespace name -> packets that arrived while its connection was
+            being set up (see :meth:`begin_connect`).
+        pending: the decoder's state (:class:`~fastsio.protocol.socketio.decoder.DecoderState`).
+        timer_slot: the connect timeout's place on the engine's timer wheel.
+    """
+
+    __slots__ = ("server", "session", "sockets", "connecting", "pending", "timer_slot")
+
+    def __init__(self, server: ClientRouter, session: Session) -> None:
         self.server = server
         self.session = session
         # namespace name -> connected Socket
@@ -547,12 +763,16 @@ class Client:
         # namespace name -> packets that arrived while its connection was being set up
         # (the shared empty dict while there is none: use ``begin_connect`` /
         # ``end_connect`` to change it)
-        self.connecting: dict[str, list[Any]] = _NO_CONNECTS
-        # a BINARY_* packet waiting for its attachments
-        self.partial: Any = None
-        self.buffers: list[bytes] | tuple[()] = ()
+        self.connecting: dict[str, list[sio.Packet]] = _NO_CONNECTS
+        # a BINARY_* packet waiting for its attachments (the decoder's state)
+        self.pending: list[Any] | None = None
         # the connect timeout, on the engine's timer wheel (no timer handle per client)
         self.timer_slot: Any = None
+
+    @property
+    def log(self) -> logging.Logger:
+        """The server's logger."""
+        return self.server.log
 
     def begin_connect(self, nsp: str) -> None:
         """``nsp``'s connection is being set up: its packets wait until it is done."""
@@ -561,7 +781,7 @@ class Client:
         else:
             self.connecting[nsp] = []
 
-    def end_connect(self, nsp: str) -> list[Any]:
+    def end_connect(self, nsp: str) -> list[sio.Packet]:
         """``nsp``'s set-up is over: the packets that waited for it."""
         connecting = self.connecting
         if nsp not in connecting:
@@ -572,109 +792,81 @@ class Client:
         return queued
 
     # ---------------------------------------------------------------- session handler
-    def on_open(self) -> None:
-        timeout = self.server.connect_timeout
+    def on_open(self, now: float) -> None:
+        """The session is open (``now``: the loop clock): start the connect timeout;
+        a Socket.IO v4 client (Engine.IO v3) is connected to ``/`` at once."""
+        timeout = self.server.options.connect_timeout
         session = self.session
         if timeout:
-            session.owner.schedule(self, asyncio.get_running_loop().time() + timeout)
+            session.owner.schedule(self, now + timeout)
         if session.eio == 3:
             # Socket.IO v4 clients (1.x/2.x) are connected to "/" without asking
             session.v3.json_messages = True
-            self.server._connect(self, "/", {})
+            self.server.connect_namespace(self, "/", {})
 
     def on_timer(self, now: float) -> None:
         """The connect timeout: no namespace connected (nor connecting) in time."""
         if not self.sockets and not self.connecting:
-            log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
+            self.server.log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
             self.session.close("forced close")
 
     def on_message(self, data: str | bytes) -> None:
-        if isinstance(data, str):
-            if self.partial is not None:
-                log.info("connection %s: text packet while attachments were expected", self.session.sid)
-                self.parse_error()
-                return
-            try:
-                pkt = self.server.parser.decode(data)
-            except sio.SocketIOError as exc:
-                log.info("connection %s: invalid packet (%s): %.100r", self.session.sid, exc, data)
-                self.parse_error()
-                return
-            if pkt.attachments:
-                if pkt.attachments > MAX_ATTACHMENTS:
-                    log.info(
-                        "connection %s: %d attachments announced (max %d)",
-                        self.session.sid,
-                        pkt.attachments,
-                        MAX_ATTACHMENTS,
-                    )
-                    self.parse_error()
-                    return
-                self.partial = pkt
-                self.buffers = []
-                return
-            self._route(pkt)
-            return
-        pkt = self.partial
+        """One Engine.IO message: decoded, then routed once a whole packet."""
+        pkt = self.server.decoder.feed(self, data)
         if pkt is None:
-            log.info("connection %s: unexpected binary message", self.session.sid)
-            self.parse_error()
             return
-        self.buffers.append(data)  # type: ignore[union-attr]
-        if len(self.buffers) < pkt.attachments:
-            return
-        self.partial = None
-        buffers = self.buffers
-        self.buffers = ()
-        try:
-            pkt.data = self.server.parser.reconstruct(pkt.data, buffers)
-        except sio.SocketIOError as exc:
-            log.info("connection %s: %s", self.session.sid, exc)
+        if isinstance(pkt, ProtocolError):
+            self.server.log.info("connection %s: %s", self.session.sid, pkt.reason)
             self.parse_error()
             return
         self._route(pkt)
 
-    def _route(self, pkt: Any) -> None:
+    def _route(self, pkt: sio.Packet) -> None:
         nsp = pkt.nsp
         auth = pkt.data
-        if self.session.eio == 3 and "?" in nsp:
+        if self.session.eio == 3:
             # Socket.IO v4: a CONNECT's namespace may carry a query string, the auth
-            nsp, _, query = nsp.partition("?")
-            pkt.nsp = nsp
-            auth = dict(parse_qsl(query, keep_blank_values=True))
+            query = split_v3_query(pkt)
+            if query is not None:
+                nsp = pkt.nsp
+                auth = query
         sock = self.sockets.get(nsp)
         if pkt.type == sio.CONNECT:
             if sock is not None or nsp in self.connecting:
-                log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
+                self.server.log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
                 self.parse_error()
                 return
-            self.server._connect(self, nsp, auth if auth is not None else {})
+            self.server.connect_namespace(self, nsp, auth if auth is not None else {})
         elif sock is not None:
-            sock._on_packet(pkt)
+            sock.on_packet(pkt)
         elif nsp in self.connecting:
             self.connecting[nsp].append(pkt)
         elif pkt.type == sio.DISCONNECT:
             pass
         else:
-            log.info("connection %s: packet for unconnected namespace %s", self.session.sid, nsp)
+            self.server.log.info("connection %s: packet for unconnected namespace %s", self.session.sid, nsp)
             self.parse_error()
 
     def on_close(self, reason: str) -> None:
+        """The session closed: every socket of the connection is disconnected."""
         if self.timer_slot is not None:
             self.session.owner.cancel(self)
         for sock in list(self.sockets.values()):
-            sock._on_close(reason)
+            sock.on_close(reason)
         self.sockets.clear()
 
     # ---------------------------------------------------------------- helpers
     def parse_error(self) -> None:
+        """The client broke the protocol: disconnect its sockets, close the session."""
         self.on_close("parse error")
         self.session.close("parse error")
 
     def connected(self, sock: Socket) -> None:
+        """``sock`` connected: the connect timeout is over, and so is the handshake."""
+        session = self.session
         if self.timer_slot is not None:
-            self.session.owner.cancel(self)
-        self.server._engine.handshake_done(self.session)
+            session.owner.cancel(self)
+        session.owner.handshake_done(session)
 
     def send_parts(self, parts: list[str | bytes], compress: bool = True) -> None:
         """Send one encoded Socket.IO packet (text part, then attachments);
@@ -684,29 +876,16 @@ class Client:
             return
         for part in parts:
             if isinstance(part, str):
-                session.send("4" + part, compress)
+                session.send(MESSAGE_PREFIX + part, compress)
             else:
                 session.send(part, compress)
 
     def disconnect_all(self) -> None:
+        """Disconnect every socket of the connection (each told with a DISCONNECT),
+        then close the session ("forced close")."""
         for sock in list(self.sockets.values()):
             if sock.connected:
                 self.send_parts([self.server.parser.encode(sio.DISCONNECT, sock.namespace.name)[0]])
-                sock._on_close("server namespace disconnect")
+                sock.on_close("server namespace disconnect")
         self.session.close("forced close")
 
-
-class MsgpackClient(Client):
-    """The client of a server with a binary parser (``parser="msgpack"``): each message
-    is one whole packet, binary; a text message is a protocol error."""
-
-    __slots__ = ()
-
-    def on_message(self, data: str | bytes) -> None:
-        try:
-            pkt = self.server.parser.decode(data)
-        except sio.SocketIOError as exc:
-            log.info("connection %s: invalid packet (%s)", self.session.sid, exc)
-            self.parse_error()
-            return
-        self._route(pkt)

@@ -8,6 +8,9 @@ APIs through a small function that creates and encodes, or decodes, one
 packet) on a small event packet (``42["chat message","hello world"]``) and
 asserts the result, never the time.
 
+The twins come from the ``wsframe``/``eio``/``sio`` fixtures of tests/conftest.py
+(ids ``py``/``c``); each incumbent has its own test in the same benchmark group.
+
 A plain ``pytest`` run executes each body once (benchmarking off), so the suite
 stays fast; measure with::
 
@@ -16,7 +19,6 @@ stays fast; measure with::
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -27,7 +29,7 @@ import pytest
 import socketio.packet
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
-from fastsio._speedups import NO_EXTENSIONS, SOURCES, compiled_module
+from fastsio.protocol import websocket
 
 LOOPS = 100
 TEXT = '2["chat message","hello world"]'  # a Socket.IO EVENT, as Engine.IO MESSAGE data
@@ -46,15 +48,6 @@ def masked(opcode: int, payload: bytes) -> bytes:
 TEXT_FRAME = masked(1, ("4" + TEXT).encode())
 BIG = bytes(range(256)) * 256  # 64 KiB
 BIG_FRAME = masked(2, BIG)
-
-
-def twin(name: str, label: str) -> ModuleType:
-    """Return the ``c`` or ``py`` twin of ``name`` (skip ``c`` when not built or not wanted)."""
-    if label == "py":
-        return importlib.import_module(SOURCES[name])
-    if NO_EXTENSIONS:
-        pytest.skip("pure run")
-    return importlib.import_module(compiled_module(name))
 
 
 @pytest.fixture
@@ -90,48 +83,61 @@ def wsproto_read(proto: FrameProtocol, data: bytes) -> list[tuple[int, Any]]:
 
 
 @pytest.mark.benchmark(group="ws-parse-text")
-@pytest.mark.parametrize("impl", ["c", "py", "wsproto"])
-def test_ws_parse_text(bench: Any, impl: str) -> None:
-    """Parse one masked text frame carrying a small event."""
-    if impl == "wsproto":
-        result = run(bench, wsproto_read, FrameProtocol(client=False, extensions=[]), TEXT_FRAME)
-    else:
-        result = run(bench, twin("wsframe", impl).FrameParser(1_000_000).feed, TEXT_FRAME)
+def test_ws_parse_text(bench: Any, wsframe: ModuleType) -> None:
+    """Parse one masked text frame carrying a small event (twins ``py``/``c``)."""
+    result = run(bench, wsframe.FrameParser(1_000_000).feed, TEXT_FRAME)
+    assert result == [(1, "4" + TEXT)]
+
+
+@pytest.mark.benchmark(group="ws-parse-text")
+def test_ws_parse_text_wsproto(bench: Any) -> None:
+    """Parse one masked text frame carrying a small event (wsproto)."""
+    result = run(bench, wsproto_read, FrameProtocol(client=False, extensions=[]), TEXT_FRAME)
     assert result == [(1, "4" + TEXT)]
 
 
 @pytest.mark.benchmark(group="ws-parse-64k")
-@pytest.mark.parametrize("impl", ["c", "py", "wsproto"])
-def test_ws_parse_64k(bench: Any, impl: str) -> None:
-    """Parse (and unmask) one 64 KiB binary frame."""
-    if impl == "wsproto":
-        result = run(bench, wsproto_read, FrameProtocol(client=False, extensions=[]), BIG_FRAME)
-        result = [(op, bytes(p)) for op, p in result]
-    else:
-        result = run(bench, twin("wsframe", impl).FrameParser(1_000_000).feed, BIG_FRAME)
+def test_ws_parse_64k(bench: Any, wsframe: ModuleType) -> None:
+    """Parse (and unmask) one 64 KiB binary frame (twins ``py``/``c``)."""
+    result = run(bench, wsframe.FrameParser(1_000_000).feed, BIG_FRAME)
+    assert result == [(2, BIG)]
+
+
+@pytest.mark.benchmark(group="ws-parse-64k")
+def test_ws_parse_64k_wsproto(bench: Any) -> None:
+    """Parse (and unmask) one 64 KiB binary frame (wsproto)."""
+    result = run(bench, wsproto_read, FrameProtocol(client=False, extensions=[]), BIG_FRAME)
+    result = [(op, bytes(p)) for op, p in result]
     assert result == [(2, BIG)]
 
 
 @pytest.mark.benchmark(group="ws-build-text")
-@pytest.mark.parametrize("impl", ["c", "py", "wsproto"])
-def test_ws_build_text(bench: Any, impl: str) -> None:
-    """Build one server text frame carrying a small event."""
+def test_ws_build_text(bench: Any, wsframe: ModuleType) -> None:
+    """Build one server text frame carrying a small event (twins ``py``/``c``)."""
     message = "4" + TEXT
-    if impl == "wsproto":
-        result = bytes(run(bench, FrameProtocol(client=False, extensions=[]).send_data, message, True))
-    else:
-        result = run(bench, twin("wsframe", impl).build_frame, 1, message)
+    result = run(bench, wsframe.build_frame, 1, message)
+    assert result == b"\x81" + bytes((len(message),)) + message.encode()
+
+
+@pytest.mark.benchmark(group="ws-build-text")
+def test_ws_build_text_wsproto(bench: Any) -> None:
+    """Build one server text frame carrying a small event (wsproto)."""
+    message = "4" + TEXT
+    result = bytes(run(bench, FrameProtocol(client=False, extensions=[]).send_data, message, True))
     assert result == b"\x81" + bytes((len(message),)) + message.encode()
 
 
 @pytest.mark.benchmark(group="ws-build-64k")
-@pytest.mark.parametrize("impl", ["c", "py", "wsproto"])
-def test_ws_build_64k(bench: Any, impl: str) -> None:
-    """Build one 64 KiB server binary frame."""
-    if impl == "wsproto":
-        result = bytes(run(bench, FrameProtocol(client=False, extensions=[]).send_data, BIG, True))
-    else:
-        result = run(bench, twin("wsframe", impl).build_frame, 2, BIG)
+def test_ws_build_64k(bench: Any, wsframe: ModuleType) -> None:
+    """Build one 64 KiB server binary frame (twins ``py``/``c``)."""
+    result = run(bench, wsframe.build_frame, 2, BIG)
+    assert result == b"\x82\x7f" + len(BIG).to_bytes(8, "big") + BIG
+
+
+@pytest.mark.benchmark(group="ws-build-64k")
+def test_ws_build_64k_wsproto(bench: Any) -> None:
+    """Build one 64 KiB server binary frame (wsproto)."""
+    result = bytes(run(bench, FrameProtocol(client=False, extensions=[]).send_data, BIG, True))
     assert result == b"\x82\x7f" + len(BIG).to_bytes(8, "big") + BIG
 
 
@@ -150,25 +156,32 @@ def engineio_decode(message: str) -> tuple[int, Any]:
 
 
 @pytest.mark.benchmark(group="eio-encode-packet")
-@pytest.mark.parametrize("impl", ["c", "py", "python-engineio"])
-def test_eio_encode_packet(bench: Any, impl: str) -> None:
-    """Encode one MESSAGE packet."""
-    if impl == "python-engineio":
-        result = run(bench, engineio_encode, engineio.packet.MESSAGE, TEXT)
-    else:
-        result = run(bench, twin("eio", impl).encode_packet, 4, TEXT)
+def test_eio_encode_packet(bench: Any, eio: ModuleType) -> None:
+    """Encode one MESSAGE packet (twins ``py``/``c``)."""
+    result = run(bench, eio.encode_packet, 4, TEXT)
+    assert result == "4" + TEXT
+
+
+@pytest.mark.benchmark(group="eio-encode-packet")
+def test_eio_encode_packet_python_engineio(bench: Any) -> None:
+    """Encode one MESSAGE packet (python-engineio)."""
+    result = run(bench, engineio_encode, engineio.packet.MESSAGE, TEXT)
     assert result == "4" + TEXT
 
 
 @pytest.mark.benchmark(group="eio-decode-packet")
-@pytest.mark.parametrize("impl", ["c", "py", "python-engineio"])
-def test_eio_decode_packet(bench: Any, impl: str) -> None:
-    """Decode one MESSAGE packet."""
+def test_eio_decode_packet(bench: Any, eio: ModuleType) -> None:
+    """Decode one MESSAGE packet (twins ``py``/``c``)."""
     message = "4" + TEXT
-    if impl == "python-engineio":
-        result = run(bench, engineio_decode, message)
-    else:
-        result = run(bench, twin("eio", impl).decode_packet, message)
+    result = run(bench, eio.decode_packet, message)
+    assert result == (4, TEXT)
+
+
+@pytest.mark.benchmark(group="eio-decode-packet")
+def test_eio_decode_packet_python_engineio(bench: Any) -> None:
+    """Decode one MESSAGE packet (python-engineio)."""
+    message = "4" + TEXT
+    result = run(bench, engineio_decode, message)
     assert result == (4, TEXT)
 
 
@@ -187,26 +200,31 @@ def engineio_decode_payload(body: str) -> list[tuple[int, Any]]:
 
 
 @pytest.mark.benchmark(group="eio-encode-payload")
-@pytest.mark.parametrize("impl", ["c", "py", "python-engineio"])
-def test_eio_encode_payload(bench: Any, impl: str) -> None:
-    """Encode a polling payload from a queue of three MESSAGE packets (as each server queues them)."""
-    if impl == "python-engineio":
-        queue = [engineio.packet.Packet(engineio.packet.MESSAGE, data=t) for t in PAYLOAD_TEXTS]
-        result = run(bench, engineio_payload, queue)
-    else:
-        eio = twin("eio", impl)
-        result = run(bench, eio.encode_payload, [eio.encode_packet(4, t) for t in PAYLOAD_TEXTS])
+def test_eio_encode_payload(bench: Any, eio: ModuleType) -> None:
+    """Encode a polling payload from a queue of three MESSAGE packets (as each server queues them; twins ``py``/``c``)."""
+    result = run(bench, eio.encode_payload, [eio.encode_packet(4, t) for t in PAYLOAD_TEXTS])
+    assert result == PAYLOAD
+
+
+@pytest.mark.benchmark(group="eio-encode-payload")
+def test_eio_encode_payload_python_engineio(bench: Any) -> None:
+    """Encode a polling payload from a queue of three MESSAGE packets (as each server queues them; python-engineio)."""
+    queue = [engineio.packet.Packet(engineio.packet.MESSAGE, data=t) for t in PAYLOAD_TEXTS]
+    result = run(bench, engineio_payload, queue)
     assert result == PAYLOAD
 
 
 @pytest.mark.benchmark(group="eio-decode-payload")
-@pytest.mark.parametrize("impl", ["c", "py", "python-engineio"])
-def test_eio_decode_payload(bench: Any, impl: str) -> None:
-    """Decode a polling payload of three MESSAGE packets."""
-    if impl == "python-engineio":
-        result = run(bench, engineio_decode_payload, PAYLOAD)
-    else:
-        result = run(bench, twin("eio", impl).decode_payload, PAYLOAD)
+def test_eio_decode_payload(bench: Any, eio: ModuleType) -> None:
+    """Decode a polling payload of three MESSAGE packets (twins ``py``/``c``)."""
+    result = run(bench, eio.decode_payload, PAYLOAD)
+    assert result == [(4, t) for t in PAYLOAD_TEXTS]
+
+
+@pytest.mark.benchmark(group="eio-decode-payload")
+def test_eio_decode_payload_python_engineio(bench: Any) -> None:
+    """Decode a polling payload of three MESSAGE packets (python-engineio)."""
+    result = run(bench, engineio_decode_payload, PAYLOAD)
     assert result == [(4, t) for t in PAYLOAD_TEXTS]
 
 
@@ -237,24 +255,30 @@ def fields(packet: Any) -> tuple[Any, ...]:
 
 
 @pytest.mark.benchmark(group="sio-encode")
-@pytest.mark.parametrize("impl", ["c", "py", "python-socketio"])
-def test_sio_encode(bench: Any, impl: str) -> None:
-    """Encode one EVENT packet: ``["chat message", "hello world"]``."""
-    if impl == "python-socketio":
-        result = [run(bench, socketio_encode, DATA)]
-    else:
-        result = run(bench, twin("sio", impl).encode, 2, "/", DATA)
+def test_sio_encode(bench: Any, sio: ModuleType) -> None:
+    """Encode one EVENT packet: ``["chat message", "hello world"]`` (twins ``py``/``c``)."""
+    result = run(bench, sio.encode, 2, "/", DATA)
+    assert result == [TEXT]
+
+
+@pytest.mark.benchmark(group="sio-encode")
+def test_sio_encode_python_socketio(bench: Any) -> None:
+    """Encode one EVENT packet: ``["chat message", "hello world"]`` (python-socketio)."""
+    result = [run(bench, socketio_encode, DATA)]
     assert result == [TEXT]
 
 
 @pytest.mark.benchmark(group="sio-decode")
-@pytest.mark.parametrize("impl", ["c", "py", "python-socketio"])
-def test_sio_decode(bench: Any, impl: str) -> None:
-    """Decode one EVENT packet: ``2["chat message","hello world"]``."""
-    if impl == "python-socketio":
-        result = run(bench, socketio_decode, TEXT)
-    else:
-        result = fields(run(bench, twin("sio", impl).decode, TEXT))
+def test_sio_decode(bench: Any, sio: ModuleType) -> None:
+    """Decode one EVENT packet: ``2["chat message","hello world"]`` (twins ``py``/``c``)."""
+    result = fields(run(bench, sio.decode, TEXT))
+    assert result == (2, "/", DATA, None)
+
+
+@pytest.mark.benchmark(group="sio-decode")
+def test_sio_decode_python_socketio(bench: Any) -> None:
+    """Decode one EVENT packet: ``2["chat message","hello world"]`` (python-socketio)."""
+    result = run(bench, socketio_decode, TEXT)
     assert result == (2, "/", DATA, None)
 
 
@@ -263,36 +287,42 @@ BINARY_PARTS = ['51-["file",{"name":"a.bin","content":{"_placeholder":true,"num"
 
 
 @pytest.mark.benchmark(group="sio-encode-binary")
-@pytest.mark.parametrize("impl", ["c", "py", "python-socketio"])
-def test_sio_encode_binary(bench: Any, impl: str) -> None:
-    """Encode one EVENT with a binary attachment (deconstruct to a placeholder)."""
-    if impl == "python-socketio":
-        result = run(bench, socketio_encode, BINARY_DATA)
-    else:
-        result = run(bench, twin("sio", impl).encode, 2, "/", BINARY_DATA)
+def test_sio_encode_binary(bench: Any, sio: ModuleType) -> None:
+    """Encode one EVENT with a binary attachment (deconstruct to a placeholder) (twins ``py``/``c``)."""
+    result = run(bench, sio.encode, 2, "/", BINARY_DATA)
+    assert result == BINARY_PARTS
+
+
+@pytest.mark.benchmark(group="sio-encode-binary")
+def test_sio_encode_binary_python_socketio(bench: Any) -> None:
+    """Encode one EVENT with a binary attachment (deconstruct to a placeholder) (python-socketio)."""
+    result = run(bench, socketio_encode, BINARY_DATA)
     assert result == BINARY_PARTS
 
 
 @pytest.mark.benchmark(group="sio-decode-binary")
-@pytest.mark.parametrize("impl", ["c", "py", "python-socketio"])
-def test_sio_decode_binary(bench: Any, impl: str) -> None:
-    """Decode one BINARY_EVENT and reconstruct it from its attachment."""
+def test_sio_decode_binary(bench: Any, sio: ModuleType) -> None:
+    """Decode one BINARY_EVENT and reconstruct it from its attachment (twins ``py``/``c``)."""
     text, attachment = BINARY_PARTS
-    if impl == "python-socketio":
-        result = run(bench, socketio_decode_binary, text, attachment)
-    else:
-        sio = twin("sio", impl)
 
-        def decode_binary(text: str, attachment: bytes) -> Any:
-            return sio.reconstruct(sio.decode(text).data, [attachment])
+    def decode_binary(text: str, attachment: bytes) -> Any:
+        return sio.reconstruct(sio.decode(text).data, [attachment])
 
-        result = run(bench, decode_binary, text, attachment)
+    result = run(bench, decode_binary, text, attachment)
+    assert result == BINARY_DATA
+
+
+@pytest.mark.benchmark(group="sio-decode-binary")
+def test_sio_decode_binary_python_socketio(bench: Any) -> None:
+    """Decode one BINARY_EVENT and reconstruct it from its attachment (python-socketio)."""
+    text, attachment = BINARY_PARTS
+    result = run(bench, socketio_decode_binary, text, attachment)
     assert result == BINARY_DATA
 
 
 def test_incumbents_read_our_frames() -> None:
     """Verify the benchmark inputs are what they claim: wsproto reads our frame back."""
     proto = FrameProtocol(client=True, extensions=[])
-    proto.receive_bytes(importlib.import_module("fastsio.protocol.websocket.frames_py").build_frame(1, "4" + TEXT))
+    proto.receive_bytes(websocket.build_frame(1, "4" + TEXT))
     frames = list(proto.received_frames())
     assert [(f.opcode, f.payload) for f in frames] == [(Opcode.TEXT, "4" + TEXT)]

@@ -153,6 +153,68 @@ def test_only_selectors_name_twins() -> None:
     assert offenders == []
 
 
+#: what the sans-I/O protocol package must not import (STYLE: time is passed in)
+IO_MODULES = frozenset(("asyncio", "socket", "time", "selectors", "ssl", "threading", "uvloop"))
+
+
+def imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
+    """Return ``(line, absolute top-level module)`` of every absolute import in ``tree``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.partition(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module.partition(".")[0]))
+    return found
+
+
+def test_protocol_is_sans_io() -> None:
+    """Verify nothing under ``fastsio/protocol/`` imports an I/O or clock module (type-checking imports included)."""
+    offenders = []
+    for path in sorted((PACKAGE / "protocol").rglob("*.py")):
+        for line, module in imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            if module in IO_MODULES:
+                offenders.append(f"{path.relative_to(PACKAGE)}:{line} imports {module}")
+    assert offenders == []
+
+
+def test_the_sans_io_check_sees_an_import() -> None:
+    """Verify the check above catches ``import time``, ``from asyncio import x`` and ``import socket as s``."""
+    tree = ast.parse("import json\nimport time\nfrom asyncio import sleep\nimport socket as s\nfrom . import frames\n")
+    assert [m for _, m in imported_modules(tree) if m in IO_MODULES] == ["time", "asyncio", "socket"]
+
+
+def test_speedups_holds_only_the_compiled_side() -> None:
+    """Verify ``fastsio/_speedups/`` holds only ``__init__.py`` (the loader), ``.pyx`` and ``.pxd``.
+
+    Build outputs (``.so``/``.pyd``, generated ``.c``, ``__pycache__``) are ignored;
+    pure twins and selectors live beside their features.
+    """
+    speedups = PACKAGE / "_speedups"
+    ignored = (".so", ".pyd", ".c", ".pyc")
+    unexpected = []
+    for path in sorted(speedups.iterdir()):
+        if path.name == "__pycache__" or path.name.endswith(ignored):
+            continue
+        if path.name == "__init__.py" or (path.is_file() and path.suffix in (".pyx", ".pxd")):
+            continue
+        unexpected.append(path.name)
+    assert unexpected == []
+
+
+def test_speedups_reasons_is_a_mapping() -> None:
+    """Verify ``fastsio.speedups.reasons`` is a read-only mapping with one non-empty reason per twin."""
+    from collections.abc import Mapping
+
+    reasons = fastsio.speedups.reasons
+    assert isinstance(reasons, Mapping)
+    assert sorted(reasons) == list(TWINS) == sorted(fastsio.speedups)
+    for name, reason in reasons.items():
+        assert isinstance(reason, str) and reason, name
+    with pytest.raises(TypeError):
+        reasons["wsframe"] = "changed"  # type: ignore[index]
+
+
 def test_no_compiled_twin_source_in_the_package() -> None:
     """Verify the package holds no importable ``x_c.py`` (compiled twins are built from the pure twins)."""
     assert sorted(p.name for p in (PACKAGE / "_speedups").glob("*_c.py")) == []
@@ -246,6 +308,6 @@ def test_compiled_twins_are_fresh(request: pytest.FixtureRequest) -> None:
             continue  # not built: test_compiled_twins_load_by_default reports it
         if module.__file__ == str(source) or module.__file__.endswith(".py"):
             continue
-        if getattr(module, "_SOURCE_SHA256", None) != hashlib.sha256(source.read_bytes()).hexdigest():
+        if getattr(module, "SOURCE_SHA256", None) != hashlib.sha256(source.read_bytes()).hexdigest():
             stale.append(module_name)
     assert stale == [], f"compiled from an older source, rebuild (pip install -e .): {stale}"

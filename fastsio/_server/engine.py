@@ -32,18 +32,23 @@ import logging
 import re
 from typing import Any, Callable
 
-from ..protocol import engineio as eio
-from ..protocol.websocket.deflate import Deflater, DeflateOptions, negotiate
-from ..protocol.engineio import EngineIOError
-from ..protocol.engineio.session import CLOSED, OPEN, POLLING, WEBSOCKET, Session
-from ..protocol.websocket import check_handshake, handshake_response
-from ..protection import LogThrottle
-from .http import Connection, Eio3Connection, Request
 from .._ids import random_id
+from ..options import DeflateOptions, EngineOptions
+from ..protection import LogThrottle
+from ..protocol import engineio as eio
+from ..protocol.engineio.packets import EngineIOError
+from ..protocol.engineio.session import OPEN, POLLING, WEBSOCKET, Session, SessionHandler, Timed
+from ..protocol.websocket.frames import CLOSE_NORMAL
+from ..protocol.websocket.handshake import check_handshake, handshake_response
+from ..protocol.websocket.deflate import Deflater, negotiate
+from .http import Connection, Request
+from .flow_control import FlowControl
 from .outbox import Flusher
+from .polling import accepted_encoding
 from .timers import TimerWheel
+from .websocket import Eio3WebSocketConnection, WebSocketConnection
 
-log = logging.getLogger("fastsio.engine")
+__all__ = ("BUSY_BODY", "Engine", "generate_sid")
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
@@ -63,134 +68,108 @@ def _address(req: Any) -> str:
     return client[0] if client else ""
 
 
-def _accepted_encoding(header: str | None) -> str | None:
-    """``gzip`` or ``deflate`` if the client accepts it (q > 0), gzip first."""
-    if not header:
-        return None
-    accepted = set()
-    for item in header.lower().split(","):
-        name, _, params = item.strip().partition(";")
-        q = params.strip()
-        if q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"):
-            continue
-        accepted.add(name.strip())
-    if "gzip" in accepted:
-        return "gzip"
-    if "deflate" in accepted:
-        return "deflate"
-    return None
-
-
 def generate_sid() -> str:
     """20 URL-safe characters, like the reference server's ids."""
     return random_id()
 
 
 class Engine:
-    """The Engine.IO server bound to one path."""
+    """The Engine.IO server bound to one path.
+
+    Args:
+        options: every Engine.IO and HTTP option (validated; nothing here has a
+            default of its own).
+        factory: ``factory(session) -> handler``, the layer above of each new
+            session (a :class:`~fastsio.protocol.engineio.session.SessionHandler`).
+        fallback: ``fallback(conn, request)`` answers the HTTP requests outside
+            :attr:`path` (static files); ``None``: 404.
+        logger: the server's logger (default ``logging.getLogger("fastsio")``); the
+            engine logs to its ``engine`` child, connections to its ``server`` child.
+    """
 
     def __init__(
         self,
+        options: EngineOptions,
         *,
-        path: str = "/engine.io/",
-        ping_interval: float = 25.0,
-        ping_timeout: float = 20.0,
-        upgrade_timeout: float = 10.0,
-        max_http_buffer_size: int = 1_000_000,
-        max_buffer_size: int = 1_000_000,
-        http_compression: bool = True,
-        http_keep_alive_timeout: float = 5.0,
-        http_request_timeout: float = 30.0,
-        per_message_deflate: bool | dict[str, Any] | None = False,
-        transports: tuple[str, ...] | list[str] = ("polling", "websocket"),
-        allow_upgrades: bool = True,
-        cors_allowed_origins: str | list[str] | None = None,
-        cors_credentials: bool = True,
-        allow_request: Callable[[Any], Any] | None = None,
-        cookie: str | dict[str, Any] | None = None,
-        factory: Callable[[Session], Any] | None = None,
+        factory: Callable[[Session], SessionHandler] | None = None,
         fallback: Callable[[Connection, Request], Any] | None = None,
-        allow_eio3: bool = False,
-        max_connections_per_ip: int | None = None,
-        max_concurrent_handshakes: int | None = None,
+        logger: logging.Logger | None = None,
     ) -> None:
-        path = "/" + path.strip("/")
-        self.path = path if path == "/" else path + "/"
-        self.path_noslash = self.path.rstrip("/") or "/"
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.upgrade_timeout = upgrade_timeout
-        self.max_http_buffer_size = max_http_buffer_size
-        # the HTTP layer's body limit (also bounds non-Engine.IO requests)
-        self.max_body = max_http_buffer_size
-        # per-connection send buffer limit (slow consumers over it are disconnected)
-        self.max_buffer_size = max_buffer_size
-        # gzip/deflate for long-polling responses of COMPRESSION_THRESHOLD bytes or more
-        self.http_compression = http_compression
-        # an idle keep-alive HTTP connection is closed after this many seconds; a request
-        # not complete after this many seconds from its first byte gets 408 (0: never)
-        self.keep_alive_timeout = float(http_keep_alive_timeout or 0)
-        self.request_timeout = float(http_request_timeout or 0)
-        # permessage-deflate (RFC 7692) for WebSocket connections: None (off), or the
-        # validated options (ValueError on bad ones)
-        self.per_message_deflate = DeflateOptions.parse(per_message_deflate)
-        for t in transports:
-            if t not in (POLLING, WEBSOCKET):
-                raise ValueError(f"unknown transport {t!r}")
-        self.transports = tuple(transports)
-        self.allow_upgrades = allow_upgrades
-        if isinstance(cors_allowed_origins, str) and cors_allowed_origins != "*":
-            cors_allowed_origins = [cors_allowed_origins]
-        self.cors_allowed_origins = cors_allowed_origins
-        self.cors_credentials = cors_credentials
-        self.allow_request = allow_request
-        if isinstance(cookie, str):
-            cookie = {"name": cookie}
-        self.cookie = cookie
+        self.options = options
+        base = logger if logger is not None else logging.getLogger("fastsio")
+        #: the engine's logger (``<logger>.engine``), also the sessions' (see ``SessionOwner``)
+        self.log = base.getChild("engine")
+        #: the connections' logger (``<logger>.server``), see :class:`~fastsio._server.http.Application`
+        self.server_log = base.getChild("server")
+        # read on every request: kept as plain attributes
+        self.path = options.path
+        self.path_noslash = options.path_noslash
+        self.transports = options.transports
+        self.versions = options.versions
         self.factory = factory
         self.fallback = fallback
-        # the EIO query values served: "4", and "3" with allow_eio3
-        self.versions = ("4", "3") if allow_eio3 else ("4",)
         self.sessions: dict[str, Session] = {}
         # upgrades completed on this engine (see ``upgraded``): who keeps a session's
         # transport (the memory adapter's broadcast target lists) compares it
         self.transport_changes = 0
         # hooks on the raw HTTP request (``use``)
         self.hooks: list[Callable[[Any], Any]] = []
-        self.connections: set[Connection] = set()
+        # the live protocol objects (HTTP connections, WebSocket connections)
+        self.connections: set[FlowControl] = set()
         # protection (opt-in): sessions per client address, and handshakes in progress
         # (sessions whose layer above has not called handshake_done yet)
-        self.max_connections_per_ip = max_connections_per_ip or 0
-        self.max_concurrent_handshakes = max_concurrent_handshakes or 0
+        self.max_connections_per_ip = options.max_connections_per_ip or 0
+        self.max_concurrent_handshakes = options.max_concurrent_handshakes or 0
         self.per_ip: dict[str, int] = {}
         self.handshaking: set[Session] = set()
-        self._refusals = LogThrottle(log)
+        self._refusals = LogThrottle(self.log)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.wheel: TimerWheel | None = None
         self.flusher: Flusher | None = None
 
+    # ------------------------------------------------------------ option views
+    @property
+    def ping_interval(self) -> float:
+        """``options.ping_interval`` (seconds)."""
+        return self.options.ping_interval
+
+    @property
+    def ping_timeout(self) -> float:
+        """``options.ping_timeout`` (seconds)."""
+        return self.options.ping_timeout
+
+    @property
+    def per_message_deflate(self) -> DeflateOptions | None:
+        """``options.per_message_deflate``: the WebSocket compression options, or None (off)."""
+        return self.options.per_message_deflate
+
     # ----------------------------------------------------------------- lifecycle
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Use ``loop``: make the timer wheel and the write flusher (at start-up)."""
         self.loop = loop
-        self.wheel = TimerWheel(loop)
+        self.wheel = TimerWheel(loop, logger=self.server_log)
         self.flusher = Flusher(loop)
 
     def protocol_factory(self) -> Connection:
+        """A new connection's protocol (``loop.create_server``'s factory)."""
         assert self.loop is not None
         return Connection(self, self.loop, self.flusher)
 
     def close_all(self, reason: str) -> None:
+        """Close every session with ``reason``."""
         for session in list(self.sessions.values()):
             session.close(reason)
 
-    # ------------------------------------------------------- the timer-owner protocol
-    def schedule(self, session: Session, when: float) -> None:
+    # ------------------------------------------------------- the SessionOwner protocol
+    def schedule(self, obj: Timed, when: float) -> None:
+        """Call ``obj.on_timer(now)`` at ``when`` (on the timer wheel)."""
         assert self.wheel is not None
-        self.wheel.schedule(session, when)
+        self.wheel.schedule(obj, when)
 
-    def cancel(self, session: Session) -> None:
+    def cancel(self, obj: Timed) -> None:
+        """Withdraw the object's deadline."""
         assert self.wheel is not None
-        self.wheel.cancel(session)
+        self.wheel.cancel(obj)
 
     def body_too_large(self, req: Request) -> None:
         """The HTTP layer answered 413 to ``req``: a POST over ``maxHttpBufferSize`` ends
@@ -201,10 +180,11 @@ class Engine:
         sid = req.query.get("sid")
         session = self.sessions.get(sid) if sid is not None else None
         if session is not None and session.transport == POLLING:
-            log.info("session %s: POST body over max_http_buffer_size; closing", sid)
+            self.log.info("session %s: POST body over max_http_buffer_size; closing", sid)
             session.close("transport error")
 
     def discard(self, session: Session) -> None:
+        """Forget a closed session (its sid is unknown from now on)."""
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
             if self.max_connections_per_ip:
@@ -224,7 +204,12 @@ class Engine:
         """The layer above completed its handshake (Socket.IO: a namespace CONNECT)."""
         self.handshaking.discard(session)
 
-    def _admit(self, conn: Connection, req: Request, cors: list, upgrade: bool) -> bool:
+    def _clock(self) -> float:
+        """The loop's clock (monotonic seconds)."""
+        assert self.loop is not None
+        return self.loop.time()
+
+    def _admit(self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool) -> bool:
         """The caps on new sessions (``max_connections_per_ip``, ``max_concurrent_handshakes``):
         answer a refusal and return False when over one."""
         if self.max_connections_per_ip:
@@ -235,6 +220,7 @@ class Engine:
                     "handshake from %s refused (403): it has %d sessions, max_connections_per_ip",
                     ip,
                     self.max_connections_per_ip,
+                    now=self._clock(),
                 )
                 self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=upgrade)
                 return False
@@ -244,6 +230,7 @@ class Engine:
                 "handshake from %s refused (503): %d handshakes in progress, max_concurrent_handshakes",
                 _address(req),
                 self.max_concurrent_handshakes,
+                now=self._clock(),
             )
             headers = [("Content-Type", "application/json"), ("Retry-After", "1")]
             headers.extend(cors)
@@ -260,7 +247,7 @@ class Engine:
         self.hooks.append(fn)
         return fn
 
-    def _run_hooks(self, conn: Connection, req: Request, cors: list, upgrade: bool, start: int) -> bool:
+    def _run_hooks(self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool, start: int) -> bool:
         """True: carry on now.  False: the request was refused, or is waiting for an
         async hook (it is handled again once that hook accepts it)."""
         for i in range(start, len(self.hooks)):
@@ -280,7 +267,7 @@ class Engine:
         return True
 
     async def _await_hook(
-        self, conn: Connection, req: Request, cors: list, upgrade: bool, i: int, pending: Any
+        self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool, i: int, pending: Any
     ) -> None:
         try:
             result = await pending
@@ -295,13 +282,16 @@ class Engine:
         elif self._run_hooks(conn, req, cors, upgrade, i + 1):
             (self.handle_upgrade if upgrade else self.handle_request)(conn, req)
 
-    def _refuse_hook(self, conn: Connection, cors: list, upgrade: bool, exc: BaseException | None) -> None:
-        log.info("request refused by a hook: %s", exc if exc is not None else "returned False")
+    def _refuse_hook(self, conn: Connection, cors: list[tuple[str, str]], upgrade: bool, exc: BaseException | None) -> None:
+        self.log.info("request refused by a hook: %s", exc if exc is not None else "returned False")
         message = str(exc) if exc is not None and str(exc) else None
         self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade)
 
     # ------------------------------------------------------------------- HTTP
     def handle_request(self, conn: Connection, req: Request) -> None:
+        """Answer an HTTP request (the :class:`~fastsio._server.http.Application`
+        protocol): CORS preflight, handshake, long-polling GET or POST; other paths go
+        to the fallback (or 404)."""
         path = req.path
         if path != self.path and path != self.path_noslash:
             if self.fallback is not None:
@@ -311,7 +301,7 @@ class Engine:
             return
         cors, allowed = self._cors(req)
         if not allowed:
-            log.info("origin %r refused", req.headers.get("origin"))
+            self.log.info("origin %r refused", req.headers.get("origin"))
             self._error(conn, cors, eio.FORBIDDEN, "Not an accepted origin", status=403)
             return
         if req.method == "OPTIONS" and "access-control-request-method" in req.headers:
@@ -340,8 +330,8 @@ class Engine:
                 self._error(conn, cors, eio.BAD_REQUEST)
                 return
             if req.method == "GET":
-                if self.http_compression:
-                    conn.poll_encoding = _accepted_encoding(req.headers.get("accept-encoding"))
+                if self.options.http_compression:
+                    conn.poll_encoding = accepted_encoding(req.headers.get("accept-encoding"))
                 self._poll(conn, session, cors)
             elif req.method == "POST":
                 self._post(conn, session, req, cors)
@@ -360,15 +350,15 @@ class Engine:
             return
         self._allow_then(conn, req, cors, self._open_polling)
 
-    def _allow_then(self, conn: Connection, req: Request, cors: list, then: Callable) -> None:
-        check = self.allow_request
+    def _allow_then(self, conn: Connection, req: Request, cors: list[tuple[str, str]], then: Callable[[Connection, Request, list[tuple[str, str]]], None]) -> None:
+        check = self.options.allow_request
         if check is None:
             then(conn, req, cors)
             return
         try:
             result = check(req)
         except Exception:
-            log.exception("allow_request raised")
+            self.log.exception("allow_request raised")
             result = False
         if inspect.isawaitable(result):
             assert self.loop is not None
@@ -377,7 +367,7 @@ class Engine:
                 try:
                     ok = await result
                 except Exception:
-                    log.exception("allow_request raised")
+                    self.log.exception("allow_request raised")
                     ok = False
                 if conn.closed:
                     return
@@ -393,8 +383,7 @@ class Engine:
         else:
             self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade)
 
-    def _new_session(self, transport: str, req: Request) -> Session:
-        assert self.loop is not None
+    def _new_session(self, transport: str, req: Request, now: float) -> Session:
         sid = generate_sid()
         while sid in self.sessions:  # pragma: no cover - 120 random bits
             sid = generate_sid()
@@ -403,18 +392,18 @@ class Engine:
             sid,
             transport,
             self,
-            self.loop.time(),
+            now,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
-            upgrade_timeout=self.upgrade_timeout,
+            upgrade_timeout=self.options.upgrade_timeout,
             eio=version,
         )
         if version == 3:
             session.v3 = self._v3_codec(req)
         session.request = req
-        if self.allow_request is None and not self.hooks:
+        if self.options.allow_request is None and not self.hooks:
             req.compact()  # no application code has seen the request yet
-        session.max_queue = self.max_buffer_size
+        session.max_queue = self.options.max_buffer_size
         self.sessions[sid] = session
         if self.max_connections_per_ip:
             ip = _address(req)
@@ -441,28 +430,30 @@ class Engine:
             upgrades,
             int(self.ping_interval * 1000),
             int(self.ping_timeout * 1000),
-            self.max_http_buffer_size,
+            self.options.max_http_buffer_size,
         )
 
-    def _start(self, session: Session) -> None:
+    def _start(self, session: Session, now: float) -> None:
         factory = self.factory
         if factory is not None:
             handler = factory(session)
             session.handler = handler
             try:
-                handler.on_open()
+                handler.on_open(now)
             except Exception:
-                log.exception("connection handler raised")
+                self.log.exception("connection handler raised")
 
-    def _open_polling(self, conn: Connection, req: Request, cors: list) -> None:
+    def _open_polling(self, conn: Connection, req: Request, cors: list[tuple[str, str]]) -> None:
         if (self.max_connections_per_ip or self.max_concurrent_handshakes) and not self._admit(
             conn, req, cors, False
         ):
             return
-        session = self._new_session(POLLING, req)
-        upgrades = [WEBSOCKET] if self.allow_upgrades and WEBSOCKET in self.transports else []
+        assert self.loop is not None
+        now = self.loop.time()
+        session = self._new_session(POLLING, req, now)
+        upgrades = list(self.options.upgrades)
         headers = self._poll_headers(cors, session)
-        if self.cookie:
+        if self.options.cookie:
             headers.append(("Set-Cookie", self._cookie(session.sid)))
         packet = self._open_packet(session, upgrades)
         if session.v3 is None:
@@ -470,9 +461,9 @@ class Engine:
         else:
             conn.poll_headers = headers
             conn.respond(session.v3.encode_payload([packet]))
-        self._start(session)
+        self._start(session, now)
 
-    def _poll_headers(self, cors: list, session: Session) -> list[tuple[str, str]]:
+    def _poll_headers(self, cors: list[tuple[str, str]], session: Session) -> list[tuple[str, str]]:
         v3 = session.v3
         if v3 is not None and v3.jsonp is not None:
             return [("Content-Type", "text/javascript; charset=UTF-8"), ("X-XSS-Protection", "0")]
@@ -480,15 +471,15 @@ class Engine:
         headers.extend(cors)
         return headers
 
-    def _poll(self, conn: Connection, session: Session, cors: list) -> None:
+    def _poll(self, conn: Connection, session: Session, cors: list[tuple[str, str]]) -> None:
         conn.poll_headers = self._poll_headers(cors, session)
         conn.poll_owner = session
         if not session.poll_request(conn):
             conn.poll_owner = None
-            log.info("overlapping polling requests for session %s", session.sid)
+            self.log.info("overlapping polling requests for session %s", session.sid)
             self._error(conn, cors, eio.BAD_REQUEST)
 
-    def _post(self, conn: Connection, session: Session, req: Request, cors: list) -> None:
+    def _post(self, conn: Connection, session: Session, req: Request, cors: list[tuple[str, str]]) -> None:
         headers = [("Content-Type", "text/html")]
         headers.extend(cors)
         body: str | bytes
@@ -502,7 +493,7 @@ class Engine:
             else:
                 body = req.body.decode("utf-8")
         except (UnicodeDecodeError, EngineIOError) as exc:
-            log.info("session %s: bad POST body: %s", session.sid, exc)
+            self.log.info("session %s: bad POST body: %s", session.sid, exc)
             session.close("parse error")
             self._error(conn, cors, eio.BAD_REQUEST)
             return
@@ -510,20 +501,23 @@ class Engine:
         try:
             session.receive_payload(body, self.loop.time())
         except EngineIOError as exc:
-            log.info("session %s: bad payload: %s", session.sid, exc)
+            self.log.info("session %s: bad payload: %s", session.sid, exc)
             self._error(conn, cors, eio.BAD_REQUEST)
             return
         conn.send_response(200, headers, b"ok")
 
     # ------------------------------------------------------------------ WebSocket
     def handle_upgrade(self, conn: Connection, req: Request) -> None:
+        """Answer a WebSocket upgrade request: a new WebSocket-only session, or the
+        probe of a polling session's upgrade; refusals are answered over HTTP and close
+        the connection."""
         path = req.path
         if path != self.path and path != self.path_noslash:
             conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found", close=True)
             return
         cors, allowed = self._cors(req)
         if not allowed:
-            log.info("WebSocket origin %r refused", req.headers.get("origin"))
+            self.log.info("WebSocket origin %r refused", req.headers.get("origin"))
             self._error(conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True)
             return
         if self.hooks and not req.passed and not self._run_hooks(conn, req, [], True, 0):
@@ -534,7 +528,7 @@ class Engine:
             return
         problem = check_handshake(req.method, req.headers)
         if problem is not None:
-            log.info("bad WebSocket handshake from %s: %s", conn.client, problem)
+            self.log.info("bad WebSocket handshake from %s: %s", conn.client, problem)
             self._error(conn, [], eio.BAD_REQUEST, upgrade=True)
             return
         sid = q.get("sid")
@@ -543,70 +537,72 @@ class Engine:
             if session is None:
                 self._error(conn, [], eio.UNKNOWN_SID, upgrade=True)
                 return
-            if not self.allow_upgrades or session.state != OPEN:
+            if not self.options.allow_upgrades or session.state != OPEN:
                 self._error(conn, [], eio.BAD_REQUEST, upgrade=True)
                 return
-            assert self.loop is not None
-            if not session.attach_probe(conn, self.loop.time()):
+            if not session.can_attach_probe():
                 # like the reference server: accept the WebSocket, then close it
-                log.info("session %s: refused a second upgrade", sid)
-                conn.accept_websocket(
-                    handshake_response(req.headers["sec-websocket-key"]), None, 125
-                )
-                conn.ws_close(1000)
+                self.log.info("session %s: refused a second upgrade", sid)
+                ws = conn.accept_websocket(handshake_response(req.headers["sec-websocket-key"]), None, 125)
+                ws.ws_close(CLOSE_NORMAL)
                 return
-            self._accept(conn, req, session)
+            assert self.loop is not None
+            session.attach_probe(self._accept(conn, req, session, False), self.loop.time())
             return
         if q.get("EIO") not in self.versions:
             self._error(conn, [], eio.UNSUPPORTED_PROTOCOL_VERSION, upgrade=True)
             return
         self._allow_then(conn, req, [], self._open_websocket)
 
-    def _accept(self, conn: Connection, req: Request, session: Session) -> None:
-        if session.eio == 3:
-            conn.__class__ = Eio3Connection  # binary messages get their type byte
-            conn.eio3 = True
+    def _accept(self, conn: Connection, req: Request, session: Session, new: bool) -> WebSocketConnection:
+        """Accept the upgrade of ``conn`` for ``session`` (``new``: a WebSocket-only
+        session, else a probe of a polling one): the WebSocket connection, of the
+        session's Engine.IO version."""
         extra: list[tuple[str, str]] = []
-        if self.cookie and session.probe is not conn:
+        if new and self.options.cookie:
             # a new WebSocket-only session (not the upgrade of a polling one, whose
             # handshake set the cookie already)
             extra.append(("Set-Cookie", self._cookie(session.sid)))
         deflate = None
-        options = self.per_message_deflate
+        options = self.options.per_message_deflate
         if options is not None:
             params = negotiate(req.headers.get("sec-websocket-extensions"), options)
             if params is not None:
                 extra.append(("Sec-WebSocket-Extensions", params.response))
                 deflate = Deflater(params, options)
-        conn.accept_websocket(
+        # the EIO3 variant: binary messages get their type byte
+        cls = Eio3WebSocketConnection if session.eio == 3 else WebSocketConnection
+        return conn.accept_websocket(
             handshake_response(req.headers["sec-websocket-key"], extra),
             session,
-            self.max_http_buffer_size,
+            self.options.max_http_buffer_size,
             deflate,
+            cls=cls,
         )
 
-    def _open_websocket(self, conn: Connection, req: Request, cors: list) -> None:
+    def _open_websocket(self, conn: Connection, req: Request, cors: list[tuple[str, str]]) -> None:
         if (self.max_connections_per_ip or self.max_concurrent_handshakes) and not self._admit(
             conn, req, [], True
         ):
             return
-        session = self._new_session(WEBSOCKET, req)
-        session.ws = conn
-        self._accept(conn, req, session)
+        assert self.loop is not None
+        now = self.loop.time()
+        session = self._new_session(WEBSOCKET, req, now)
+        ws = session.ws = self._accept(conn, req, session, True)
         if session.eio == 3:
             # The reference server writes the 101 response and the OPEN packet apart.
             # Node clients that start listening for messages on "open" (the v3 test
             # suite does) miss an OPEN packet read together with the 101: the 101 goes
             # now, the OPEN packet and what follows it a moment later.
-            conn.hold_writes(0.005)
-        conn.send(self._open_packet(session, []))
-        self._start(session)
+            ws.hold_writes(0.005)
+        ws.send(self._open_packet(session, []))
+        self._start(session, now)
 
     # ------------------------------------------------------------------ helpers
     def _error(
         self,
         conn: Connection,
-        cors: list,
+        cors: list[tuple[str, str]],
         code: int,
         message: str | None = None,
         status: int = 400,
@@ -621,7 +617,7 @@ class Engine:
         origin = req.headers.get("origin")
         if origin is None:
             return [], True
-        allowed = self.cors_allowed_origins
+        allowed = self.options.cors_allowed_origins
         if allowed != "*" and (allowed is None or origin not in allowed):
             # same origin only (a same-origin request is never a cross-origin one, whatever
             # the list: browsers send Origin with a same-origin POST or WebSocket too)
@@ -630,12 +626,12 @@ class Engine:
             if origin != f"{scheme}://{host}":
                 return [], False
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-        if self.cors_credentials:
+        if self.options.cors_credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
         return headers, True
 
     def _cookie(self, sid: str) -> str:
-        c = self.cookie
+        c = self.options.cookie
         assert c is not None
         parts = [f"{c.get('name', 'io')}={sid}", f"Path={c.get('path', '/')}"]
         if c.get("httpOnly", c.get("http_only", True)):

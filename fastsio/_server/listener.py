@@ -1,4 +1,13 @@
-"""Binding, loop choice and graceful shutdown, shared by Server and EngineServer."""
+"""Binding, loop choice and graceful shutdown, shared by Server and EngineServer.
+
+:class:`Lifecycle` is the base of both servers: ``start()`` (listen, on a running
+loop), ``stop()`` (disconnect everyone, close), and ``run()``, which owns the process:
+it makes the loop (uvloop where installed), serves until SIGINT/SIGTERM and stops.
+Subclasses provide :attr:`Lifecycle.engine` and may override the hooks
+:meth:`Lifecycle.on_starting` (told whether fastsio owns the process: True under
+``run()``, False under ``start()`` called by the application) and
+:meth:`Lifecycle.on_stopping`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ import socket
 import sys
 from typing import Any
 
-log = logging.getLogger("fastsio.server")
+from .engine import Engine
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -25,16 +34,22 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 class Lifecycle:
-    """``start``/``stop``/``run`` around an Engine (``self._engine``).
+    """``start``/``stop``/``run`` around an :class:`~fastsio._server.engine.Engine`.
 
-    Subclasses provide ``_engine`` and may override ``_on_started`` / ``_on_stopping``.
+    Subclasses provide :attr:`engine` and may override :meth:`on_starting` and
+    :meth:`on_stopping`.
     """
-
-    _engine: Any
 
     def __init__(self) -> None:
         self._server: asyncio.base_events.Server | None = None
         self._address: tuple[str, int] | None = None
+        # run() owns the process (its loop, its signals): see on_starting
+        self._owns_process = False
+
+    @property
+    def engine(self) -> Engine:
+        """The Engine.IO engine served (the subclass's)."""
+        raise NotImplementedError
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -51,13 +66,17 @@ class Lifecycle:
         backlog: int = 4096,
         sock: socket.socket | None = None,
     ) -> None:
-        """Start listening (``port=0`` picks a free port; see :attr:`address`)."""
+        """Start listening (``port=0`` picks a free port; see :attr:`address`).
+
+        Raises:
+            RuntimeError: already started.
+        """
         if self._server is not None:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
-        engine = self._engine
+        engine = self.engine
         engine.bind_loop(loop)
-        self._on_starting(loop)
+        self.on_starting(loop, self._owns_process)
         if sock is not None:
             server = await loop.create_server(
                 engine.protocol_factory, sock=sock, ssl=ssl_context, backlog=backlog
@@ -75,13 +94,32 @@ class Lifecycle:
         self._server = server
         addr = server.sockets[0].getsockname()
         self._address = (addr[0], addr[1])
-        log.info("fastsio listening on %s:%d", *self._address)
+        engine.server_log.info("fastsio listening on %s:%d", *self._address)
+
+    def on_starting(self, loop: asyncio.AbstractEventLoop, owns_process: bool) -> None:
+        """Hook: the loop is bound, the server is about to listen.
+
+        Args:
+            loop: the running loop.
+            owns_process: True when called by :meth:`run` (fastsio made the loop and
+                owns the process: process-wide changes such as ``gc.freeze()`` are
+                fine), False when the application called :meth:`start`.
+
+        The default calls ``_on_starting(loop)`` (the earlier hook, for subclasses
+        that still override it)."""
+        self._on_starting(loop)
 
     def _on_starting(self, loop: asyncio.AbstractEventLoop) -> None:
-        pass
+        """Deprecated hook, called by the default :meth:`on_starting`."""
+
+    def on_stopping(self) -> None:
+        """Hook: ``stop()`` began (no new connections), before the sessions close.
+
+        The default calls ``_on_stopping()`` (the earlier hook)."""
+        self._on_stopping()
 
     def _on_stopping(self) -> None:
-        pass
+        """Deprecated hook, called by the default :meth:`on_stopping`."""
 
     async def stop(self) -> None:
         """Stop accepting, disconnect every client ("server shutting down"), close."""
@@ -90,8 +128,8 @@ class Lifecycle:
             return
         self._server = None
         server.close()
-        engine = self._engine
-        self._on_stopping()
+        engine = self.engine
+        self.on_stopping()
         engine.close_all("server shutting down")
         # let the close packets and frames leave, then close every connection
         await asyncio.sleep(0)
@@ -107,14 +145,22 @@ class Lifecycle:
     async def _serve(self, stopping: asyncio.Event, host: str, port: int, kwargs: Any) -> None:
         # one run of the loop from start to stop: no window between two runs in which
         # the loop is not running and a signal could be missed
-        await self.start(host, port, **kwargs)
+        self._owns_process = True
+        try:
+            await self.start(host, port, **kwargs)
+        finally:
+            self._owns_process = False
         try:
             await stopping.wait()
         finally:
             await self.stop()
 
     def run(self, host: str = "0.0.0.0", port: int = 8000, **kwargs: Any) -> None:
-        """Serve until SIGINT or SIGTERM, then stop cleanly.  Blocks."""
+        """Serve until SIGINT or SIGTERM, then stop cleanly.  Blocks.
+
+        fastsio owns the process here (its loop, its signal handlers): the
+        :meth:`on_starting` hook is told ``owns_process=True``.  ``kwargs`` are
+        :meth:`start`'s."""
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         stopping = asyncio.Event()

@@ -34,16 +34,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastsio.protocol.websocket.frames import build_frame
+from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
+from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
 __all__ = (
     "Flusher",
     "Outbox",
     "fanout",
 )
-
-OP_TEXT = 1
-OP_BINARY = 2
 
 
 def _payload_size(frame: bytes) -> int:
@@ -120,6 +118,8 @@ class Outbox:
             self.overflow()
 
     def flush(self) -> None:
+        """Write what was queued (one ``transport.write``); a WebSocket still over its
+        limit in the transport (paused) is a slow consumer: ``overflow()``."""
         buf = self.wbuf
         if buf is None:
             return
@@ -132,6 +132,7 @@ class Outbox:
             self.overflow()
 
     def overflow(self) -> None:  # pragma: no cover - Connection overrides it
+        """The bytes waiting went over ``limit`` (the subclass drops the connection)."""
         raise NotImplementedError
 
     def send_frame(self, frame: bytes) -> None:
@@ -152,12 +153,14 @@ class Flusher:
         self.scheduled = False
 
     def add(self, conn: Any) -> None:
+        """Flush ``conn`` at the end of this loop iteration."""
         self.pending.append(conn)
         if not self.scheduled:
             self.scheduled = True
             self.loop.call_soon(self.run)
 
     def run(self) -> None:
+        """Flush every outbox written to (the ``call_soon`` callback)."""
         self.scheduled = False
         pending = self.pending
         self.pending = []
@@ -171,7 +174,7 @@ def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) 
     session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
     packets: list[str | bytes] = []
     for part in parts:
-        packets.append("4" + part if isinstance(part, str) else part)
+        packets.append(MESSAGE_PREFIX + part if isinstance(part, str) else part)
     frames: list[bytes] | None = None
     for target in targets:
         if isinstance(target, Outbox):

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import Any
+from typing import Any, Mapping
 
-from .http import Connection, Request
+from .http import Connection
+from .request import Request
+
+__all__ = ("StaticFiles",)
 
 
 class StaticFiles:
-    def __init__(self, mapping: dict[str, str | dict[str, str]]) -> None:
+    """The ``static_files`` option as an HTTP fallback: ``static(conn, req)`` answers
+    a GET or HEAD of a mapped path (404 otherwise).
+
+    Args:
+        mapping: URL paths to files or directories (a key ending in ``/`` maps a
+            directory; a value may be ``{"filename": path}``).
+    """
+
+    def __init__(self, mapping: Mapping[str, Any]) -> None:
         self.files: dict[str, str] = {}
         self.dirs: list[tuple[str, str]] = []
         for url, target in mapping.items():
@@ -29,6 +40,7 @@ class StaticFiles:
         self.dirs.sort(key=lambda d: -len(d[0]))
 
     def resolve(self, url_path: str) -> str | None:
+        """The file served at ``url_path``, or None (``..`` outside a directory: None)."""
         if url_path in self.files:
             return self.files[url_path]
         for prefix, root in self.dirs:

@@ -15,14 +15,29 @@ import heapq
 import logging
 from typing import Any
 
-log = logging.getLogger("fastsio.server")
+__all__ = ("TimerWheel",)
 
 
 class TimerWheel:
-    __slots__ = ("loop", "resolution", "buckets", "heap", "handle", "armed")
+    """The timer wheel (see the module docstring).
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, resolution: float = 0.01) -> None:
+    Args:
+        loop: the event loop.
+        resolution: the width of a bucket, in seconds.
+        logger: where a failing ``on_timer`` is logged (default: the ``fastsio.server``
+            logger).
+    """
+
+    __slots__ = ("loop", "resolution", "buckets", "heap", "handle", "armed", "log")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        resolution: float = 0.01,
+        logger: logging.Logger | None = None,
+    ) -> None:
         self.loop = loop
+        self.log = logger if logger is not None else logging.getLogger("fastsio.server")
         # 10 ms: heartbeats and HTTP deadlines need no finer, and at 10k sessions
         # a bucket is shared by several of them
         self.resolution = resolution
@@ -42,6 +57,7 @@ class TimerWheel:
         self.armed = -1
 
     def schedule(self, obj: Any, when: float) -> None:
+        """File ``obj`` (it has ``timer_slot`` and ``on_timer(now)``) for ``when``."""
         idx = int(when / self.resolution)
         old = obj.timer_slot
         if old is not None:
@@ -59,6 +75,7 @@ class TimerWheel:
         obj.timer_slot = bucket
 
     def cancel(self, obj: Any) -> None:
+        """Take ``obj`` off the wheel (nothing if it is not on it)."""
         old = obj.timer_slot
         if old is not None:
             obj.timer_slot = None
@@ -94,11 +111,12 @@ class TimerWheel:
                 try:
                     obj.on_timer(when)
                 except Exception:  # a bug in one session must not stop the wheel
-                    log.exception("timer callback failed")
+                    self.log.exception("timer callback failed")
         if heap and (self.handle is None or heap[0] < self.armed):
             self._arm(heap[0])
 
     def close(self) -> None:
+        """Disarm the wheel and forget everything on it."""
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None

@@ -29,7 +29,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 __all__ = (
     "IMPLEMENTATIONS",
@@ -125,7 +125,7 @@ class Speedups(Mapping[str, str]):
     @property
     def reasons(self) -> Mapping[str, str]:
         """Twin name -> why that twin is in use (e.g. ``"FASTSIO_NO_EXTENSIONS is set"``)."""
-        return dict(REASONS)
+        return MappingProxyType(REASONS)
 
     @property
     def compiled(self) -> bool:

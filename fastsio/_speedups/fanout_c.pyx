@@ -27,9 +27,15 @@ from cpython.bytearray cimport PyByteArray_FromStringAndSize
 cdef enum:
     FIRST_CAPACITY = 4096
 
-from fastsio.protocol.websocket.frames import build_frame
+from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
+from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
 __all__ = ("Flusher", "Outbox", "fanout")
+
+# module-level C copies of the wire constants (no per-recipient lookup)
+cdef str _MESSAGE_PREFIX = MESSAGE_PREFIX
+cdef int _OP_TEXT = OP_TEXT
+cdef int _OP_BINARY = OP_BINARY
 
 
 cdef class Flusher:
@@ -54,9 +60,11 @@ cdef class Flusher:
             self.loop.call_soon(self._run)
 
     def add(self, conn):
+        """Flush ``conn`` at the end of this loop iteration."""
         self._add(conn)
 
     def run(self):
+        """Flush every outbox written to (the ``call_soon`` callback)."""
         cdef list pending = self.pending
         cdef Py_ssize_t i, n
         cdef object conn
@@ -155,9 +163,11 @@ cdef class Outbox:
         self._write(data if type(data) is bytes else bytes(data))
 
     def flush(self):
+        """Write what was queued (one ``transport.write``)."""
         self._flush()
 
     def overflow(self):
+        """The bytes waiting went over ``limit`` (the subclass drops the connection)."""
         raise NotImplementedError
 
     def send_frame(self, frame):
@@ -196,7 +206,7 @@ def fanout(targets, parts, bint compress=True):
     cdef Outbox out
     for part in parts:
         if isinstance(part, str):
-            packets.append("4" + part)
+            packets.append(_MESSAGE_PREFIX + part)
         else:
             packets.append(part)
     # Cython iterates an exact list or tuple by index (re-reading its size at
@@ -211,7 +221,7 @@ def fanout(targets, parts, bint compress=True):
                     target.send(p)
                 continue
         if frames is None:
-            frames = [build_frame(1, p) if isinstance(p, str) else build_frame(2, p) for p in packets]
+            frames = [build_frame(_OP_TEXT, p) if isinstance(p, str) else build_frame(_OP_BINARY, p) for p in packets]
             n_frames = len(frames)
             if n_frames == 1:
                 frame0 = frames[0]

@@ -1,8 +1,32 @@
-"""The adapter interface: rooms and fan-out for one namespace."""
+"""The adapter interface: rooms and fan-out for one namespace.
+
+An adapter sits below the namespace (``fastsio.namespace``) and the sockets: it
+reaches them only through the interfaces declared here, which they satisfy:
+
+* :class:`AdapterNamespace`: what an adapter needs of its namespace (its name, its
+  connected sockets, the server's options, the engine's transport counter);
+* :class:`AdapterSocket`: what it needs of a connected socket (its Engine.IO session,
+  whose WebSocket connection or polling queue a broadcast writes into);
+* :class:`TransportCounter`: the engine's count of transport changes (a session
+  moving onto its WebSocket), which tells cached broadcast targets are stale.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Protocol
+
+from ..options import RecoveryOptions, ServerOptions
+from ..protocol.engineio.session import Session
+
+__all__ = (
+    "RECOVERABLE_REASONS",
+    "Adapter",
+    "AdapterNamespace",
+    "AdapterSocket",
+    "RecoveryOptions",
+    "RecoverySession",
+    "TransportCounter",
+)
 
 # the disconnect reasons a session is kept for (Node's RECOVERABLE_DISCONNECT_REASONS)
 RECOVERABLE_REASONS = frozenset(
@@ -17,33 +41,47 @@ RECOVERABLE_REASONS = frozenset(
 )
 
 
-class RecoveryOptions:
-    """``Server(connection_state_recovery={...})``: ``max_disconnection_duration``
-    (seconds a disconnected session is kept, default 120) and ``skip_middlewares``
-    (a recovered socket skips the connect middleware, default True)."""
+class TransportCounter(Protocol):
+    """The engine's count of completed transport changes (upgrades to WebSocket):
+    whoever keeps a session's current transport compares it (the Engine satisfies it)."""
 
-    __slots__ = ("max_disconnection_duration", "skip_middlewares")
+    @property
+    def transport_changes(self) -> int:
+        """How many sessions moved onto another transport so far."""
+        ...
 
-    def __init__(self, max_disconnection_duration: float = 120.0, skip_middlewares: bool = True) -> None:
-        if max_disconnection_duration < 0:
-            raise ValueError("max_disconnection_duration must be >= 0")
-        self.max_disconnection_duration = float(max_disconnection_duration)
-        self.skip_middlewares = bool(skip_middlewares)
 
-    @classmethod
-    def parse(cls, value: Any) -> RecoveryOptions | None:
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            unknown = set(value) - {"max_disconnection_duration", "skip_middlewares"}
-            if unknown:
-                raise ValueError(f"unknown connection_state_recovery options: {sorted(unknown)}")
-            return cls(**value)
-        raise TypeError("connection_state_recovery: a dict, True or None")
+class AdapterSocket(Protocol):
+    """What an adapter needs of a connected socket (:class:`fastsio.Socket` satisfies it)."""
+
+    @property
+    def session(self) -> Session:
+        """The Engine.IO session carrying the socket."""
+        ...
+
+
+class AdapterNamespace(Protocol):
+    """What an adapter needs of its namespace (:class:`fastsio.Namespace` satisfies it)."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name."""
+        ...
+
+    @property
+    def sockets(self) -> Mapping[str, AdapterSocket]:
+        """Socket id -> connected socket."""
+        ...
+
+    @property
+    def options(self) -> ServerOptions:
+        """The server's options."""
+        ...
+
+    @property
+    def engine(self) -> TransportCounter:
+        """The engine serving the namespace's connections."""
+        ...
 
 
 class RecoverySession:
@@ -58,25 +96,35 @@ class RecoverySession:
         self.rooms = rooms
         self.data = data
         self.disconnected_at = disconnected_at
-        self.offset: Any = None
+        # the counter of the last packet the client got (set on restore)
+        self.offset: int | None = None
 
 
 class Adapter:
-    """Keeps who is in which room and delivers broadcasts.  One per namespace."""
+    """Keeps who is in which room and delivers broadcasts.  One per namespace, made by
+    ``Server(adapter=factory)``'s ``factory(namespace)``.
 
-    def __init__(self, namespace: Any) -> None:
+    Args:
+        namespace: the namespace it serves (see :class:`AdapterNamespace`).
+    """
+
+    def __init__(self, namespace: AdapterNamespace) -> None:
         self.namespace = namespace
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Put socket ``sid`` in ``rooms`` (its own id among them when it connects)."""
         raise NotImplementedError
 
     def delete(self, sid: str, room: str) -> None:
+        """Take socket ``sid`` out of ``room``."""
         raise NotImplementedError
 
     def delete_all(self, sid: str) -> None:
+        """Take socket ``sid`` out of every room (it disconnected)."""
         raise NotImplementedError
 
     def socket_rooms(self, sid: str) -> set[str]:
+        """The rooms socket ``sid`` is in (its own id included; empty if unknown)."""
         raise NotImplementedError
 
     def sockets(self, rooms: set[str], except_rooms: set[str]) -> list[str]:
@@ -100,7 +148,7 @@ class Adapter:
         return []
 
     def close(self) -> None:
-        pass
+        """The namespace is gone (a removed child namespace): release what is held."""
 
     # ------------------------------------------------------------ connection state recovery
     # What Node's SessionAwareAdapter does (``connection_state_recovery``).  An adapter
@@ -116,21 +164,25 @@ class Adapter:
     ) -> None:
         """Keep an encoded packet (carrying ``offset``) for sessions that may miss it."""
 
-    def persist_session(self, session: Any) -> None:
+    def persist_session(self, session: RecoverySession) -> None:
         """A socket disconnected for a reason it may recover from: keep its
-        :class:`~fastsio.adapters.memory.RecoverySession`."""
+        :class:`RecoverySession`."""
 
-    def restore_session(self, pid: str, offset: str) -> Any:
+    def restore_session(self, pid: str, offset: str) -> RecoverySession | None:
         """The session ``pid`` if it can be recovered from ``offset`` (the last packet the
         client got), withdrawn from the kept ones, else None.  Its packets stay kept
         until :meth:`replay` or :meth:`release`."""
         return None
 
-    def replay(self, session: Any) -> list[list[str | bytes]]:
+    def replay(self, session: RecoverySession) -> list[list[str | bytes]]:
         """The encoded packets ``session`` missed, in order (called once the socket is
         back in its rooms, so that nothing falls between them and live packets)."""
         return []
 
-    def release(self, session: Any) -> None:
+    def sweep(self) -> None:
+        """Expire what connection state recovery keeps and nobody needs any more (the
+        server's periodic sweep; nothing by default)."""
+
+    def release(self, session: RecoverySession) -> None:
         """A restored session did not connect after all (refused, or the connection went
         away): keep it again for the rest of its window."""

@@ -9,14 +9,30 @@ import os
 import time
 from collections import deque
 from operator import itemgetter
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from .._server.outbox import fanout
-from .base import Adapter, RecoveryOptions, RecoverySession
+from ..options import RecoveryOptions
+from ..protocol.engineio.session import Session
+from .base import Adapter, AdapterNamespace, RecoverySession
 
 __all__ = ("MemoryAdapter",)
 
 _counter_of = itemgetter(0)
+
+#: A kept packet: ``(counter, stored_at, parts, rooms, except_rooms)`` (the counter is
+#: the offset's number; ``stored_at`` is the adapter clock's time).
+KeptPacket = tuple[int, float, list[str | bytes], frozenset[str], frozenset[str]]
+
+
+class FanoutTarget(Protocol):
+    """Where a broadcast is written for one socket: its session's WebSocket
+    connection, or the session itself while it polls."""
+
+    def writable(self) -> bool:
+        """Whether it can take a packet right now (volatile broadcasts skip it if not)."""
+        ...
+
 # rooms (besides its own) a socket's membership is kept in a tuple for; a set beyond
 _FEW_ROOMS = 8
 
@@ -36,9 +52,20 @@ class MemoryAdapter(Adapter):
     while sockets are connected (how long a dead connection can go unnoticed), and from
     that long before a kept session's disconnection until its window ends; nothing when
     the namespace has no socket and no kept session.  A client whose offset is older
-    than what is kept is not recovered (a gap is never papered over)."""
+    than what is kept is not recovered (a gap is never papered over).
 
-    def __init__(self, namespace: Any) -> None:
+    Args:
+        namespace: the namespace it serves.
+        clock: the clock kept packets and sessions are stamped with and expire by
+            (seconds; :func:`time.monotonic` by default: tests drive it by hand).
+            Read only with connection state recovery on.
+
+    What is kept can be looked at (read-only) with :meth:`kept_packets`,
+    :meth:`kept_sessions`, :attr:`floor`, :attr:`inflight`, :attr:`epoch` and, for the
+    broadcast target lists, :meth:`cached_targets`.
+    """
+
+    def __init__(self, namespace: AdapterNamespace, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(namespace)
         # room -> socket ids in it (own-id rooms excluded)
         # (dicts used as insertion-ordered sets, as Node's Set: a broadcast reaches a
@@ -53,23 +80,21 @@ class MemoryAdapter(Adapter):
         # socket, its session's WebSocket connection, or the session while it polls.
         # Built by the first broadcast to the room; dropped when its membership changes
         # and (all of them) when any session upgrades to WebSocket.
-        self._targets: dict[str | None, list[Any]] = {}
-        self._upgrades = self._transport_changes()
-        server = getattr(namespace, "server", None)
+        self._targets: dict[str | None, list[FanoutTarget]] = {}
+        # the engine's transport changes when the target lists were last valid
+        self._engine = namespace.engine
+        self._upgrades = self._engine.transport_changes
+        options = namespace.options
         # the server has permessage-deflate on: broadcasts may be compressed per connection
         # (off, the fan-out does not even look at the connections for it)
-        engine = getattr(server, "engine", None)
-        self._deflate = getattr(engine, "per_message_deflate", None) is not None
+        self._deflate = options.per_message_deflate is not None
         # connection state recovery (see the section below); off: _recovery is None
-        self._recovery: RecoveryOptions | None = getattr(server, "recovery", None)
+        self._recovery: RecoveryOptions | None = options.connection_state_recovery
+        # how long a dead connection can go unnoticed: what a client may have missed
+        # before its disconnection is seen
+        self._inflight = options.ping_interval + options.ping_timeout + 1.0
+        self._clock = clock
         if self._recovery is not None:
-            engine = getattr(server, "engine", None)
-            # how long a dead connection can go unnoticed: what a client may have missed
-            # before its disconnection is seen
-            self._inflight = (
-                engine.ping_interval + engine.ping_timeout + 1.0 if engine is not None else 60.0
-            )
-            self._clock: Callable[[], float] = time.monotonic
             # offsets are this prefix (random per adapter) and a counter
             self._epoch = base64.urlsafe_b64encode(os.urandom(3)).decode("ascii")
             self._counter = 0
@@ -82,9 +107,38 @@ class MemoryAdapter(Adapter):
             # sessions being restored (their packets must stay until replayed)
             self._restoring: list[RecoverySession] = []
 
-    def _transport_changes(self) -> int:
-        engine = getattr(getattr(self.namespace, "server", None), "engine", None)
-        return getattr(engine, "transport_changes", 0)
+    # ------------------------------------------------------------ read-only views
+    def cached_targets(self, room: str | None = None) -> list[FanoutTarget] | None:
+        """A copy of the cached broadcast target list of ``room`` (``None``: the whole
+        namespace), or ``None`` when none is cached: for each connected socket, its
+        session's WebSocket connection, or the session while it polls."""
+        targets = self._targets.get(room)
+        return None if targets is None else list(targets)
+
+    @property
+    def inflight(self) -> float:
+        """Seconds a dead connection can go unnoticed (``ping_interval + ping_timeout + 1``):
+        how long packets are kept for connected sockets."""
+        return self._inflight
+
+    @property
+    def epoch(self) -> str:
+        """The random prefix of this adapter's offsets (recovery on; else ``""``)."""
+        return self._epoch if self._recovery is not None else ""
+
+    @property
+    def floor(self) -> int:
+        """Packets with a counter up to this one may be gone (recovery on; else 0)."""
+        return self._floor if self._recovery is not None else 0
+
+    def kept_packets(self) -> list[KeptPacket]:
+        """The packets kept for recovery, oldest first (a copy; empty when off)."""
+        return list(self._packets) if self._recovery is not None else []
+
+    def kept_sessions(self) -> list[RecoverySession]:
+        """The sessions of disconnected sockets kept for recovery, in the order they
+        disconnected (a copy; empty when off)."""
+        return list(self._sessions.values()) if self._recovery is not None else []
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         mine = self.sids.get(sid)
@@ -184,7 +238,7 @@ class MemoryAdapter(Adapter):
     def broadcast(
         self, parts: list[str | bytes], rooms: set[str], except_rooms: set[str], flags: dict[str, Any]
     ) -> int:
-        targets: list[Any] | None = None
+        targets: list[FanoutTarget] | None = None
         key: str | None = None
         cacheable = not except_rooms and (not rooms or len(rooms) == 1)
         if cacheable:
@@ -192,7 +246,7 @@ class MemoryAdapter(Adapter):
                 key = next(iter(rooms))
                 cacheable = key in self.rooms  # not an own-id room, not an empty one
             if cacheable:
-                changes = self._transport_changes()
+                changes = self._engine.transport_changes
                 if self._upgrades != changes:
                     self._upgrades = changes
                     self._targets.clear()
@@ -203,7 +257,7 @@ class MemoryAdapter(Adapter):
             for sid in self.sockets(rooms, except_rooms):
                 sock = sockets.get(sid)
                 if sock is not None:
-                    session = sock.client.session
+                    session: Session = sock.session
                     ws = session.ws
                     targets.append(session if ws is None else ws)
             if cacheable:
@@ -316,7 +370,7 @@ class MemoryAdapter(Adapter):
         horizon = now - inflight if self.namespace.sockets else now
         if sessions:
             horizon = min(horizon, next(iter(sessions.values())).disconnected_at - inflight)
-        pin = min((s.offset for s in self._restoring), default=self._counter)
+        pin = min((s.offset for s in self._restoring if s.offset is not None), default=self._counter)
         packets = self._packets
         while packets and packets[0][1] < horizon and packets[0][0] <= pin:
             self._floor = packets.popleft()[0]

@@ -31,36 +31,40 @@ OPTIONS: dict[str, Any] = {
 
 
 def engine_app(**overrides: Any) -> fastsio.EngineServer:
+    """The ``engine.io`` app: an EngineServer echoing every message (EIO3 too)."""
     eio = fastsio.EngineServer(path="/engine.io/", **{**OPTIONS, "allow_eio3": True, **overrides})
 
-    @eio.on("connection")
     def connection(sock: fastsio.EngineSocket) -> None:
         sock.on("message", sock.send)
 
+    eio.on("connection", connection)
     return eio
 
 
 def socketio_app(**overrides: Any) -> fastsio.Server:
+    """The ``socket.io`` app: namespaces ``/`` and ``/custom`` (see the module docstring)."""
     sio = fastsio.Server(path="/socket.io/", connect_timeout=1.0, **{**OPTIONS, **overrides})
     for name in ("/", "/custom"):
         ns = sio.of(name)
 
-        @ns.on("connect")
         def connect(socket: fastsio.Socket, auth: Any) -> None:
             socket.emit("auth", auth)
 
-        @ns.on("message")
         def message(socket: fastsio.Socket, *args: Any) -> None:
             socket.emit("message-back", *args)
 
-        @ns.on("message-with-ack")
         def message_with_ack(socket: fastsio.Socket, *args: Any) -> tuple[Any, ...]:
             return args
+
+        ns.on("connect", connect)
+        ns.on("message", message)
+        ns.on("message-with-ack", message_with_ack)
 
     return sio
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the app of ``--suite`` until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", choices=("engine.io", "socket.io"), default="socket.io")
     parser.add_argument("--host", default="localhost")

@@ -122,6 +122,6 @@ async def test_polling_client_upgrades_and_keeps_receiving(start_server: Any) ->
         sio.emit("tick", n)
     await settle(got, {("a", i) for i in range(1, n + 1)})
     assert [x for _, x in got] == list(range(1, n + 1))
-    targets = sio.of("/").adapter._targets.get(None)
+    targets = sio.of("/").adapter.cached_targets()
     assert targets == [sio.of("/").sockets[sid].client.session.ws]
     await a.disconnect()

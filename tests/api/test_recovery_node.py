@@ -154,7 +154,7 @@ async def test_expired_window_is_not_recovered(start_server: Any) -> None:
     assert [c[1] for c in app.connects] == [False, False]
     assert app.middleware_calls == 2
     adapter = app.sio.of("/").adapter
-    assert first["id"] not in {s.sid for s in adapter._sessions.values()}
+    assert first["id"] not in {s.sid for s in adapter.kept_sessions()}
 
 
 async def test_invalid_pid_is_not_recovered(start_server: Any) -> None:

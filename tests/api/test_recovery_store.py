@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 import fastsio
-from fastsio.adapters.base import RecoveryOptions, RecoverySession
+from fastsio.adapters import MemoryAdapter, RecoverySession
+from fastsio.options import RecoveryOptions
 
 
 class Clock:
@@ -20,16 +21,21 @@ class Clock:
 
 
 def make(max_duration: float = 120.0) -> tuple[Any, Clock]:
+    clock = Clock()
     sio = fastsio.Server(
         connection_state_recovery={"max_disconnection_duration": max_duration},
         ping_interval=10,
         ping_timeout=5,
+        adapter=lambda ns: MemoryAdapter(ns, clock=clock),
     )
     adapter = sio.of("/").adapter
-    clock = Clock()
-    adapter._clock = clock
-    assert adapter._inflight == 16.0  # ping interval + timeout + 1 s
+    assert isinstance(adapter, MemoryAdapter)
+    assert adapter.inflight == 16.0  # ping interval + timeout + 1 s
     return adapter, clock
+
+
+def counters(adapter: Any) -> list[int]:
+    return [p[0] for p in adapter.kept_packets()]
 
 
 def emit(adapter: Any, n: int, rooms: frozenset[str] = frozenset(), except_: frozenset[str] = frozenset()) -> str:
@@ -61,7 +67,7 @@ def test_nothing_kept_when_nobody_could_need_it() -> None:
     adapter, clock = make()
     for n in range(100):
         emit(adapter, n)
-    assert not adapter._packets and adapter._floor == 100
+    assert not adapter.kept_packets() and adapter.floor == 100
 
 
 def test_connected_sockets_keep_only_the_in_flight_window() -> None:
@@ -70,10 +76,10 @@ def test_connected_sockets_keep_only_the_in_flight_window() -> None:
     for n in range(10):
         emit(adapter, n)
         clock.now += 1
-    assert len(adapter._packets) == 10
+    assert len(adapter.kept_packets()) == 10
     clock.now += 20  # the first ones are now older than ping interval + timeout
     emit(adapter, 10)
-    assert [p[0] for p in adapter._packets] == [11]  # counters start at 1
+    assert counters(adapter) == [11]  # counters start at 1
     adapter.namespace.sockets.clear()
 
 
@@ -86,12 +92,12 @@ def test_a_disconnected_session_keeps_packets_until_its_window_ends() -> None:
     for n in range(1, 50):
         clock.now += 1
         emit(adapter, n)
-    assert len(adapter._packets) == 50  # all still needed by the session
+    assert len(adapter.kept_packets()) == 50  # all still needed by the session
     clock.now += 61  # the session's window is over
     adapter.sweep()
-    assert not adapter._sessions
+    assert not adapter.kept_sessions()
     assert adapter.restore_session(s.pid, early) is None
-    assert all(p[1] >= clock.now - adapter._inflight for p in adapter._packets)
+    assert all(p[1] >= clock.now - adapter.inflight for p in adapter.kept_packets())
     adapter.namespace.sockets.clear()
 
 
@@ -106,11 +112,11 @@ def test_restore_replays_what_the_session_would_have_received() -> None:
     emit(adapter, 4, frozenset({"a"}))  # its own id (socket.emit)
     emit(adapter, 5, frozenset(), frozenset({"room1"}))  # excluded
     emit(adapter, 6, frozenset({"room2", "room1"}), frozenset({"other"}))
-    assert adapter.restore_session("pid-a", adapter._epoch + "999") is None  # not ours (future)
+    assert adapter.restore_session("pid-a", adapter.epoch + "999") is None  # not ours (future)
     s = session(adapter, "a", {"room1"})
     assert adapter.restore_session("pid-a", "garbage") is None
     s = session(adapter, "a", {"room1"})
-    assert adapter.restore_session("pid-a", adapter._epoch + "9" * 5000) is None
+    assert adapter.restore_session("pid-a", adapter.epoch + "9" * 5000) is None
     s = session(adapter, "a", {"room1"})
     assert adapter.restore_session("unknown", last) is None
     restored = adapter.restore_session("pid-a", last)
@@ -153,6 +159,6 @@ def test_offset_older_than_the_kept_packets_is_refused() -> None:
     assert adapter.restore_session("pid-a", old) is None
     # a client that did get packet 1 (the last one dropped) misses nothing that is gone
     s = session(adapter, "b", set())
-    r = adapter.restore_session("pid-b", adapter._epoch + "2")
+    r = adapter.restore_session("pid-b", adapter.epoch + "2")
     assert r is s and numbers(adapter.replay(r)) == [2]
     adapter.namespace.sockets.clear()

@@ -1,4 +1,6 @@
-"""Fuzz the HTTP request path: ``fastsio._server.http.Connection`` fed raw bytes.
+"""Fuzz the HTTP request path: ``fastsio._server.http.Connection`` fed raw bytes
+(and, after an upgrade, the ``fastsio._server.websocket.WebSocketConnection`` the
+transport is handed to).
 
 No network: the connection gets a fake transport, a fake loop and a stub
 application that answers plain requests, accepts WebSocket upgrades on
@@ -21,18 +23,21 @@ from typing import Any
 from fuzzlib import main, same, twins
 
 http: ModuleType
+websocket: ModuleType
 sides: list[ModuleType]
 
-# The names http.py takes from the frame codec, swapped per twin.
+# The names websocket.py takes from the frame codec, swapped per twin.
 CODEC_NAMES = ("FrameParser", "WebSocketError", "build_close", "build_frame")
 
 
 def setup() -> None:
-    """Import the connection class and the frame codec twins."""
-    global http, sides
+    """Import the connection classes and the frame codec twins."""
+    global http, websocket, sides
     import fastsio._server.http as http_module
+    import fastsio._server.websocket as websocket_module
 
     http = http_module
+    websocket = websocket_module
     py, c = twins("wsframe")
     sides = [py] if c is None else [py, c]
 
@@ -42,6 +47,11 @@ class Transport:
 
     def __init__(self, log: list[Any]) -> None:
         self.log = log
+        self.protocol: Any = None
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.log.append(("set_protocol", type(protocol).__name__))
+        self.protocol = protocol
 
     def write(self, data: bytes) -> None:
         self.log.append(("write", bytes(data)))
@@ -120,14 +130,21 @@ class Handler:
 
 
 class App:
-    """A stub application: 200 with the first bytes of the body, 101 on /ws."""
+    """A stub application (an ``http.Application``): 200 with the first bytes of the
+    body, 101 on /ws."""
 
-    max_body = 2048
-    max_buffer_size = 0
+    wheel = None
+    server_log = logging.getLogger("fastsio.server")
 
     def __init__(self, log: list[Any]) -> None:
+        from fastsio.options import EngineOptions
+
         self.log = log
+        self.options = EngineOptions(max_http_buffer_size=2048, max_buffer_size=0)
         self.connections: set[Any] = set()
+
+    def body_too_large(self, req: Any) -> None:
+        self.log.append(("body_too_large", req.path))
 
     def handle_request(self, conn: Any, req: Any) -> None:
         self.log.append(("request", req.method, req.path, sorted(req.query.items()), sorted(req.headers.items()), req.body))
@@ -147,23 +164,25 @@ class App:
 
 def run(codec: ModuleType, chunks: list[bytes]) -> list[Any]:
     """Return the log of one connection reading ``chunks`` with ``codec``'s frame functions."""
-    saved = {name: getattr(http, name) for name in CODEC_NAMES}
+    saved = {name: getattr(websocket, name) for name in CODEC_NAMES}
     for name in CODEC_NAMES:
-        setattr(http, name, getattr(codec, name))
+        setattr(websocket, name, getattr(codec, name))
     try:
         log: list[Any] = []
         flusher = Flusher()
         conn = http.Connection(App(log), Loop(log), flusher)
-        conn.connection_made(Transport(log))
+        transport = Transport(log)
+        transport.protocol = conn
+        conn.connection_made(transport)
         for chunk in chunks:
-            conn.data_received(chunk)
+            transport.protocol.data_received(chunk)
             flusher.run()
-        conn.connection_lost(None)
+        transport.protocol.connection_lost(None)
         flusher.run()
         return log
     finally:
         for name, value in saved.items():
-            setattr(http, name, value)
+            setattr(websocket, name, value)
 
 
 def test_one_input(data: bytes) -> None:

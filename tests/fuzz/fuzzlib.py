@@ -23,20 +23,33 @@ from types import ModuleType
 from typing import Any
 
 
+#: Set by ``test_fuzz.py`` under ``pytest --no-c-extensions``: fuzz the pure twins alone.
+PURE_ONLY = False
+
+
 def twins(name: str) -> tuple[ModuleType, ModuleType | None]:
-    """Return ``(pure, compiled)`` twins of ``name``; compiled is None in a pure run or when not built."""
+    """Return ``(pure, compiled)`` twins of ``name``; compiled is None only in a pure run.
+
+    A pure run is ``FASTSIO_NO_EXTENSIONS`` set (or not CPython), or :data:`PURE_ONLY`.
+    Otherwise the compiled twin is expected: when it does not import, this raises
+    ImportError (a broken build fails the harness, it is not fuzzed as pure alone).
+
+    Raises:
+        ImportError: the compiled twin is expected but does not import.
+    """
     import fastsio  # noqa: F401  (runs the selectors: SOURCES is complete)
-    from fastsio._speedups import NO_EXTENSIONS, REQUIRE_EXTENSIONS, SOURCES, compiled_module
+    from fastsio._speedups import NO_EXTENSIONS, SOURCES, compiled_module
 
     pure = importlib.import_module(SOURCES[name])
-    if NO_EXTENSIONS:
+    if NO_EXTENSIONS or PURE_ONLY:
         return pure, None
     try:
         return pure, importlib.import_module(compiled_module(name))
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        return pure, None
+    except ImportError as exc:
+        raise ImportError(
+            f"compiled twin {compiled_module(name)} does not import ({exc}); rebuild (pip install -e .), "
+            "or set FASTSIO_NO_EXTENSIONS=1 to fuzz the pure twin alone"
+        ) from exc
 
 
 def outcome(fn: Callable[..., Any], *args: Any, allowed: tuple[type[BaseException], ...] = ()) -> Any:

@@ -115,7 +115,7 @@ async def test_pipelining_flood_is_bounded(start_server: Any, logs: pytest.LogCa
         except (asyncio.TimeoutError, ConnectionError):
             pass
         await asyncio.sleep(0.1)
-        for c in eio._engine.connections:
+        for c in eio.engine.connections:
             assert len(c.backlog) <= http_mod.MAX_PIPELINED
     finally:
         conn.close()
@@ -837,6 +837,6 @@ def test_query_is_what_parse_qsl_gives(qs: str) -> None:
     ``dict(parse_qsl(qs))``: blank values and '='-less names dropped, last one wins."""
     from urllib.parse import parse_qsl
 
-    from fastsio._server.http import _parse_query
+    from fastsio._server.request import parse_query
 
-    assert _parse_query(qs) == dict(parse_qsl(qs))
+    assert parse_query(qs) == dict(parse_qsl(qs))

@@ -535,7 +535,7 @@ async def test_aiohttp_client_with_deflate(start_server: Any) -> None:
             assert ws.compress == 15  # the server accepted the extension
             opened = await ws.receive_str(timeout=TIMEOUT)
             assert opened[0] == "0"
-            assert sockets[0]._session.ws.deflate is not None
+            assert sockets[0].session.ws.deflate is not None
             for data in ("4" + BIG, "4small", "4" + BIG * 10, "4" + BIG):
                 await ws.send_str(data)
                 assert await ws.receive_str(timeout=TIMEOUT) == data

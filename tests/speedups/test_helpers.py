@@ -21,7 +21,6 @@ from fastsio.protocol.socketio import jsonenc_py
 from fastsio.protocol.websocket import mask_py
 
 
-
 @pytest.fixture(scope="module")
 def frame_c(compiled: Callable[[str], ModuleType]) -> ModuleType:
     """Return the compiled frame helpers (skipped like the ``c`` twins)."""

@@ -1,9 +1,9 @@
 """Twin equivalence of ``eio3`` (the Engine.IO v3 codec): same results, same exception class.
 
 ``setup.py`` compiles every pure twin without a hand-written ``.pyx`` from its
-own source, ``eio3_py.py`` included; these property tests hold the two builds
+own source, ``fastsio/protocol/engineio/v3_py.py`` included; these property tests hold the two builds
 equal on random packets and payloads (valid ones built by the encoders, and
-random text and bytes).  The codec's behaviour itself is tested with the
+random text and bytes).  The codec's behaviour itself: tests/protocol/engineio/test_engineio_v3.py
 legacy protocol's tests.
 """
 
@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-pytest.importorskip("fastsio.protocol.engineio.v3_py")
 
 Twins = Callable[[str], tuple[ModuleType, ModuleType]]
 

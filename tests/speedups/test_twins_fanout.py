@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastsio.protocol.websocket import frames_py as wsframe_py
+from fastsio.protocol.websocket import frames_py as reference  # frames the fan-out must hand out (pure twin)
 
 Twins = Callable[[str], tuple[ModuleType, ModuleType]]
 
@@ -98,7 +98,7 @@ def run(
 def test_text_packet(fanout: ModuleType) -> None:
     """Verify WebSocket recipients get one Text frame of "4" + text, polling ones the packet."""
     log = run(fanout, [True, False, True], ['2["chat","hi"]'])
-    frame = wsframe_py.build_frame(1, '42["chat","hi"]')
+    frame = reference.build_frame(1, '42["chat","hi"]')
     assert log == [("frame", 0, frame), ("packet", 1, '42["chat","hi"]'), ("frame", 2, frame)]
 
 
@@ -109,8 +109,8 @@ def test_binary_attachments(fanout: ModuleType) -> None:
     assert log == [
         ("packet", 0, '451-["up",{"_placeholder":true,"num":0}]'),
         ("packet", 0, b"\x00\x01"),
-        ("frame", 1, wsframe_py.build_frame(1, "4" + parts[0])),
-        ("frame", 1, wsframe_py.build_frame(2, b"\x00\x01")),
+        ("frame", 1, reference.build_frame(1, "4" + parts[0])),
+        ("frame", 1, reference.build_frame(2, b"\x00\x01")),
     ]
 
 
@@ -134,7 +134,7 @@ def test_iterables(fanout: ModuleType) -> None:
     log: list[Any] = []
     sessions = (FakeSession(log, 0, True), FakeSession(log, 1, False))
     fanout.fanout((s for s in sessions), iter(["2[1]"]))
-    assert log == [("frame", 0, wsframe_py.build_frame(1, "42[1]")), ("packet", 1, "42[1]")]
+    assert log == [("frame", 0, reference.build_frame(1, "42[1]")), ("packet", 1, "42[1]")]
 
 
 def test_error_propagates(fanout: ModuleType) -> None:
@@ -276,7 +276,7 @@ def test_fanout_to_outboxes(fanout: ModuleType) -> None:
     fanout.fanout(targets, ["2[1]"])
     fanout.fanout(targets, ["2[2]"])
     loop.run_once()
-    f1, f2 = wsframe_py.build_frame(1, "42[1]"), wsframe_py.build_frame(1, "42[2]")
+    f1, f2 = reference.build_frame(1, "42[1]"), reference.build_frame(1, "42[2]")
     assert log == [
         ("send_frame", 3, f1),
         ("packet", 9, "42[1]"),
@@ -319,7 +319,7 @@ def test_deflate_recipient_gets_large_packets_through_send(fanout: ModuleType) -
     big = "2" + "x" * 98  # "4" + big: 100 bytes
     parts = [big, b"y" * 100, b"z" * 99]
     log = run(fanout, [True, True, False], parts, thresholds=[None, 100])
-    frames = [wsframe_py.build_frame(1, "4" + big), wsframe_py.build_frame(2, b"y" * 100), wsframe_py.build_frame(2, b"z" * 99)]
+    frames = [reference.build_frame(1, "4" + big), reference.build_frame(2, b"y" * 100), reference.build_frame(2, b"z" * 99)]
     assert log == [
         ("frame", 0, frames[0]),
         ("frame", 0, frames[1]),
@@ -399,6 +399,6 @@ def test_compress_false_does_not_look_at_the_connections(fanout: ModuleType) -> 
 
     sessions = [Session(), Session()]
     fanout.fanout(sessions, ["2[1]"], False)
-    assert [s.ws.frames for s in sessions] == [[wsframe_py.build_frame(1, "42[1]")]] * 2
+    assert [s.ws.frames for s in sessions] == [[reference.build_frame(1, "42[1]")]] * 2
     with pytest.raises(AttributeError):
         fanout.fanout(sessions, ["2[1]"], True)

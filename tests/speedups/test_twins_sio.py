@@ -288,23 +288,27 @@ def test_decode_garbage_twins(twins: Twins, s: str) -> None:
 
 @pytest.mark.hypothesis
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=' \t\n\r0123456789-+.eE[]{}",:nultrfasNIiy\\', max_size=20), i=st.integers(0, 3))
-def test_json_loads_is_json_loads(text: str, i: int) -> None:
-    """Verify the codec's JSON reader equals json.loads(s[i:]) in value and in refusal.
+@given(text=st.text(alphabet=' \t\n\r0123456789-+.eE[]{}",:nultrfasNIiy\\', max_size=20), wrap=st.booleans())
+def test_json_reader_is_json_loads(sio: ModuleType, text: str, wrap: bool) -> None:
+    """Verify the codec's JSON reader equals json.loads in value and in refusal.
 
+    Read through the public ``decode`` of an ACK (``3/x,1 <json>``: the space ends
+    the ack id and is JSON whitespace); ``wrap`` puts the text in ``[...]`` so that
+    every value it parses is compared, not only lists (an ACK carries a list).
+    A refusal of the JSON is a SocketIOError caused by a ValueError; a valid JSON
+    value that is not a list is a SocketIOError without a cause.
     NaN, Infinity and -Infinity are refused: they are not JSON (``JSON.parse`` refuses them).
     """
-    from fastsio.protocol.socketio import packets_py as sio_py
-
-    s = "2" * i + text
+    body = " " + ("[" + text + "]" if wrap else text)
     try:
-        expected: Any = ("ok", canon(json.loads(s[i:], parse_constant=refuse)))
+        value = json.loads(body, parse_constant=refuse)
+        expected: Any = ("ok", canon(value)) if isinstance(value, list) else ("not a list",)
     except ValueError:
         expected = ("raises", "ValueError")
     try:
-        got: Any = ("ok", canon(sio_py._json_loads(s, i)))
-    except ValueError:
-        got = ("raises", "ValueError")
+        got: Any = ("ok", canon(sio.decode("3/x,1" + body).data))
+    except sio.SocketIOError as exc:
+        got = ("raises", "ValueError") if isinstance(exc.__cause__, ValueError) else ("not a list",)
     assert got == expected
 
 

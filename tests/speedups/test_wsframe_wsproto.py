@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from types import ModuleType
 from typing import Any, cast
@@ -28,15 +27,6 @@ Events = list[tuple[int, object]]
 Outcome = tuple[Events, "int | None"]
 
 MASK = b"\x8b\x01\x5c\xe3"
-
-
-@pytest.fixture(params=["py", "c"], scope="module")
-def wsframe(request: pytest.FixtureRequest) -> ModuleType:
-    """Return one twin of the frame codec (the ``c`` one skips when not built)."""
-    if request.param == "c":
-        module: ModuleType = pytest.importorskip("fastsio._speedups.wsframe_c")
-        return module
-    return importlib.import_module("fastsio.protocol.websocket.frames_py")
 
 
 # ---------------------------------------------------------------- helpers

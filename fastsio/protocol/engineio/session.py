@@ -3,22 +3,28 @@
 Theory of operation
 -------------------
 A :class:`Session` is one Engine.IO connection, whatever transports carry it.  It talks
-to the outside through three duck-typed objects it is given:
+to the outside through three objects it is given, each declared here as a
+:class:`typing.Protocol` (satisfied structurally; nothing here imports the I/O layer):
 
-* a *WebSocket sink* (``ws`` / ``probe``): ``send(encoded)`` sends one encoded Engine.IO
-  packet as a frame (``str`` -> text, ``bytes`` -> binary; ``send(encoded, False)``:
-  never compressed), ``close()`` closes it;
-* a *poll sink* (``poll``, the pending long-polling GET): ``respond(payload)``
-  answers the request (``str``; ``bytes`` for an EIO3 binary payload); ``drop()``
-  forgets it without answering;
-* an *owner* (the engine): ``schedule(session, when)`` asks for ``on_timer(now)`` at
-  ``when``, ``cancel(session)`` withdraws that, ``discard(session)`` forgets a closed
-  session (its sid is unknown from then on), ``upgraded(session)`` is told when a
-  session moved onto its WebSocket (whoever keeps ``session.ws``, like the broadcast
-  target lists of the memory adapter, knows they may be stale).
+* a *WebSocket sink* (:class:`WebSocketSink`, ``ws`` / ``probe``): ``send(encoded)``
+  sends one encoded Engine.IO packet as a frame (``str`` -> text, ``bytes`` -> binary;
+  ``send(encoded, False)``: never compressed), ``close()`` closes it, ``writable()``
+  says whether a packet sent now leaves at once;
+* a *poll sink* (:class:`PollSink`, ``poll``, the pending long-polling GET):
+  ``respond(payload)`` answers the request (``str``; ``bytes`` for an EIO3 binary
+  payload); ``drop()`` forgets it without answering;
+* an *owner* (:class:`SessionOwner`, the engine): ``schedule(session, when)`` asks for
+  ``on_timer(now)`` at ``when``, ``cancel(session)`` withdraws that,
+  ``discard(session)`` forgets a closed session (its sid is unknown from then on),
+  ``upgraded(session)`` is told when a session moved onto its WebSocket (whoever keeps
+  ``session.ws``, like the broadcast target lists of the memory adapter, knows they
+  may be stale), ``handshake_done(session)`` is what the layer above calls once its
+  own handshake is complete; ``log`` is the logger of the session's log lines (one
+  per server, reached through the owner: no per-session cost);
 
-and it reports upward to its ``handler`` (the Socket.IO client or the public
-EngineSocket): ``on_message(data)`` and ``on_close(reason)``.
+and it reports upward to its ``handler`` (:class:`SessionHandler`: the Socket.IO
+client or the public EngineSocket): ``on_open(now)`` (called by the owner once the
+OPEN packet is sent), ``on_message(data)`` and ``on_close(reason)``.
 
 Rules:
 
@@ -55,7 +61,7 @@ Rules:
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from .packets import (
     CLOSE,
@@ -72,9 +78,20 @@ from .packets import (
 from .v3 import decode_packet as decode_packet3
 from .wire import CLOSE_PACKET, MESSAGE_PREFIX, NOOP_PACKET, PING_PACKET, PONG_PACKET, PROBE, PROBE_REPLY
 
-# what the client got wrong (a packet that does not parse): one line each, for the
-# operator; the I/O layer logs the rest (bad HTTP, frames, POST bodies)
-log = logging.getLogger("fastsio.engine")
+__all__ = (
+    "CLOSED",
+    "CLOSING",
+    "LINGER_REASONS",
+    "OPEN",
+    "POLLING",
+    "PollSink",
+    "Session",
+    "SessionHandler",
+    "SessionOwner",
+    "Timed",
+    "WEBSOCKET",
+    "WebSocketSink",
+)
 
 # states
 OPEN = 1
@@ -87,6 +104,78 @@ LINGER_REASONS = frozenset(("forced close", "server shutting down"))
 # transports
 POLLING = "polling"
 WEBSOCKET = "websocket"
+
+
+class WebSocketSink(Protocol):
+    """A WebSocket carrying a session (the I/O layer's WebSocket connection)."""
+
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        """Send one encoded Engine.IO packet as one message (``str``: text frame,
+        ``bytes``: binary); ``compress=False``: never compressed."""
+
+    def close(self) -> None:
+        """Close the WebSocket (after what was sent)."""
+
+    def writable(self) -> bool:
+        """Whether a packet sent now leaves at once (nothing is waiting)."""
+
+
+class PollSink(Protocol):
+    """A pending long-polling GET (the I/O layer's HTTP connection)."""
+
+    def respond(self, payload: str | bytes) -> None:
+        """Answer the GET with one encoded payload (``bytes``: an EIO3 binary payload)."""
+
+    def drop(self) -> None:
+        """Forget the GET without answering it."""
+
+
+class Timed(Protocol):
+    """What the owner's timer can call back: a session, or anything of the layers
+    above that needs one deadline (the Socket.IO connect timeout)."""
+
+    #: the timer's bookkeeping (a bucket of the I/O layer's timer wheel), None when unscheduled
+    timer_slot: Any
+
+    def on_timer(self, now: float) -> None:
+        """The deadline given to ``schedule`` has come; ``now`` is the time."""
+
+
+class SessionOwner(Protocol):
+    """What owns the sessions (the engine): their timers, their ids, the logger."""
+
+    @property
+    def log(self) -> logging.Logger:
+        """The logger of the sessions' log lines (what a client got wrong)."""
+
+    def schedule(self, obj: Timed, when: float) -> None:
+        """Call ``obj.on_timer(now)`` at (or after) ``when`` (one deadline per object)."""
+
+    def cancel(self, obj: Timed) -> None:
+        """Withdraw the object's deadline."""
+
+    def discard(self, session: Session) -> None:
+        """Forget a closed session (its sid is unknown from then on)."""
+
+    def upgraded(self, session: Session) -> None:
+        """The session moved onto its WebSocket (``session.ws``)."""
+
+    def handshake_done(self, session: Session) -> None:
+        """The layer above completed its own handshake (Socket.IO: a namespace
+        CONNECT); called by that layer."""
+
+
+class SessionHandler(Protocol):
+    """The layer above a session (the Socket.IO client, or the public EngineSocket)."""
+
+    def on_open(self, now: float) -> None:
+        """The session is open (its OPEN packet sent); ``now`` is the loop time."""
+
+    def on_message(self, data: str | bytes) -> None:
+        """A MESSAGE packet's data."""
+
+    def on_close(self, reason: str) -> None:
+        """The session closed (once), with Node's reason string."""
 
 
 class Session:
@@ -123,7 +212,7 @@ class Session:
         self,
         sid: str,
         transport: str,
-        owner: Any,
+        owner: SessionOwner,
         now: float,
         *,
         ping_interval: float,
@@ -137,11 +226,11 @@ class Session:
         self.transport = transport
         self.state = OPEN
         # the layer above (Socket.IO client or EngineSocket): on_message / on_close
-        self.handler: Any = None
+        self.handler: SessionHandler | None = None
         # transports: the active WebSocket, a WebSocket being probed, the pending GET
-        self.ws: Any = None
-        self.probe: Any = None
-        self.poll: Any = None
+        self.ws: WebSocketSink | None = None
+        self.probe: WebSocketSink | None = None
+        self.poll: PollSink | None = None
         # encoded packets waiting for a GET (polling, or while an upgrade runs): an
         # empty tuple until the first one (a WebSocket session never needs a list)
         self.queue: list[str | bytes] | tuple[()] = ()
@@ -185,7 +274,7 @@ class Session:
             return
         queue = self.queue
         if queue:
-            queue.append(encoded)  # type: ignore[union-attr]
+            queue.append(encoded)
         else:
             self.queue = [encoded]
         if self.poll is not None and not self.upgrading:
@@ -214,9 +303,9 @@ class Session:
         queue = self.queue
         self.queue = ()
         self.queued = 0
-        self._respond(poll, queue)
+        self._respond(poll, queue)  # type: ignore[arg-type]  # called with a poll pending
 
-    def _respond(self, poll: Any, packets: Sequence[str | bytes]) -> None:
+    def _respond(self, poll: PollSink, packets: Sequence[str | bytes]) -> None:
         """Answer a GET with ``packets`` as one payload (of the session's version)."""
         if type(packets) is not list:
             packets = list(packets)
@@ -224,7 +313,7 @@ class Session:
         poll.respond(encode_payload(packets) if v3 is None else v3.encode_payload(packets))
 
     # ------------------------------------------------------------------ polling
-    def poll_request(self, sink: Any) -> bool:
+    def poll_request(self, sink: PollSink) -> bool:
         """A long-polling GET arrived.  False means overlap (the caller answers 400)."""
         if self.poll is not None:
             self.close("transport error")
@@ -250,7 +339,7 @@ class Session:
             self.poll = sink
         return True
 
-    def poll_closed(self, sink: Any) -> None:
+    def poll_closed(self, sink: PollSink) -> None:
         """The connection holding the pending GET went away."""
         if self.poll is sink:
             self.poll = None
@@ -261,7 +350,7 @@ class Session:
         """A polling POST body (EIO3: ``bytes`` is a binary payload).  Raises
         EngineIOError (after closing) if it does not parse."""
         try:
-            packets = decode_payload(body) if self.v3 is None else self.v3.decode_payload(body)
+            packets = decode_payload(body) if self.v3 is None else self.v3.decode_payload(body)  # type: ignore[arg-type]
         except EngineIOError:
             self.close("parse error")
             raise
@@ -286,7 +375,7 @@ class Session:
         try:
             ptype, data = decode_packet(message) if self.eio == 4 else decode_packet3(message)
         except EngineIOError as exc:
-            log.info("session %s: invalid packet over WebSocket (%s): %.100r", self.sid, exc, message)
+            self.owner.log.info("session %s: invalid packet over WebSocket (%s): %.100r", self.sid, exc, message)
             if sink is self.probe:
                 self.drop_probe()
                 return
@@ -300,9 +389,14 @@ class Session:
             return
         self._on_packet(ptype, data, now)
 
-    def attach_probe(self, sink: Any, now: float) -> bool:
+    def can_attach_probe(self) -> bool:
+        """Whether a WebSocket upgrade request for this session would be taken (an
+        open polling session, not upgrading nor upgraded)."""
+        return self.state == OPEN and self.transport == POLLING and self.probe is None and not self.upgraded
+
+    def attach_probe(self, sink: WebSocketSink, now: float) -> bool:
         """A WebSocket upgrade request for this session.  False: refuse it."""
-        if self.state != OPEN or self.transport != POLLING or self.probe is not None or self.upgraded:
+        if not self.can_attach_probe():
             return False
         self.probe = sink
         self.probe_deadline = now + self.upgrade_timeout
@@ -311,6 +405,7 @@ class Session:
 
     def _on_probe_packet(self, ptype: int, data: Any, now: float) -> None:
         probe = self.probe
+        assert probe is not None
         if ptype == PING and data == PROBE:
             probe.send(PROBE_REPLY)
             self.upgrading = True
@@ -342,6 +437,7 @@ class Session:
             self.drop_probe()
 
     def drop_probe(self) -> None:
+        """Give up the upgrade in progress: close the probe WebSocket."""
         probe = self.probe
         if probe is None:
             return
@@ -363,7 +459,7 @@ class Session:
     # ------------------------------------------------------------------ packets
     def _on_packet(self, ptype: int, data: Any, now: float) -> None:
         if ptype == MESSAGE:
-            self.handler.on_message(data)
+            self.handler.on_message(data)  # type: ignore[union-attr]  # set once open
         elif ptype == PONG:
             if self.eio == 4:
                 self.awaiting_pong = False
@@ -375,12 +471,12 @@ class Session:
                 self.deadline = now + self.ping_interval + self.ping_timeout
                 self._reschedule()
             else:
-                log.info("session %s: PING from the client (invalid heartbeat direction)", self.sid)
+                self.owner.log.info("session %s: PING from the client (invalid heartbeat direction)", self.sid)
                 self.close("parse error")
         elif ptype == NOOP:
             pass
         else:  # OPEN or UPGRADE on the active transport
-            log.info("session %s: unexpected packet type %d", self.sid, ptype)
+            self.owner.log.info("session %s: unexpected packet type %d", self.sid, ptype)
             self.close("parse error")
 
     # ------------------------------------------------------------------ timers

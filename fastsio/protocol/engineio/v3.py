@@ -15,7 +15,7 @@ from ..._speedups import load
 
 if TYPE_CHECKING:
     from .v3_py import *  # noqa: F403
-    from .v3_py import __all__
+    from .v3_py import __all__ as __all__
 else:
     _impl = load("eio3", __name__ + "_py")
     __all__ = _impl.__all__

@@ -99,4 +99,4 @@ def open_packet(
 
 _open_tails: dict[tuple[Any, ...], str] = {}
 _json_compact = json.JSONEncoder(separators=(",", ":"))
-_json_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_json_str = json.encoder.encode_basestring_ascii

@@ -74,7 +74,7 @@ def encode(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -
     return [_packb(packet)]
 
 
-def encode_event(nsp: str, event: str, args: tuple, id: int | None = None) -> list[str | bytes]:
+def encode_event(nsp: str, event: str, args: tuple[Any, ...], id: int | None = None) -> list[str | bytes]:
     data = [event]
     data.extend(args)
     return encode(sio.EVENT, nsp, data, id)
@@ -96,7 +96,7 @@ def decode(message: Any) -> Any:
         raise sio.SocketIOError("invalid msgpack") from exc
     if not isinstance(packet, dict):
         raise sio.SocketIOError("invalid packet")
-    ptype = packet.get("type")
+    ptype: Any = packet.get("type")
     if not _integer(ptype) or not sio.CONNECT <= ptype <= sio.CONNECT_ERROR:
         raise sio.SocketIOError("invalid packet type")
     ptype = int(ptype)

@@ -67,7 +67,7 @@ def _reject_constant(name: str) -> Any:
 
 
 # The default JSON scanner (the C one on CPython), as json.loads uses it, but strict.
-_scan_once = json.JSONDecoder(parse_constant=_reject_constant).scan_once
+_scan_once = json.JSONDecoder(parse_constant=_reject_constant).scan_once  # type: ignore[attr-defined]
 
 
 class SocketIOError(ValueError):
@@ -185,7 +185,7 @@ def encode(
     return [s]
 
 
-def encode_event(nsp: str, event: str, args: tuple, id: int | None = None) -> list[str | bytes]:
+def encode_event(nsp: str, event: str, args: tuple[Any, ...], id: int | None = None) -> list[str | bytes]:
     """Encode an EVENT (or BINARY_EVENT) with ``[event, *args]`` as its payload."""
     data = [event]
     data.extend(args)

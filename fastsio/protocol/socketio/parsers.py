@@ -73,7 +73,7 @@ class JsonParser:
         self.reconstruct = sio.reconstruct
         if dumps is None:
             # the codec's own functions, called directly
-            self.encode = sio.encode
+            self.encode: Callable[..., list[str | bytes]] = sio.encode
             self.encode_event = sio.encode_event
         else:
             encode = sio.encode
@@ -84,7 +84,7 @@ class JsonParser:
             ) -> list[str | bytes]:
                 return encode(type, nsp, data, id, dumps)
 
-            def encode_event(nsp: str, event: str, args: tuple, id: int | None = None) -> list[str | bytes]:
+            def encode_event(nsp: str, event: str, args: tuple[Any, ...], id: int | None = None) -> list[str | bytes]:
                 data = [event]
                 data.extend(args)
                 return encode(EVENT, nsp, data, id, dumps)

@@ -6,7 +6,8 @@ Theory of operation
 The extension is opt-in (``per_message_deflate``, off by default like Node's
 socket.io 4).  Three pieces, none of which touches a socket:
 
-* :class:`DeflateOptions` is the validated server option.
+* :class:`~fastsio.options.DeflateOptions` is the validated server option (it
+  lives in :mod:`fastsio.options`, and is re-exported here).
 * :func:`negotiate` reads the client's ``Sec-WebSocket-Extensions`` header and
   returns the :class:`DeflateParams` agreed on (with the value of the
   ``Sec-WebSocket-Extensions`` response header), or ``None``: no compression
@@ -54,6 +55,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from ...options import DeflateOptions
+
 __all__ = ("EXTENSION", "DeflateOptions", "DeflateParams", "Deflater", "negotiate", "parse_extensions")
 
 #: The extension token (RFC 7692 5).
@@ -62,89 +65,11 @@ EXTENSION = "permessage-deflate"
 # Window bits as they may appear in a header: "8".."15", no leading zeros (7.1.2).
 _WINDOW_BITS = {str(bits): bits for bits in range(8, 16)}
 
-_OPTION_DEFAULTS: dict[str, Any] = {
-    "threshold": 1024,
-    "server_no_context_takeover": False,
-    "client_no_context_takeover": False,
-    "server_max_window_bits": 15,
-    "client_max_window_bits": 15,
-    "level": zlib.Z_DEFAULT_COMPRESSION,
-    "mem_level": 8,
-}
-
 # RFC 7230 3.2.6: token and quoted-string; OWS around the separators.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUOTED = re.compile(r'"((?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e\x80-\xff])*)"')
 _OWS = re.compile(r"[ \t]*")
 _ESCAPE = re.compile(r"\\(.)")
-
-
-@dataclass(frozen=True, slots=True)
-class DeflateOptions:
-    """The server's ``per_message_deflate`` option, validated.
-
-    Attributes:
-        threshold: messages (Engine.IO packets, in bytes) shorter than this are
-            sent uncompressed.
-        server_no_context_takeover: reset the compressor after every message.
-        client_no_context_takeover: ask the client to reset its compressor
-            after every message.
-        server_max_window_bits: the largest window the server compresses with
-            (8..15; less memory, worse ratio).
-        client_max_window_bits: the largest window the client may compress
-            with (8..15); under 15, clients that cannot be limited get no
-            compression.
-        level: zlib compression level (-1..9; -1 is zlib's default, 6).
-        mem_level: zlib memory level (1..9).
-    """
-
-    threshold: int = 1024
-    server_no_context_takeover: bool = False
-    client_no_context_takeover: bool = False
-    server_max_window_bits: int = 15
-    client_max_window_bits: int = 15
-    level: int = zlib.Z_DEFAULT_COMPRESSION
-    mem_level: int = 8
-
-    @classmethod
-    def parse(cls, value: bool | dict[str, Any] | DeflateOptions | None) -> DeflateOptions | None:
-        """Return the options for ``per_message_deflate``, or ``None`` when off.
-
-        Args:
-            value: ``False``/``None`` (off), ``True`` (the defaults), a dict of
-                some of the attributes, or a :class:`DeflateOptions`.
-
-        Raises:
-            ValueError: an unknown key, or a value of the wrong type or range.
-        """
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, DeflateOptions):
-            return value
-        if not isinstance(value, dict):
-            raise ValueError(f"per_message_deflate must be a bool or a dict, not {type(value).__name__}")
-        unknown = sorted(set(value) - set(_OPTION_DEFAULTS))
-        if unknown:
-            raise ValueError(f"per_message_deflate: unknown option(s) {', '.join(map(repr, unknown))}")
-        merged = {**_OPTION_DEFAULTS, **value}
-        for key in ("server_no_context_takeover", "client_no_context_takeover"):
-            if not isinstance(merged[key], bool):
-                raise ValueError(f"per_message_deflate: {key} must be a bool, not {merged[key]!r}")
-        limits = {
-            "threshold": (0, None),
-            "server_max_window_bits": (8, 15),
-            "client_max_window_bits": (8, 15),
-            "level": (-1, 9),
-            "mem_level": (1, 9),
-        }
-        for key, (low, high) in limits.items():
-            v = merged[key]
-            if not isinstance(v, int) or isinstance(v, bool) or v < low or (high is not None and v > high):
-                span = f"an int >= {low}" if high is None else f"an int from {low} to {high}"
-                raise ValueError(f"per_message_deflate: {key} must be {span}, not {v!r}")
-        return cls(**merged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +263,6 @@ class Deflater:
             compressor = zlib.compressobj(self._level, zlib.DEFLATED, self._wbits, self._mem_level)
             if not self._reset:
                 self._compressor = compressor
-        out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        out: bytes = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         # a sync flush always ends with an empty stored block, 00 00 ff ff: dropped
         return out[:-4]

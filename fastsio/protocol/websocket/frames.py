@@ -15,7 +15,7 @@ from ..._speedups import load
 
 if TYPE_CHECKING:
     from .frames_py import *  # noqa: F403
-    from .frames_py import __all__
+    from .frames_py import __all__ as __all__
 else:
     _impl = load("wsframe", __name__ + "_py")
     __all__ = _impl.__all__

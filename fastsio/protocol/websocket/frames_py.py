@@ -596,7 +596,7 @@ class FrameParser:
                 room = max_size - self._frag_size
                 # (zlib takes a ssize_t; a limit that large is no limit)
                 cap = room + 1 if room < _HUGE else 0
-                out = inflater.decompress(data, cap)
+                out: bytes = inflater.decompress(data, cap)
                 if fin and len(out) <= room:
                     out += inflater.decompress(_DEFLATE_TRAILER, cap - len(out) if cap else 0)
                 if len(out) > room:

@@ -1,6 +1,6 @@
-"""Table and round-trip tests of the Engine.IO v3 codec (``fastsio._speedups.eio3``), on
-the pure twin and on the compiled one when it is built (its equivalence on random input:
-tests/speedups/test_twins_eio3.py).
+"""Table and round-trip tests of the Engine.IO v3 codec (twin ``eio3``,
+``fastsio.protocol.engineio.v3``), on each twin through the ``eio3`` fixture (ids
+``py``/``c``; its equivalence on random input: tests/speedups/test_twins_eio3.py).
 
 The tables come from the v3 protocol, the official v3 test suite and engine.io-parser
 1.x/2.x (the JavaScript parsers of socket.io-client 1.x and 2.x).
@@ -8,7 +8,6 @@ The tables come from the v3 protocol, the official v3 test suite and engine.io-p
 
 from __future__ import annotations
 
-import importlib
 import json
 from types import ModuleType
 from typing import Any
@@ -17,23 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastsio._speedups import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 from fastsio.protocol.engineio import EngineIOError
-
-
-@pytest.fixture(scope="module", params=["py", "c"])
-def eio3(request: pytest.FixtureRequest) -> ModuleType:
-    """Return the ``eio3`` twin ``py`` or ``c`` (skipped when not built)."""
-    if request.param == "py":
-        return importlib.import_module("fastsio.protocol.engineio.v3_py")
-    if NO_EXTENSIONS:
-        pytest.skip("pure run")
-    try:
-        return importlib.import_module("fastsio._speedups.eio3_c")
-    except ImportError as exc:
-        if REQUIRE_EXTENSIONS:
-            raise
-        pytest.skip(f"eio3_c is not built: {exc}")
 
 
 TEXT = "héllo 世界 🎉"

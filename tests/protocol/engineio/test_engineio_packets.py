@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from types import ModuleType
 from typing import Any
@@ -10,14 +9,6 @@ from typing import Any
 import pytest
 
 from fastsio.protocol import engineio
-
-
-@pytest.fixture(params=["py", "c"])
-def impl(request: pytest.FixtureRequest) -> ModuleType:
-    """Return the ``eio`` twin under test (``py``, or ``c`` when it is built)."""
-    if request.param == "c":
-        return pytest.importorskip("fastsio._speedups.eio_c")
-    return importlib.import_module("fastsio.protocol.engineio.packets_py")
 
 
 # ------------------------------------------------------------------ packets
@@ -42,25 +33,25 @@ PACKETS: list[tuple[int, Any, str | bytes]] = [
 
 
 @pytest.mark.parametrize(("ptype", "data", "encoded"), PACKETS)
-def test_encode_packet(impl: ModuleType, ptype: int, data: Any, encoded: str | bytes) -> None:
+def test_encode_packet(eio: ModuleType, ptype: int, data: Any, encoded: str | bytes) -> None:
     """Verify each packet type encodes to its wire form."""
-    out = impl.encode_packet(ptype, data)
+    out = eio.encode_packet(ptype, data)
     assert out == encoded and type(out) is type(encoded)
 
 
 @pytest.mark.parametrize(("ptype", "data", "encoded"), PACKETS)
-def test_decode_packet(impl: ModuleType, ptype: int, data: Any, encoded: str | bytes) -> None:
+def test_decode_packet(eio: ModuleType, ptype: int, data: Any, encoded: str | bytes) -> None:
     """Verify each wire form decodes to (type, data); a binary message is a MESSAGE."""
-    out = impl.decode_packet(encoded)
+    out = eio.decode_packet(encoded)
     assert out == (ptype, "" if data is None else data)
     assert type(out[1]) is (bytes if isinstance(encoded, bytes) else str)
 
 
 @pytest.mark.parametrize("kind", [bytearray, memoryview])
-def test_binary_buffers(impl: ModuleType, kind: type) -> None:
+def test_binary_buffers(eio: ModuleType, kind: type) -> None:
     """Verify bytearray and memoryview are accepted and come back as bytes."""
-    assert impl.encode_packet(4, kind(b"\x00\xff")) == b"\x00\xff"
-    out = impl.decode_packet(kind(b"\x00\xff"))
+    assert eio.encode_packet(4, kind(b"\x00\xff")) == b"\x00\xff"
+    out = eio.decode_packet(kind(b"\x00\xff"))
     assert out == (4, b"\x00\xff") and type(out[1]) is bytes
 
 
@@ -73,16 +64,16 @@ def test_binary_buffers(impl: ModuleType, kind: type) -> None:
         ("bAA==", (4, b"\x00")),
     ],
 )
-def test_decode_base64_packet(impl: ModuleType, encoded: str, expected: tuple[int, bytes]) -> None:
+def test_decode_base64_packet(eio: ModuleType, encoded: str, expected: tuple[int, bytes]) -> None:
     """Verify a "b" + base64 text packet (forceBase64 clients) is a binary MESSAGE."""
-    assert impl.decode_packet(encoded) == expected
+    assert eio.decode_packet(encoded) == expected
 
 
 @pytest.mark.parametrize("ptype", [0, 1, 2, 3, 5, 6])
-def test_encode_binary_non_message_rejected(impl: ModuleType, ptype: int) -> None:
+def test_encode_binary_non_message_rejected(eio: ModuleType, ptype: int) -> None:
     """Verify only MESSAGE packets may carry binary data."""
-    with pytest.raises(impl.EngineIOError):
-        impl.encode_packet(ptype, b"x")
+    with pytest.raises(eio.EngineIOError):
+        eio.encode_packet(ptype, b"x")
 
 
 @pytest.mark.parametrize(
@@ -103,11 +94,11 @@ def test_encode_binary_non_message_rejected(impl: ModuleType, ptype: int) -> Non
         pytest.param("bé", id="b64-non-ascii"),
     ],
 )
-def test_decode_packet_rejects(impl: ModuleType, encoded: str) -> None:
+def test_decode_packet_rejects(eio: ModuleType, encoded: str) -> None:
     """Verify every malformed text packet raises EngineIOError (a ValueError)."""
-    with pytest.raises(impl.EngineIOError):
-        impl.decode_packet(encoded)
-    assert issubclass(impl.EngineIOError, ValueError)
+    with pytest.raises(eio.EngineIOError):
+        eio.decode_packet(encoded)
+    assert issubclass(eio.EngineIOError, ValueError)
 
 
 # ------------------------------------------------------------------ payloads
@@ -127,21 +118,21 @@ PAYLOADS: list[tuple[list[str | bytes], str]] = [
 
 
 @pytest.mark.parametrize(("packets", "payload"), PAYLOADS)
-def test_encode_payload(impl: ModuleType, packets: list[str | bytes], payload: str) -> None:
+def test_encode_payload(eio: ModuleType, packets: list[str | bytes], payload: str) -> None:
     """Verify encoded packets join with the record separator, binary as "b" + base64."""
-    assert impl.encode_payload(packets) == payload
+    assert eio.encode_payload(packets) == payload
 
 
 @pytest.mark.parametrize(("packets", "payload"), PAYLOADS)
-def test_decode_payload(impl: ModuleType, packets: list[str | bytes], payload: str) -> None:
+def test_decode_payload(eio: ModuleType, packets: list[str | bytes], payload: str) -> None:
     """Verify a payload splits back into (type, data) packets."""
-    expected = [impl.decode_packet(p) for p in packets]
-    assert impl.decode_payload(payload) == expected
+    expected = [eio.decode_packet(p) for p in packets]
+    assert eio.decode_payload(payload) == expected
 
 
-def test_separator(impl: ModuleType) -> None:
+def test_separator(eio: ModuleType) -> None:
     """Verify the record separator is U+001E."""
-    assert impl.SEPARATOR == "\x1e"
+    assert eio.SEPARATOR == "\x1e"
 
 
 @pytest.mark.parametrize(
@@ -159,10 +150,10 @@ def test_separator(impl: ModuleType) -> None:
         pytest.param("bé", id="base64-non-ascii"),
     ],
 )
-def test_decode_payload_rejects(impl: ModuleType, payload: str) -> None:
+def test_decode_payload_rejects(eio: ModuleType, payload: str) -> None:
     """Verify every malformed polling payload raises EngineIOError."""
-    with pytest.raises(impl.EngineIOError):
-        impl.decode_payload(payload)
+    with pytest.raises(eio.EngineIOError):
+        eio.decode_payload(payload)
 
 
 # ------------------------------------------------------------------ protocol helpers

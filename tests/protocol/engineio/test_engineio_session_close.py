@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastsio.protocol.engineio.session import CLOSED, CLOSING, Session
 
 
 class Owner:
+    """The engine's side of the session (``SessionOwner``)."""
+
+    #: the sessions' logger (``SessionOwner.log``)
+    log = logging.getLogger("fastsio.test.session")
+
     def __init__(self) -> None:
         self.discarded: list[Session] = []
 
@@ -22,6 +28,9 @@ class Owner:
 
     def upgraded(self, session: Session) -> None:
         """Record nothing: no one keeps transports here."""
+
+    def handshake_done(self, session: Session) -> None:
+        """Record nothing: the layer above is not under test here."""
 
 
 class Poll:

@@ -5,7 +5,6 @@ Wire format: ``<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]``.
 
 from __future__ import annotations
 
-import importlib
 import json
 from types import ModuleType
 from typing import Any
@@ -13,14 +12,6 @@ from typing import Any
 import pytest
 
 from fastsio.protocol import socketio
-
-
-@pytest.fixture(params=["py", "c"])
-def impl(request: pytest.FixtureRequest) -> ModuleType:
-    """Return the ``sio`` twin under test (``py``, or ``c`` when it is built)."""
-    if request.param == "c":
-        return pytest.importorskip("fastsio._speedups.sio_c")
-    return importlib.import_module("fastsio.protocol.socketio.packets_py")
 
 
 def ph(num: int) -> dict[str, Any]:
@@ -74,29 +65,29 @@ ENCODE: list[tuple[tuple[Any, ...], list[str | bytes]]] = [
 
 
 @pytest.mark.parametrize(("args", "parts"), ENCODE)
-def test_encode(impl: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
+def test_encode(sio: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
     """Verify each packet encodes to its text part and attachments."""
-    out = impl.encode(*args)
+    out = sio.encode(*args)
     assert out == parts
     assert [type(p) for p in out] == [type(p) for p in parts]
 
 
 @pytest.mark.parametrize(("args", "parts"), ENCODE)
-def test_encoded_text_is_utf8(impl: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
+def test_encoded_text_is_utf8(sio: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
     """Verify the text part can always be sent (UTF-8 encodable)."""
-    impl.encode(*args)[0].encode("utf-8")
+    sio.encode(*args)[0].encode("utf-8")
 
 
 @pytest.mark.parametrize(("args", "parts"), ENCODE)
-def test_encode_decode_round_trip(impl: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
+def test_encode_decode_round_trip(sio: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
     """Verify decoding what was encoded (and reconstructing) gives the packet back."""
     ptype, nsp, data, ack = args
-    pkt = impl.decode(parts[0])
+    pkt = sio.decode(parts[0])
     assert pkt.attachments == len(parts) - 1
     assert pkt.nsp == nsp and pkt.id == ack
     if pkt.attachments:
         assert pkt.type == {2: 5, 3: 6}[ptype]
-        back = impl.reconstruct(pkt.data, [bytes(p) for p in parts[1:]])
+        back = sio.reconstruct(pkt.data, [bytes(p) for p in parts[1:]])
         assert _normalize(back) == _normalize(args[2])
     else:
         assert pkt.type == ptype
@@ -113,9 +104,9 @@ def _normalize(value: Any) -> Any:
     return value
 
 
-def test_encode_custom_dumps(impl: ModuleType) -> None:
+def test_encode_custom_dumps(sio: ModuleType) -> None:
     """Verify a custom ``dumps`` writes the payload."""
-    assert impl.encode(2, "/", ["x"], None, lambda d: "<%d>" % len(d)) == ["2<1>"]
+    assert sio.encode(2, "/", ["x"], None, lambda d: "<%d>" % len(d)) == ["2<1>"]
 
 
 @pytest.mark.parametrize(
@@ -126,9 +117,9 @@ def test_encode_custom_dumps(impl: ModuleType) -> None:
         (("/chat", "hello", ({"a": b"z"},)), ['51-/chat,["hello",{"a":' + PH0 + "}]", b"z"]),
     ],
 )
-def test_encode_event(impl: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
+def test_encode_event(sio: ModuleType, args: tuple[Any, ...], parts: list[str | bytes]) -> None:
     """Verify encode_event puts the event name first."""
-    assert impl.encode_event(*args) == parts
+    assert sio.encode_event(*args) == parts
 
 
 @pytest.mark.parametrize(
@@ -145,18 +136,18 @@ def test_encode_event(impl: ModuleType, args: tuple[Any, ...], parts: list[str |
         ({"bytes-key": 1}, False),
     ],
 )
-def test_has_binary(impl: ModuleType, data: Any, expected: bool) -> None:
+def test_has_binary(sio: ModuleType, data: Any, expected: bool) -> None:
     """Verify binary is found at any depth."""
-    assert impl.has_binary(data) is expected
+    assert sio.has_binary(data) is expected
 
 
-def test_deconstruct_reconstruct(impl: ModuleType) -> None:
+def test_deconstruct_reconstruct(sio: ModuleType) -> None:
     """Verify placeholders are numbered depth first and put back."""
     data = ["ev", {"a": b"1", "b": [b"2", {"c": b"3"}]}, b"4"]
-    out, buffers = impl.deconstruct(data)
+    out, buffers = sio.deconstruct(data)
     assert out == ["ev", {"a": ph(0), "b": [ph(1), {"c": ph(2)}]}, ph(3)]
     assert buffers == [b"1", b"2", b"3", b"4"]
-    assert impl.reconstruct(out, buffers) == data
+    assert sio.reconstruct(out, buffers) == data
 
 
 @pytest.mark.parametrize(
@@ -169,9 +160,9 @@ def test_deconstruct_reconstruct(impl: ModuleType) -> None:
         {"num": 0},
     ],
 )
-def test_reconstruct_leaves_non_placeholders(impl: ModuleType, value: dict[str, Any]) -> None:
+def test_reconstruct_leaves_non_placeholders(sio: ModuleType, value: dict[str, Any]) -> None:
     """Verify only an exact placeholder object is replaced."""
-    assert impl.reconstruct([value], [b"x"]) == [value]
+    assert sio.reconstruct([value], [b"x"]) == [value]
 
 
 @pytest.mark.parametrize(
@@ -187,10 +178,10 @@ def test_reconstruct_leaves_non_placeholders(impl: ModuleType, value: dict[str, 
         pytest.param(["e", {"a": [[ph(2)]]}], [b"x", b"y"], id="deep"),
     ],
 )
-def test_reconstruct_rejects(impl: ModuleType, data: Any, buffers: list[bytes]) -> None:
+def test_reconstruct_rejects(sio: ModuleType, data: Any, buffers: list[bytes]) -> None:
     """Verify a placeholder naming no attachment raises SocketIOError."""
-    with pytest.raises(impl.SocketIOError):
-        impl.reconstruct(data, buffers)
+    with pytest.raises(sio.SocketIOError):
+        sio.reconstruct(data, buffers)
 
 
 # ------------------------------------------------------------------ decoding
@@ -235,22 +226,22 @@ DECODE: list[tuple[str, tuple[Any, ...]]] = [
 
 
 @pytest.mark.parametrize(("encoded", "expected"), DECODE)
-def test_decode(impl: ModuleType, encoded: str, expected: tuple[Any, ...]) -> None:
+def test_decode(sio: ModuleType, encoded: str, expected: tuple[Any, ...]) -> None:
     """Verify each wire form decodes to the packet's fields."""
-    assert fields(impl.decode(encoded)) == expected
+    assert fields(sio.decode(encoded)) == expected
 
 
 @pytest.mark.parametrize(("encoded", "expected"), DECODE)
-def test_decode_custom_loads(impl: ModuleType, encoded: str, expected: tuple[Any, ...]) -> None:
+def test_decode_custom_loads(sio: ModuleType, encoded: str, expected: tuple[Any, ...]) -> None:
     """Verify a custom ``loads`` parses the payload (same results as the default)."""
-    assert fields(impl.decode(encoded, json.loads)) == expected
+    assert fields(sio.decode(encoded, json.loads)) == expected
 
 
-def test_packet_equality(impl: ModuleType) -> None:
+def test_packet_equality(sio: ModuleType) -> None:
     """Verify Packet compares by value and has a readable repr."""
-    a = impl.Packet(2, "/", ["x"], 1)
-    assert a == impl.Packet(2, "/", ["x"], 1, 0)
-    assert a != impl.Packet(2, "/", ["x"], 2)
+    a = sio.Packet(2, "/", ["x"], 1)
+    assert a == sio.Packet(2, "/", ["x"], 1, 0)
+    assert a != sio.Packet(2, "/", ["x"], 2)
     assert a != "x"
     assert "type=2" in repr(a) and "nsp='/'" in repr(a)
 
@@ -328,15 +319,15 @@ REJECT: list[Any] = [
 
 
 @pytest.mark.parametrize("encoded", REJECT)
-def test_decode_rejects(impl: ModuleType, encoded: str) -> None:
+def test_decode_rejects(sio: ModuleType, encoded: str) -> None:
     """Verify every malformed packet raises SocketIOError (a ValueError)."""
-    with pytest.raises(impl.SocketIOError):
-        impl.decode(encoded)
-    assert issubclass(impl.SocketIOError, ValueError)
+    with pytest.raises(sio.SocketIOError):
+        sio.decode(encoded)
+    assert issubclass(sio.SocketIOError, ValueError)
 
 
 @pytest.mark.parametrize("encoded", REJECT)
-def test_decode_rejects_custom_loads(impl: ModuleType, encoded: str) -> None:
+def test_decode_rejects_custom_loads(sio: ModuleType, encoded: str) -> None:
     """Verify the same packets are refused with a strict custom ``loads``."""
 
     def loads(s: str) -> Any:
@@ -345,8 +336,8 @@ def test_decode_rejects_custom_loads(impl: ModuleType, encoded: str) -> None:
 
         return json.loads(s, parse_constant=constant)
 
-    with pytest.raises(impl.SocketIOError):
-        impl.decode(encoded, loads)
+    with pytest.raises(sio.SocketIOError):
+        sio.decode(encoded, loads)
 
 
 def test_public_module_constants() -> None:

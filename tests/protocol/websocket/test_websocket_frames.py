@@ -1,15 +1,14 @@
-"""Table-driven tests of the RFC 6455 frame codec and handshake helpers (no network).
+"""Table-driven tests of the RFC 6455 frame codec, ``fastsio.protocol.websocket.frames`` (no network).
 
-Frame-level tests run against both twins of ``fastsio._speedups.wsframe``
-through the ``wsframe`` fixture; handshake tests use the public module
-``fastsio.protocol.websocket``.  Client frames are built here by hand with a
-naive masking loop, so the reference does not share code with the parser.
+They run against both twins of ``wsframe`` through the ``wsframe`` fixture of
+tests/conftest.py (ids ``py``/``c``).  Client frames are built here by hand with a
+naive masking loop, so the reference does not share code with the parser.  The
+opening handshake: test_websocket_handshake.py.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import random
 from types import ModuleType
 from typing import Any
@@ -20,15 +19,6 @@ import fastsio.protocol.websocket as websocket
 from fastsio.protocol.websocket import frames as selected
 
 MASK = b"\x37\xfa\x21\x3d"
-
-
-@pytest.fixture(params=["py", "c"], scope="module")
-def wsframe(request: pytest.FixtureRequest) -> ModuleType:
-    """Return one twin of the frame codec (the ``c`` one skips when not built)."""
-    if request.param == "c":
-        module: ModuleType = pytest.importorskip("fastsio._speedups.wsframe_c")
-        return module
-    return importlib.import_module("fastsio.protocol.websocket.frames_py")
 
 
 # ---------------------------------------------------------------- helpers
@@ -617,110 +607,3 @@ def test_mask_payload_rejects_bad_mask(wsframe: ModuleType, mask: bytes) -> None
     """Verify mask_payload wants a 4-byte key."""
     with pytest.raises(ValueError):
         wsframe.mask_payload(mask, b"data")
-
-
-# ---------------------------------------------------------------- handshake
-
-GOOD_HEADERS = {
-    "host": "example.com",
-    "upgrade": "websocket",
-    "connection": "Upgrade",
-    "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-    "sec-websocket-version": "13",
-}
-
-
-def _with(**changes: str | None) -> dict[str, str]:
-    """Return GOOD_HEADERS with some headers changed (None removes one)."""
-    headers = dict(GOOD_HEADERS)
-    for name, value in changes.items():
-        name = name.replace("_", "-")
-        if value is None:
-            headers.pop(name, None)
-        else:
-            headers[name] = value
-    return headers
-
-
-HANDSHAKE_CASES: list[tuple[str, str, dict[str, str], str | None]] = [
-    ("valid", "GET", GOOD_HEADERS, None),
-    ("upgrade mixed case", "GET", _with(upgrade="WebSocket"), None),
-    ("upgrade list", "GET", _with(upgrade="foo, websocket"), None),
-    ("connection list", "GET", _with(connection="keep-alive, Upgrade"), None),
-    ("connection lower", "GET", _with(connection="upgrade"), None),
-    ("random key", "GET", _with(sec_websocket_key=base64.b64encode(bytes(range(16))).decode()), None),
-    ("POST", "POST", GOOD_HEADERS, "GET"),
-    ("lower-case get", "get", GOOD_HEADERS, "GET"),
-    ("no upgrade", "GET", _with(upgrade=None), "Upgrade"),
-    ("upgrade h2c", "GET", _with(upgrade="h2c"), "Upgrade"),
-    ("no connection", "GET", _with(connection=None), "Connection"),
-    ("connection keep-alive", "GET", _with(connection="keep-alive"), "Connection"),
-    ("connection upgraded", "GET", _with(connection="upgraded"), "Connection"),
-    ("no version", "GET", _with(sec_websocket_version=None), "Version"),
-    ("version 8", "GET", _with(sec_websocket_version="8"), "Version"),
-    ("no key", "GET", _with(sec_websocket_key=None), "Key"),
-    ("empty key", "GET", _with(sec_websocket_key=""), "Key"),
-    ("key of 15 bytes", "GET", _with(sec_websocket_key=base64.b64encode(b"x" * 15).decode()), "Key"),
-    ("key of 17 bytes", "GET", _with(sec_websocket_key=base64.b64encode(b"x" * 17).decode()), "Key"),
-    ("key not base64", "GET", _with(sec_websocket_key="!!!!!!!!!!!!!!!!!!!!!!=="), "Key"),
-    ("key inner padding", "GET", _with(sec_websocket_key="AAAAAAAAAAAAAAAAAAAA=A=="), "Key"),
-    ("key non-ascii", "GET", _with(sec_websocket_key="AAAAAAAAAAAAAAAAAAAAA\u00e9=="), "Key"),
-    ("key with spaces", "GET", _with(sec_websocket_key=" dGhlIHNhbXBsZSBub25jZQ=="), "Key"),
-]
-
-
-@pytest.mark.parametrize(
-    ("method", "headers", "error"), [c[1:] for c in HANDSHAKE_CASES], ids=[c[0] for c in HANDSHAKE_CASES]
-)
-def test_check_handshake(method: str, headers: dict[str, str], error: str | None) -> None:
-    """Verify check_handshake accepts valid upgrades and names what is wrong otherwise."""
-    result = websocket.check_handshake(method, headers)
-    if error is None:
-        assert result is None
-    else:
-        assert result is not None and error in result
-
-
-def test_handshake_response() -> None:
-    """Verify the 101 response byte for byte (RFC 6455 1.3 sample key)."""
-    assert websocket.handshake_response("dGhlIHNhbXBsZSBub25jZQ==") == (
-        b"HTTP/1.1 101 Switching Protocols\r\n"
-        b"Upgrade: websocket\r\n"
-        b"Connection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-        b"\r\n"
-    )
-
-
-def test_handshake_response_extra_headers() -> None:
-    """Verify extra headers are appended in order."""
-    response = websocket.handshake_response(
-        "dGhlIHNhbXBsZSBub25jZQ==", [("Sec-WebSocket-Protocol", "chat"), ("Set-Cookie", "io=abc; Path=/")]
-    )
-    assert response.endswith(
-        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-        b"Sec-WebSocket-Protocol: chat\r\n"
-        b"Set-Cookie: io=abc; Path=/\r\n"
-        b"\r\n"
-    )
-    assert websocket.handshake_response("dGhlIHNhbXBsZSBub25jZQ==", []) == websocket.handshake_response(
-        "dGhlIHNhbXBsZSBub25jZQ=="
-    )
-
-
-@pytest.mark.parametrize(
-    "header",
-    [
-        ("X-A", "v\r\nInjected: 1"),
-        ("X-A", "v\nx"),
-        ("X-A\r\nInjected", "1"),
-        ("X-A", "nul\0"),
-        ("", "empty name"),
-        ("X:A", "colon in name"),
-        ("X-A", "\u2603"),
-    ],
-)
-def test_handshake_response_rejects_bad_headers(header: tuple[str, str]) -> None:
-    """Verify header injection and non-Latin-1 values are refused."""
-    with pytest.raises(ValueError):
-        websocket.handshake_response("dGhlIHNhbXBsZSBub25jZQ==", [header])

@@ -17,6 +17,7 @@ a WebSocket message; ``("probe", w)`` an upgrade request; ``("send", packet)``;
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -30,10 +31,13 @@ UPGRADE_TIMEOUT = 10.0
 
 
 class Owner:
-    """The engine's timer-owner protocol, recording."""
+    """The engine's side of the session (``SessionOwner``), recording into ``events``."""
 
-    def __init__(self, log: list[tuple[Any, ...]]) -> None:
-        self.log = log
+    #: the sessions' logger (``SessionOwner.log``)
+    log = logging.getLogger("fastsio.test.session")
+
+    def __init__(self, events: list[tuple[Any, ...]]) -> None:
+        self.events = events
         self.when: float | None = None
         self.schedules: list[float] = []
         self.cancels = 0
@@ -47,10 +51,13 @@ class Owner:
         self.cancels += 1
 
     def discard(self, session: Session) -> None:
-        self.log.append(("discard",))
+        self.events.append(("discard",))
 
     def upgraded(self, session: Session) -> None:
         """Record nothing: no one keeps transports here."""
+
+    def handshake_done(self, session: Session) -> None:
+        """Record nothing: the layer above is not under test here."""
 
 
 class Poll:

@@ -3,6 +3,7 @@ heartbeat, payloads framed by the session's ``Eio3Codec``, binary WebSocket fram
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -12,6 +13,11 @@ from fastsio.protocol.engineio.session import OPEN, Session
 
 
 class Owner:
+    """The engine's side of the session (``SessionOwner``)."""
+
+    #: the sessions' logger (``SessionOwner.log``)
+    log = logging.getLogger("fastsio.test.session")
+
     def __init__(self) -> None:
         self.when: float | None = None
 
@@ -26,6 +32,9 @@ class Owner:
 
     def upgraded(self, session: Session) -> None:
         """Record nothing: no one keeps transports here."""
+
+    def handshake_done(self, session: Session) -> None:
+        """Record nothing: the layer above is not under test here."""
 
 
 class Sink:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import zlib
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -370,10 +371,10 @@ def test_servers_validate_the_option() -> None:
     """Verify Server and EngineServer take the option and refuse a bad one at construction."""
     import fastsio
 
-    assert fastsio.Server()._engine.per_message_deflate is None
-    assert fastsio.Server(per_message_deflate=True)._engine.per_message_deflate == DeflateOptions()
+    assert fastsio.Server().options.per_message_deflate is None
+    assert fastsio.Server(per_message_deflate=True).options.per_message_deflate == DeflateOptions()
     eio = fastsio.EngineServer(per_message_deflate={"threshold": 5})
-    assert eio._engine.per_message_deflate == DeflateOptions(threshold=5)
+    assert eio.options.per_message_deflate == DeflateOptions(threshold=5)
     with pytest.raises(ValueError):
         fastsio.Server(per_message_deflate={"nope": 1})
     with pytest.raises(ValueError):
@@ -425,10 +426,9 @@ def test_deflater_level_and_mem_level() -> None:
     assert len(stored) > len(data) > 10 * len(best)
 
 
-def test_deflater_output_read_by_wsproto() -> None:
+def test_deflater_output_read_by_wsproto(wsframe: ModuleType) -> None:
     """Verify wsproto's client-side PerMessageDeflate reads our compressed frames (context kept, then reset)."""
-    from fastsio.protocol.websocket.frames_py import build_frame
-
+    build_frame = wsframe.build_frame
     for snct in (False, True):
         ext = PerMessageDeflate()
         ext.finalize("permessage-deflate" + ("; server_no_context_takeover" if snct else ""))

@@ -1,0 +1,164 @@
+"""The HTTP request object, and the strings requests share.
+
+:class:`Request` is what the HTTP layer (:mod:`fastsio._server.http`) hands to the
+application: method, target, path, query, lower-cased headers, body, peer.
+
+A held connection keeps its handshake request (``socket.handshake``) for its whole
+life.  The strings that repeat from one request to the next -- header names, most
+header values, query keys and values, paths, methods -- are shared instead of one
+copy per connection (a few hundred bytes each): :func:`header_name`,
+:func:`header_value`, :func:`shared`.  Bounded: a table that fills up starts over.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+__all__ = (
+    "Request",
+    "header_name",
+    "header_value",
+    "parse_query",
+    "shareable_target",
+    "shared",
+)
+
+_SHARED_MAX = 4096
+_SHARED_LEN = 64
+_names: dict[bytes, str] = {}
+_values: dict[bytes, str] = {}
+_strings: dict[str, str] = {}
+# header values that differ per connection: not worth a table entry
+_UNSHARED = frozenset(("sec-websocket-key", "cookie", "authorization", "content-length"))
+
+
+def header_name(raw: bytes) -> str:
+    """A header name as received, lower-cased, as a shared string."""
+    name = _names.get(raw)
+    if name is None:
+        name = raw.decode("latin-1").lower()
+        if len(_names) >= _SHARED_MAX:
+            _names.clear()
+        _names[raw] = name
+    return name
+
+
+def header_value(key: str, raw: bytes) -> str:
+    """The value of header ``key``: a shared string unless it is long or differs
+    per connection (``sec-websocket-key``, ``cookie``, ...)."""
+    if len(raw) > _SHARED_LEN or key in _UNSHARED:
+        return raw.decode("latin-1")
+    value = _values.get(raw)
+    if value is None:
+        value = raw.decode("latin-1")
+        if len(_values) >= _SHARED_MAX:
+            _values.clear()
+        _values[raw] = value
+    return value
+
+
+def shared(text: str) -> str:
+    """``text``, or the equal string already shared (short strings only)."""
+    if len(text) > _SHARED_LEN:
+        return text
+    found = _strings.get(text)
+    if found is None:
+        if len(_strings) >= _SHARED_MAX:
+            _strings.clear()
+        _strings[text] = found = text
+    return found
+
+
+def parse_query(qs: str) -> dict[str, str]:
+    """``dict(parse_qsl(qs))`` with shared strings; a query with nothing to unquote (an
+    Engine.IO handshake's ``EIO=4&transport=websocket``) is split directly."""
+    if "%" in qs or "+" in qs:
+        return {shared(k): shared(v) for k, v in parse_qsl(qs)}
+    query = {}
+    for part in qs.split("&"):
+        name, _, value = part.partition("=")
+        if value:  # parse_qsl drops blank values
+            query[shared(name)] = shared(value)
+    return query
+
+
+def shareable_target(raw: bytes) -> bool:
+    """Whether a request target is likely to repeat (worth a shared string): no session
+    id and no cache-busting timestamp, which are unique per request."""
+    return len(raw) <= _SHARED_LEN and b"sid=" not in raw and b"&t=" not in raw and b"?t=" not in raw
+
+
+class Request:
+    """A parsed HTTP request (headers lower-cased; repeated headers joined by ", ").
+
+    Attributes:
+        passed: the engine's request hooks have accepted this request.
+        method, url, path, query_string, headers, body: the request.
+        client: the TCP peer ``(host, port)``, or None.
+        secure: it came over TLS.
+        upgrade: it asks for a protocol upgrade.
+        keep_alive: the connection stays open after the answer (HTTP/1.1 default,
+            ``Connection``).
+    """
+
+    __slots__ = (
+        "passed",
+        "method",
+        "url",
+        "path",
+        "query_string",
+        "_query",
+        "headers",
+        "body",
+        "client",
+        "secure",
+        "upgrade",
+        "keep_alive",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        query_string: str,
+        headers: dict[str, str],
+        client: tuple[str, int] | None,
+        secure: bool,
+    ) -> None:
+        self.passed = False
+        self.method = method
+        self.url = url
+        self.path = path
+        self.query_string = query_string
+        # the parsed query, made on first use (see ``compact``)
+        self._query: dict[str, str] | None = None
+        self.headers = headers
+        self.body = b""
+        self.client = client
+        self.secure = secure
+        self.upgrade = False
+        self.keep_alive = True
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters (the last of a repeated name), parsed on first use."""
+        query = self._query
+        if query is None:
+            qs = self.query_string
+            query = self._query = parse_query(qs) if qs else {}
+        return query
+
+    @property
+    def query_parsed(self) -> bool:
+        """Whether :attr:`query` holds a parsed dict now (False after :meth:`compact`,
+        until :attr:`query` is read again)."""
+        return self._query is not None
+
+    def compact(self) -> None:
+        """Drop the parsed query (``query`` parses ``query_string`` again if asked).
+
+        A session keeps its handshake request for its lifetime, and the query dict was
+        most of its size.  The engine calls this when no application code has seen the
+        request yet (so nothing it changed in the dict is lost)."""
+        self._query = None
