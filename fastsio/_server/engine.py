@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 from typing import Any, Callable
 
 from .._ids import random_id
@@ -44,17 +43,13 @@ from ..protocol.websocket.deflate import Deflater, negotiate
 from .http import Connection, Request
 from .flow_control import FlowControl
 from .outbox import Flusher
-from .polling import accepted_encoding
+from .polling import accepted_encoding, poll_headers, post_payload, v3_codec
 from .timers import TimerWheel
 from .websocket import Eio3WebSocketConnection, WebSocketConnection
 
 __all__ = ("BUSY_BODY", "Engine", "generate_sid")
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
-
-# engine.io-client 1.4/1.5's cache-busting parameter (later ones use yeast ids): these
-# clients read polling responses only as binary payloads when they support binary
-_EIO_CLIENT_1_4 = re.compile(r"\d{10,}-\d+")
 
 
 # the body of a 503 answer to a handshake over max_concurrent_handshakes
@@ -399,7 +394,7 @@ class Engine:
             eio=version,
         )
         if version == 3:
-            session.v3 = self._v3_codec(req)
+            session.v3 = v3_codec(req.query)
         session.request = req
         if self.options.allow_request is None and not self.hooks:
             req.compact()  # no application code has seen the request yet
@@ -411,18 +406,6 @@ class Engine:
         if self.max_concurrent_handshakes:
             self.handshaking.add(session)
         return session
-
-    @staticmethod
-    def _v3_codec(req: Request) -> Any:
-        q = req.query
-        j = q.get("j")
-        old_client = _EIO_CLIENT_1_4.fullmatch(q.get("t", "")) is not None
-        return eio.Eio3Codec(
-            binary="b64" not in q,
-            jsonp=eio.jsonp_index(j) if j is not None else None,
-            text_mode=eio.TEXT_UTF8 if old_client else eio.TEXT_UNKNOWN,
-            always_binary=old_client,
-        )
 
     def _open_packet(self, session: Session, upgrades: list[str]) -> str:
         return eio.open_packet(
@@ -452,7 +435,7 @@ class Engine:
         now = self.loop.time()
         session = self._new_session(POLLING, req, now)
         upgrades = list(self.options.upgrades)
-        headers = self._poll_headers(cors, session)
+        headers = poll_headers(cors, session.v3)
         if self.options.cookie:
             headers.append(("Set-Cookie", self._cookie(session.sid)))
         packet = self._open_packet(session, upgrades)
@@ -463,16 +446,8 @@ class Engine:
             conn.respond(session.v3.encode_payload([packet]))
         self._start(session, now)
 
-    def _poll_headers(self, cors: list[tuple[str, str]], session: Session) -> list[tuple[str, str]]:
-        v3 = session.v3
-        if v3 is not None and v3.jsonp is not None:
-            return [("Content-Type", "text/javascript; charset=UTF-8"), ("X-XSS-Protection", "0")]
-        headers = [("Content-Type", "text/plain; charset=UTF-8")]
-        headers.extend(cors)
-        return headers
-
     def _poll(self, conn: Connection, session: Session, cors: list[tuple[str, str]]) -> None:
-        conn.poll_headers = self._poll_headers(cors, session)
+        conn.poll_headers = poll_headers(cors, session.v3)
         conn.poll_owner = session
         if not session.poll_request(conn):
             conn.poll_owner = None
@@ -482,16 +457,8 @@ class Engine:
     def _post(self, conn: Connection, session: Session, req: Request, cors: list[tuple[str, str]]) -> None:
         headers = [("Content-Type", "text/html")]
         headers.extend(cors)
-        body: str | bytes
         try:
-            if session.v3 is None:
-                body = req.body.decode("utf-8")
-            elif session.v3.jsonp is not None:
-                body = eio.decode_jsonp_body(req.body)
-            elif req.headers.get("content-type", "").split(";")[0].strip() == "application/octet-stream":
-                body = req.body  # an EIO3 binary payload
-            else:
-                body = req.body.decode("utf-8")
+            body = post_payload(session.v3, req.body, req.headers.get("content-type", ""))
         except (UnicodeDecodeError, EngineIOError) as exc:
             self.log.info("session %s: bad POST body: %s", session.sid, exc)
             session.close("parse error")

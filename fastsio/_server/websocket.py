@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, MutableSet, Protocol
+from typing import Any, ClassVar, MutableSet, Protocol
 
 from ..protocol.websocket.frames import (
     CLOSE_ABNORMAL,
@@ -93,6 +93,9 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
 
     __slots__ = ("app", "loop", "frames", "handler")
 
+    #: an Engine.IO v3 connection (the outbox's ``eio3`` flag): set by the subclass
+    EIO3: ClassVar[bool] = False
+
     def __init__(
         self,
         app: WebSocketApplication,
@@ -111,6 +114,7 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         self.transport = transport
         self.client = client
         self.ws_mode = True
+        self.eio3 = self.EIO3
         self.handler = handler
         if deflate is None:
             self.frames = FrameParser(max_size)
@@ -244,20 +248,8 @@ class Eio3WebSocketConnection(WebSocketConnection):
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        app: WebSocketApplication,
-        loop: asyncio.AbstractEventLoop,
-        flusher: Any,
-        limit: int,
-        transport: Any,
-        client: tuple[str, int] | None,
-        handler: WebSocketHandler | None,
-        max_size: int,
-        deflate: Deflater | None = None,
-    ) -> None:
-        WebSocketConnection.__init__(self, app, loop, flusher, limit, transport, client, handler, max_size, deflate)
-        self.eio3 = True  # the fan-out gives it frames through send_frame
+    # the fan-out gives it frames through send_frame (see WebSocketConnection.__init__)
+    EIO3 = True
 
     def send(self, encoded: str | bytes, compress: bool = True) -> None:
         """Send one packet; a binary one with its type byte (compressed with it)."""
