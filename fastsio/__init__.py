@@ -7,6 +7,7 @@ from .broadcast import BroadcastOperator
 from .engine_server import EngineServer, EngineSocket
 from .exceptions import AckTimeout, ConnectionRefused, DisconnectedError, FastsioError
 from .namespace import Namespace
+from .options import EngineOptions, ServerOptions
 from .server import Server
 from .socket import Handshake, Socket
 
@@ -15,12 +16,14 @@ __all__ = (
     "BroadcastOperator",
     "ConnectionRefused",
     "DisconnectedError",
+    "EngineOptions",
     "EngineServer",
     "EngineSocket",
     "FastsioError",
     "Handshake",
     "Namespace",
     "Server",
+    "ServerOptions",
     "Socket",
     "__version__",
     "adapters",

@@ -1,1 +1,3 @@
+"""The package version (read by setuptools from here)."""
+
 __version__ = "0.1.0"

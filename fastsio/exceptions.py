@@ -23,6 +23,7 @@ class ConnectionRefused(FastsioError):
         self.data = data
 
     def payload(self) -> dict[str, Any]:
+        """The CONNECT_ERROR packet's payload: ``{"message": ..., "data": ...}`` (no ``data`` when None)."""
         out: dict[str, Any] = {"message": self.message}
         if self.data is not None:
             out["data"] = self.data

@@ -52,6 +52,12 @@ class RateLimit:
 
     @classmethod
     def parse(cls, value: Any) -> RateLimit | None:
+        """``rate_limit=``: None, a RateLimit, or a dict of its arguments.
+
+        Raises:
+            ValueError: an unknown key or a bad value.
+            TypeError: anything else.
+        """
         if value is None:
             return None
         if isinstance(value, cls):

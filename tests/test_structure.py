@@ -6,6 +6,7 @@
   method, class or module global of its own); ``from x import _name`` is never allowed
   across modules.  Tests are held to the same rule, with no names of their own but
   those of the helper classes they define.
+* Every public module, class, function and method has a docstring.
 * The import-linter contracts of pyproject.toml hold (the layers, sans-I/O protocol).
 
 The private-name check is by name, not by type: a name defined in both modules
@@ -123,6 +124,39 @@ def test_the_checker_sees_a_foreign_private_access(tmp_path: Path) -> None:
     )
     uses = [line.split(" ", 1)[1] for line in foreign_private_uses(sample, tmp_path)]
     assert uses == ["imports _hidden", "uses ._theirs"]
+
+
+def undocumented(path: Path) -> list[str]:
+    """Return the public modules, classes, functions and methods of ``path`` without a docstring."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    missing = [] if ast.get_docstring(tree) else [f"{path.relative_to(ROOT)}: module"]
+
+    def has_doc(node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        if ast.get_docstring(node):
+            return True
+        # a class may build its docstring: ``__doc__ = ...`` in its body
+        return any(
+            isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__doc__" for t in n.targets)
+            for n in node.body
+        )
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or node.name.startswith("_"):
+                continue
+            setter = any(isinstance(d, ast.Attribute) and d.attr in ("setter", "deleter") for d in node.decorator_list)
+            if not setter and not has_doc(node):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {prefix}{node.name}")
+            if isinstance(node, ast.ClassDef):
+                walk(node.body, f"{prefix}{node.name}.")
+
+    walk(tree.body, "")
+    return missing
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    """Verify every public module, class, function and method of the package has a docstring."""
+    assert [name for path in _python_files(PACKAGE) for name in undocumented(path)] == []
 
 
 def test_import_linter_contracts_hold() -> None:

@@ -141,6 +141,7 @@ class MemoryAdapter(Adapter):
         return list(self._sessions.values()) if self._recovery is not None else []
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """See :meth:`Adapter.add_all`."""
         mine = self.sids.get(sid)
         targets = self._targets
         for room in rooms:
@@ -174,6 +175,7 @@ class MemoryAdapter(Adapter):
                 members[sid] = None
 
     def delete(self, sid: str, room: str) -> None:
+        """See :meth:`Adapter.delete`."""
         mine = self.sids.get(sid)
         if type(mine) is tuple:
             if room in mine:
@@ -188,6 +190,7 @@ class MemoryAdapter(Adapter):
                 del self.rooms[room]
 
     def delete_all(self, sid: str) -> None:
+        """See :meth:`Adapter.delete_all`."""
         known = sid in self.sids
         mine = self.sids.pop(sid, None)
         targets = self._targets
@@ -206,6 +209,7 @@ class MemoryAdapter(Adapter):
                     del self.rooms[room]
 
     def socket_rooms(self, sid: str) -> set[str]:
+        """See :meth:`Adapter.socket_rooms`."""
         if sid not in self.sids:
             return set()
         mine = self.sids[sid]
@@ -218,6 +222,7 @@ class MemoryAdapter(Adapter):
         return (room,) if room in self.sids else ()
 
     def sockets(self, rooms: set[str], except_rooms: set[str]) -> list[str]:
+        """See :meth:`Adapter.sockets`."""
         if rooms:
             if len(rooms) == 1:
                 selected: Iterable[str] = self._members(next(iter(rooms)))
@@ -238,6 +243,7 @@ class MemoryAdapter(Adapter):
     def broadcast(
         self, parts: list[str | bytes], rooms: set[str], except_rooms: set[str], flags: dict[str, Any]
     ) -> int:
+        """See :meth:`Adapter.broadcast`."""
         targets: list[FanoutTarget] | None = None
         key: str | None = None
         cacheable = not except_rooms and (not rooms or len(rooms) == 1)
@@ -277,6 +283,7 @@ class MemoryAdapter(Adapter):
     # restore) plus the server's one periodic sweep; no timer per session.
 
     def next_offset(self) -> str | None:
+        """See :meth:`Adapter.next_offset`."""
         if self._recovery is None:
             return None
         self._counter += 1
@@ -285,6 +292,7 @@ class MemoryAdapter(Adapter):
     def store(
         self, offset: str, parts: list[str | bytes], rooms: frozenset[str], except_rooms: frozenset[str]
     ) -> None:
+        """See :meth:`Adapter.store`."""
         if self._recovery is None:
             return
         packets = self._packets
@@ -299,6 +307,7 @@ class MemoryAdapter(Adapter):
         packets.append((self._counter, now, parts, rooms, except_rooms))
 
     def persist_session(self, session: RecoverySession) -> None:
+        """See :meth:`Adapter.persist_session`."""
         if self._recovery is None:
             return
         session.disconnected_at = self._clock()
@@ -306,6 +315,7 @@ class MemoryAdapter(Adapter):
         self._sessions[session.pid] = session
 
     def restore_session(self, pid: str, offset: str) -> RecoverySession | None:
+        """See :meth:`Adapter.restore_session`."""
         if self._recovery is None:
             return None
         self._trim(self._clock())
@@ -324,6 +334,7 @@ class MemoryAdapter(Adapter):
         return session
 
     def replay(self, session: RecoverySession) -> list[list[str | bytes]]:
+        """See :meth:`Adapter.replay`."""
         if self._recovery is None:
             return []
         self._unpin(session)
@@ -337,6 +348,7 @@ class MemoryAdapter(Adapter):
         return missed
 
     def release(self, session: RecoverySession) -> None:
+        """See :meth:`Adapter.release`."""
         if self._recovery is None:
             return
         self._unpin(session)

@@ -1,0 +1,1 @@
+"""Test support shipped with the package: the conformance app of the official protocol suites."""

@@ -75,6 +75,7 @@ def encode(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -
 
 
 def encode_event(nsp: str, event: str, args: tuple[Any, ...], id: int | None = None) -> list[str | bytes]:
+    """An EVENT with ``[event, *args]`` as its data, as one binary message."""
     data = [event]
     data.extend(args)
     return encode(sio.EVENT, nsp, data, id)
@@ -129,6 +130,7 @@ def decode(message: Any) -> Any:
 
 
 def reconstruct(data: Any, buffers: list[bytes]) -> Any:  # pragma: no cover - no attachments
+    """No attachments in this format: ``data`` as it is."""
     return data
 
 
