@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser demo-assets demo test test-compiled test-pure bench bench-quick clean
+.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick clean
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
@@ -20,12 +20,33 @@ install: $(VENV)/.installed
 NPM_DIRS := $(patsubst %/package.json,%,$(wildcard tests/*/package.json))
 NPM_STAMPS := $(addsuffix /node_modules/.installed,$(NPM_DIRS))
 
-%/node_modules/.installed: %/package.json
-	cd $* && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+# The npm of every install below.  Debian 12's npm 9.2 cannot install tests/legacy or examples/chat:
+# npm 9.1/9.2 cannot apply an `overrides` entry to a URL dependency ("Invalid comparator:
+# https://github.com/LearnBoost/node-XMLHttpRequest/...", npm/cli#5843, npm/cli#5955), and npm 10
+# skips the override and fetches that tarball from github.com.  So when the system npm is older
+# than 11, it bootstraps npm $(NPM_LOCAL_VERSION) once into $(NPM_LOCAL_DIR) (git-ignored), which
+# runs on Node 18 with an engine warning; with npm >= 11 on the PATH nothing is bootstrapped.
+SYSTEM_NPM ?= npm
+NPM_LOCAL_VERSION := 11.21.3
+NPM_LOCAL_DIR := .tools/npm-$(NPM_LOCAL_VERSION)
+NPM_SYSTEM_MAJOR := $(firstword $(subst ., ,$(shell $(SYSTEM_NPM) --version 2>/dev/null)))
+ifeq ($(shell [ "$(NPM_SYSTEM_MAJOR)" -ge 11 ] 2>/dev/null && echo yes),yes)
+NPM := $(SYSTEM_NPM)
+NPM_LOCAL :=
+else
+NPM_LOCAL := $(NPM_LOCAL_DIR)/node_modules/.bin/npm
+NPM := $(CURDIR)/$(NPM_LOCAL)
+endif
+
+$(NPM_LOCAL_DIR)/node_modules/.bin/npm:
+	$(SYSTEM_NPM) install --prefix $(NPM_LOCAL_DIR) --no-save --no-audit --no-fund --loglevel=error npm@$(NPM_LOCAL_VERSION)
+
+%/node_modules/.installed: %/package.json | $(NPM_LOCAL)
+	cd $* && if [ -f package-lock.json ]; then $(NPM) ci --no-audit --no-fund --loglevel=error; else $(NPM) install --no-audit --no-fund --loglevel=error; fi
 	touch $@
 
-examples/chat/node_modules/.installed: examples/chat/package.json
-	-cd examples/chat && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+examples/chat/node_modules/.installed: examples/chat/package.json | $(NPM_LOCAL)
+	-cd examples/chat && $(NPM) install --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
 node: $(NPM_STAMPS)
 
@@ -49,7 +70,12 @@ test-compiled: install node browser demo-assets
 test-pure: install node browser demo-assets
 	FASTSIO_NO_EXTENSIONS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-test: test-compiled test-pure
+# the architecture (import-linter contracts of pyproject.toml) and mypy --strict, pure twins
+lint: install
+	$(VENV)/bin/lint-imports pyproject.toml
+	FASTSIO_NO_EXTENSIONS=1 $(VENV)/bin/mypy
+
+test: lint test-compiled test-pure
 
 bench: install
 	$(PY) -m benchmarks $(BENCH_ARGS)
