@@ -104,22 +104,10 @@ class Lifecycle:
             owns_process: True when called by :meth:`run` (fastsio made the loop and
                 owns the process: process-wide changes such as ``gc.freeze()`` are
                 fine), False when the application called :meth:`start`.
-
-        The default calls ``_on_starting(loop)`` (the earlier hook, for subclasses
-        that still override it)."""
-        self._on_starting(loop)
-
-    def _on_starting(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Deprecated hook, called by the default :meth:`on_starting`."""
+        """
 
     def on_stopping(self) -> None:
-        """Hook: ``stop()`` began (no new connections), before the sessions close.
-
-        The default calls ``_on_stopping()`` (the earlier hook)."""
-        self._on_stopping()
-
-    def _on_stopping(self) -> None:
-        """Deprecated hook, called by the default :meth:`on_stopping`."""
+        """Hook: ``stop()`` began (no new connections), before the sessions close."""
 
     async def stop(self) -> None:
         """Stop accepting, disconnect every client ("server shutting down"), close."""
