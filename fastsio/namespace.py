@@ -473,7 +473,10 @@ class Namespace:
         if is_awaitable(result):
             spawn(self._finish_async(sock, result, ack_id))
         elif ack_id is not None:
-            sock.send_ack(ack_id, ack_args(result))
+            try:
+                sock.send_ack(ack_id, ack_args(result))
+            except Exception as exc:  # a return value that does not encode (object())
+                self._report(sock, exc)
 
     async def _run_async(
         self, sock: Socket, handler: Handler, args: tuple[Any, ...], ack_id: int | None
@@ -490,7 +493,10 @@ class Namespace:
             self._report(sock, exc)
             return
         if ack_id is not None:
-            sock.send_ack(ack_id, ack_args(result))
+            try:
+                sock.send_ack(ack_id, ack_args(result))
+            except Exception as exc:  # a return value that does not encode (object())
+                self._report(sock, exc)
 
     def _report(self, sock: Socket, exc: BaseException) -> None:
         """A handler or middleware raised: log it and tell the namespace's ``error`` hook."""

@@ -163,7 +163,11 @@ class MemoryAdapter(Adapter):
             elif type(mine) is tuple:
                 if room not in mine:
                     mine = mine + (room,)
-                    self.sids[sid] = mine if len(mine) <= _FEW_ROOMS else set(mine)
+                    if len(mine) > _FEW_ROOMS:
+                        # from here on a set, for this loop too (joining a list of n
+                        # rooms stays linear: no tuple rebuilt per room)
+                        mine = set(mine)
+                    self.sids[sid] = mine
             else:
                 mine.add(room)  # type: ignore[union-attr]
             if targets:

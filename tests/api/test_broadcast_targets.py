@@ -125,3 +125,30 @@ async def test_polling_client_upgrades_and_keeps_receiving(start_server: Any) ->
     targets = sio.of("/").adapter.cached_targets()
     assert targets == [sio.of("/").sockets[sid].client.session.ws]
     await a.disconnect()
+
+
+class CountingRoom(str):
+    """A room name that counts how often it is compared (``==``)."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountingRoom.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_joining_a_list_of_rooms_is_linear() -> None:
+    """Verify one ``join`` of n rooms compares room names O(n) times, not O(n**2)
+    (issue 13, A3: a 10,000-room join used to rebuild a tuple per room)."""
+    from fastsio.adapters import MemoryAdapter
+
+    sio = fastsio.Server()
+    adapter = MemoryAdapter(sio.of("/"))
+    n = 2000
+    rooms = [CountingRoom(f"room-{i}") for i in range(n)]
+    CountingRoom.comparisons = 0
+    adapter.add_all("sid-1", rooms)
+    assert adapter.socket_rooms("sid-1") == {"sid-1", *rooms}
+    assert CountingRoom.comparisons < 10 * n
