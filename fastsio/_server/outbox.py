@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._speedups import load
+from .._speedups import bind
 
 if TYPE_CHECKING:
     from .outbox_py import *  # noqa: F403
     from .outbox_py import __all__ as __all__
 else:
-    _impl = load("fanout", __name__ + "_py")
-    __all__ = _impl.__all__
-    globals().update({name: getattr(_impl, name) for name in __all__})
+    bind(globals(), "fanout", __name__ + "_py")

@@ -10,8 +10,8 @@ code (``fanout_c.pyx``, and the C helpers ``_frame.pyx`` and ``_jsonenc.pyx``
 that the compiled builds cimport).  This folder holds no pure logic of its own.
 
 The feature's own selector module (``frames.py`` beside ``frames_py.py``) calls
-:func:`load` once, at import, and binds the chosen module's names; the rest of
-the package imports the selector.  Nothing else names a ``_c`` or ``_py`` module.
+:func:`bind` once, at import, which loads the chosen module (:func:`load`) and binds
+its public names in the selector; the rest of the package imports the selector.  Nothing else names a ``_c`` or ``_py`` module.
 
 Switches, read once here:
 
@@ -30,6 +30,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType, ModuleType
+from typing import Any
 
 __all__ = (
     "IMPLEMENTATIONS",
@@ -38,6 +39,7 @@ __all__ = (
     "REQUIRE_EXTENSIONS",
     "SOURCES",
     "Speedups",
+    "bind",
     "compiled_module",
     "load",
     "speedups",
@@ -101,6 +103,19 @@ def load(name: str, pure: str) -> ModuleType:
     IMPLEMENTATIONS[name] = "python"
     REASONS[name] = why
     return importlib.import_module(pure)
+
+
+def bind(namespace: dict[str, Any], name: str, pure: str) -> None:
+    """Load the twin ``name`` (see :func:`load`) and bind its public names in ``namespace``.
+
+    A selector calls ``bind(globals(), name, __name__ + "_py")``: its ``__all__`` and
+    every name in it become the chosen twin's, once, at import.
+    """
+    impl = load(name, pure)
+    names = impl.__all__
+    namespace["__all__"] = names
+    for attr in names:
+        namespace[attr] = getattr(impl, attr)
 
 
 class Speedups(Mapping[str, str]):
