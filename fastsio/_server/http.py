@@ -435,7 +435,8 @@ class Connection(FlowControl, asyncio.Protocol):
     # Node's http server closes a keep-alive connection idle for keepAliveTimeout (5 s)
     # and answers 408 to a request not complete within its timeout; so does this one,
     # from the engine's one timer wheel (no timer per connection).  A long-polling GET
-    # being held has no deadline here: its session's heartbeat bounds it.
+    # being held has no deadline here: its session's heartbeat bounds it; a request
+    # arriving behind it has its own, and is closed when that passes.
     def _deadline(self, delay: float) -> None:
         if delay and not self.closed:
             wheel = self.app.wheel
@@ -449,7 +450,19 @@ class Connection(FlowControl, asyncio.Protocol):
 
     def on_timer(self, now: float) -> None:
         """The timer wheel: a deadline passed (408, or an idle keep-alive closed)."""
-        if self.closed or self.websocket is not None or self.busy:
+        if self.closed or self.websocket is not None:
+            return
+        if self.busy:
+            # the request being answered (a held long-poll, bounded by its session's
+            # heartbeat) keeps the connection; one trickling in behind it does not
+            if self.in_request:
+                self.app.server_log.info(
+                    "request from %s not complete in time (behind one being answered): closing", self.client
+                )
+                self.in_request = False
+                self.abort()
+            else:
+                self._deadline(self.app.options.http_request_timeout)
             return
         if self.in_request:
             self.app.server_log.info("request from %s not complete in time: 408", self.client)

@@ -22,7 +22,7 @@ import pytest
 
 import fastsio
 
-from _net import Conn, eio_path, eio_ws, polling_open
+from _net import Conn, build_request, eio_path, eio_ws, polling_open
 
 
 def assert_logged(logs: pytest.LogCaptureFixture, needle: str) -> None:
@@ -169,3 +169,48 @@ async def test_connect_timeout_covers_a_pending_connect_handler(
             conn.close()
     assert_logged(logs, "not connected in time")
     await good_round_trip(url)
+
+
+# ------------------------------------------------------------------ A2: HTTP deadlines
+
+
+async def test_request_behind_a_held_poll_has_a_deadline(start_server: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify a request trickled in behind a held long-poll GET is closed once
+    http_request_timeout has passed (its deadline fired while the poll was held and
+    was never armed again: the connection stayed open for good)."""
+    app = fastsio.EngineServer(http_request_timeout=0.3, ping_interval=20)
+    url = await start_server(app)
+    conn = await Conn.open(url)
+    try:
+        sid = (await polling_open(conn))["sid"]
+        await conn.send(build_request("GET", eio_path(sid=sid)))  # held: nothing to send
+        await asyncio.sleep(0.05)
+        await conn.send(b"GET /engine.io/?EIO=4&transport=polling&sid=" + sid.encode() + b" HTTP/1.1\r\nHost: a\r\n")
+        assert await conn.eof(timeout=3)
+    finally:
+        conn.close()
+    assert_logged(logs, "not complete in time")
+
+
+# ------------------------------------------------------------------ A6: ping timeout on time
+
+
+async def test_session_is_dead_at_its_ping_deadline(start_server: Any) -> None:
+    """Verify, as the official engine.io suite's "closes the session upon ping
+    timeout", that a GET arriving just after pingInterval + pingTimeout gets 400
+    (sessions were still open a timer-wheel bucket later, about half the time)."""
+    interval, timeout = 0.3, 0.2
+    app = fastsio.EngineServer(ping_interval=interval, ping_timeout=timeout)
+    url = await start_server(app)
+
+    async def one() -> int:
+        conn = await Conn.open(url)
+        try:
+            sid = (await polling_open(conn))["sid"]
+            await asyncio.sleep(interval + timeout + 0.005)
+            return (await conn.request("GET", eio_path(sid=sid))).status
+        finally:
+            conn.close()
+
+    statuses = await asyncio.gather(*(one() for _ in range(20)))
+    assert statuses == [400] * 20

@@ -500,8 +500,22 @@ class Session:
                 return
             self.awaiting_pong = True
             self.send(PING_PACKET)
-            self.deadline = now + self.ping_timeout
+            # The PONG is due ping_timeout after the ping was due, not after ``now``:
+            # an owner may call a little early and tell a later time (a timer wheel
+            # tells its bucket's end), and a session must be dead at interval +
+            # timeout.  A ping sent late (a busy loop) still leaves the client at
+            # least half of ping_timeout.
+            self.deadline = max(self.deadline, now - self.ping_timeout / 2) + self.ping_timeout
         self._reschedule()
+
+    def check_heartbeat(self, now: float) -> bool:
+        """A request for this session arrived at ``now``: if its heartbeat deadline
+        has passed (no PONG, or for EIO3 no PING, in time), close it now with reason
+        ``"ping timeout"`` instead of when its timer comes.  True: the session still
+        serves requests (open, or closing with packets left for the next GET)."""
+        if self.state == OPEN and now >= self.deadline and (self.eio == 3 or self.awaiting_pong):
+            self.close("ping timeout")
+        return self.state != CLOSED
 
     # ------------------------------------------------------------------ closing
     def close(self, reason: str = "forced close", send_close: bool = True) -> None:
