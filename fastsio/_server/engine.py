@@ -318,7 +318,7 @@ class Engine:
         sid = q.get("sid")
         if sid is not None:
             session = self.sessions.get(sid)
-            if session is None or not session.check_heartbeat(self.loop.time()):
+            if session is None or not session.check_heartbeat(self._clock()):
                 self._error(conn, cors, eio.UNKNOWN_SID)
                 return
             if transport != POLLING or session.transport != POLLING:
@@ -501,7 +501,7 @@ class Engine:
         sid = q.get("sid")
         if sid is not None:
             session = self.sessions.get(sid)
-            if session is None or not session.check_heartbeat(self.loop.time()):
+            if session is None or not session.check_heartbeat(self._clock()):
                 self._error(conn, [], eio.UNKNOWN_SID, upgrade=True)
                 return
             if not self.options.allow_upgrades or session.state != OPEN:
