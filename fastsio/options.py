@@ -203,6 +203,31 @@ def _check_origins(value: Any) -> str | tuple[str, ...] | None:
     return origins
 
 
+def _check_hosts(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)):
+        raise TypeError(f"allowed_hosts must be None or a list of host names, not {_type_name(value)} {value!r}")
+    try:
+        hosts = tuple(value)
+    except TypeError:
+        raise TypeError(f"allowed_hosts must be None or a list of host names, not {_type_name(value)} {value!r}") from None
+    normalised = []
+    for host in hosts:
+        if not isinstance(host, str):
+            raise TypeError(f"allowed_hosts: a host must be a str, not {_type_name(host)} {host!r}")
+        name = host.strip().lower()
+        if name.startswith("[") and name.endswith("]"):
+            name = name[1:-1]
+        # one colon: a port (an IPv6 address has several); a slash: a scheme or a path
+        if not name or name.count(":") == 1 or "/" in name:
+            raise ValueError(f"allowed_hosts: {host!r} is not a host name (no scheme, no port)")
+        normalised.append(name)
+    if "*" in normalised:
+        return None
+    return tuple(dict.fromkeys(normalised))
+
+
 def _check_cookie(value: Any) -> Mapping[str, Any] | None:
     if value is None or value is False:
         return None
@@ -506,6 +531,17 @@ class EngineOptions:
         only), ``"*"`` (any), an origin (``"https://example.com"``) or a list of
         them, stored as a tuple.  A same-origin request is always served.""",
     )
+    allowed_hosts: tuple[str, ...] | None = _option(
+        None,
+        """The host names this server answers to, as Django's ``ALLOWED_HOSTS``: a
+        request whose ``Host`` header (port aside) is not one of them gets 400 and a
+        log line, whatever its path.  ``"example.com"`` is that name only,
+        ``".example.com"`` the name and its subdomains, ``"*"`` any; IPv6 addresses
+        without brackets or with.  Stored lowercase as a tuple; ``None`` (or a list
+        holding ``"*"``): any host.  The same-origin check compares ``Origin`` with
+        ``Host``, which a DNS-rebinding page controls: a server on a private address
+        should list its names here.""",
+    )
     cors_credentials: bool = _option(
         True,
         """Send ``Access-Control-Allow-Credentials: true`` to allowed origins.""",
@@ -562,6 +598,7 @@ class EngineOptions:
         set_(self, "allow_upgrades", _check_bool("allow_upgrades", self.allow_upgrades))
         set_(self, "cors_allowed_origins", _check_origins(self.cors_allowed_origins))
         set_(self, "cors_credentials", _check_bool("cors_credentials", self.cors_credentials))
+        set_(self, "allowed_hosts", _check_hosts(self.allowed_hosts))
         set_(self, "allow_request", _check_callable("allow_request", self.allow_request))
         set_(self, "cookie", _check_cookie(self.cookie))
         set_(self, "allow_eio3", _check_bool("allow_eio3", self.allow_eio3))

@@ -47,7 +47,7 @@ from .polling import accepted_encoding, poll_headers, post_payload, v3_codec
 from .timers import TimerWheel
 from .websocket import Eio3WebSocketConnection, WebSocketConnection
 
-__all__ = ("BUSY_BODY", "Engine", "generate_sid")
+__all__ = ("BUSY_BODY", "Engine", "generate_sid", "host_matches")
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
@@ -287,6 +287,8 @@ class Engine:
         """Answer an HTTP request (the :class:`~fastsio._server.http.Application`
         protocol): CORS preflight, handshake, long-polling GET or POST; other paths go
         to the fallback (or 404)."""
+        if self.options.allowed_hosts is not None and not self._host_allowed(conn, req):
+            return
         path = req.path
         if path != self.path and path != self.path_noslash:
             if self.fallback is not None:
@@ -478,6 +480,8 @@ class Engine:
         """Answer a WebSocket upgrade request: a new WebSocket-only session, or the
         probe of a polling session's upgrade; refusals are answered over HTTP and close
         the connection."""
+        if self.options.allowed_hosts is not None and not self._host_allowed(conn, req, upgrade=True):
+            return
         path = req.path
         if path != self.path and path != self.path_noslash:
             conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found", close=True)
@@ -579,6 +583,16 @@ class Engine:
         headers.extend(cors)
         conn.send_response(status, headers, eio.error_body(code, message), close=upgrade)
 
+    def _host_allowed(self, conn: Connection, req: Request, upgrade: bool = False) -> bool:
+        """``allowed_hosts``: True if the request's Host is one of them; else answer
+        400 (and log) and return False."""
+        host = req.headers.get("host", "")
+        if host_matches(host, self.options.allowed_hosts or ()):
+            return True
+        self.log.info("request from %s for Host %.100r refused (400): not in allowed_hosts", conn.client, host)
+        conn.send_response(400, [("Content-Type", "text/plain")], b"Invalid Host header", close=True)
+        return False
+
     def _cors(self, req: Request) -> tuple[list[tuple[str, str]], bool]:
         """CORS response headers for the request, and whether its origin is allowed."""
         origin = req.headers.get("origin")
@@ -590,7 +604,9 @@ class Engine:
             # the list: browsers send Origin with a same-origin POST or WebSocket too)
             scheme = "https" if req.secure else "http"
             host = req.headers.get("host", "")
-            if origin != f"{scheme}://{host}":
+            # an Origin without a scheme equal to the Host: what old Node clients send
+            # (socket.io-client 1.x's ws 0.4: "localhost:3000"); no browser sends one
+            if origin != f"{scheme}://{host}" and origin != host:
                 return [], False
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self.options.cors_credentials:
@@ -611,3 +627,26 @@ class Engine:
         if "maxAge" in c or "max_age" in c:
             parts.append(f"Max-Age={int(c.get('maxAge', c.get('max_age')))}")
         return "; ".join(parts)
+
+
+def host_matches(host: str, allowed: tuple[str, ...]) -> bool:
+    """True if the ``Host`` header value ``host`` (``name``, ``name:port``,
+    ``[v6]:port``) names one of ``allowed`` (``allowed_hosts``, normalised:
+    lowercase names, ``.domain`` for a domain and its subdomains)."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        end = name.find("]")
+        if end < 0:
+            return False
+        name = name[1:end]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    if not name:
+        return False
+    for pattern in allowed:
+        if pattern.startswith("."):
+            if name == pattern[1:] or name.endswith(pattern):
+                return True
+        elif name == pattern:
+            return True
+    return False

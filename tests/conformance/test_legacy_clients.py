@@ -58,9 +58,10 @@ async def drive(
 
 
 def server(**options: Any) -> Any:
-    # cors "*": socket.io-client 1.2.0's ws@0.4 sends "Origin: host:port" (no scheme),
-    # which the default same-origin check refuses
-    return build_server(allow_eio3=True, cors_allowed_origins="*", **options)
+    # the default same-origin check with an origin list: socket.io-client 1.2.0's
+    # ws@0.4 sends "Origin: host:port" (no scheme), same-origin when it is the Host
+    options.setdefault("cors_allowed_origins", ["https://example.com"])
+    return build_server(allow_eio3=True, **options)
 
 
 # ---------------------------------------------------------------------- the whole life of a connection

@@ -22,7 +22,7 @@ import pytest
 
 import fastsio
 
-from _net import Conn, build_request, eio_path, eio_ws, polling_open
+from _net import Conn, build_request, eio_path, eio_ws, hostport, polling_open
 
 
 def assert_logged(logs: pytest.LogCaptureFixture, needle: str) -> None:
@@ -214,3 +214,95 @@ async def test_session_is_dead_at_its_ping_deadline(start_server: Any) -> None:
 
     statuses = await asyncio.gather(*(one() for _ in range(20)))
     assert statuses == [400] * 20
+
+
+# ------------------------------------------------------------------ A7 / A9: Origin and Host
+
+
+def ws_upgrade(host: str, origin: str | None) -> bytes:
+    """A WebSocket handshake for a new Engine.IO session, with these Host and Origin."""
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    if origin is not None:
+        headers["Origin"] = origin
+    return build_request("GET", eio_path(transport="websocket"), headers=headers, host=host)
+
+
+async def status_of(url: str, request: bytes) -> int:
+    """Send ``request`` on a new connection; the status code of the response."""
+    conn = await Conn.open(url)
+    try:
+        await conn.send(request)
+        line = await asyncio.wait_for(conn.reader.readline(), 3)
+        return int(line.split(b" ", 2)[1])
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "status"),
+    [
+        pytest.param("localhost:{port}", "localhost:{port}", 101, id="schemeless-same-host"),
+        pytest.param("localhost:{port}", "http://localhost:{port}", 101, id="same-origin"),
+        pytest.param("localhost:{port}", "evil.example:{port}", 403, id="schemeless-other-host"),
+        pytest.param("localhost:{port}", "localhost:1", 403, id="schemeless-other-port"),
+        pytest.param("localhost:{port}", "https://localhost:{port}", 403, id="other-scheme"),
+        pytest.param("localhost:{port}", "null", 403, id="null"),
+        pytest.param("localhost:{port}", "https://example.com", 101, id="listed"),
+    ],
+)
+async def test_websocket_origin(
+    start_server: Any, logs: pytest.LogCaptureFixture, host: str, origin: str, status: int
+) -> None:
+    """Verify a scheme-less Origin equal to the Host (socket.io-client 1.x in Node) is
+    same-origin with an origin list configured, and everything else is still refused."""
+    app = fastsio.EngineServer(cors_allowed_origins=["https://example.com"])
+    url = await start_server(app)
+    port = hostport(url)[1]
+    assert await status_of(url, ws_upgrade(host.format(port=port), origin.format(port=port))) == status
+    if status == 403:
+        assert_logged(logs, "origin")
+
+
+HOSTS = ["localhost", ".example.com", "::1"]
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        pytest.param("localhost:{port}", True, id="listed-with-port"),
+        pytest.param("LOCALHOST", True, id="case"),
+        pytest.param("example.com:{port}", True, id="domain"),
+        pytest.param("chat.example.com", True, id="subdomain"),
+        pytest.param("[::1]:{port}", True, id="ipv6"),
+        pytest.param("evil.example", False, id="rebinding"),
+        pytest.param("evilexample.com", False, id="suffix-not-subdomain"),
+        pytest.param("127.0.0.1:{port}", False, id="unlisted-address"),
+        pytest.param("", False, id="empty"),
+        pytest.param("[::1", False, id="broken-ipv6"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["polling", "websocket", "static"])
+async def test_allowed_hosts(start_server: Any, logs: pytest.LogCaptureFixture, host: str, ok: bool, kind: str) -> None:
+    """Verify allowed_hosts: a request for another Host gets 400 and a log line
+    (an ``Origin`` equal to it, the DNS-rebinding shape, does not help), on every path."""
+    app = fastsio.Server(allowed_hosts=HOSTS, static_files={"/": {"filename": __file__}})
+    url = await start_server(app)
+    host = host.format(port=hostport(url)[1])
+    origin = f"http://{host}"
+    if kind == "websocket":
+        request = ws_upgrade(host, origin).replace(b"/engine.io/", b"/socket.io/")
+    elif kind == "polling":
+        request = build_request("GET", eio_path("/socket.io/", transport="polling"), headers={"Origin": origin}, host=host)
+    else:
+        request = build_request("GET", "/", host=host)
+    status = await status_of(url, request)
+    if ok:
+        assert status == (101 if kind == "websocket" else 200)
+    else:
+        assert status == 400
+        assert_logged(logs, "not in allowed_hosts")
