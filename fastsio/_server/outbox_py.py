@@ -18,7 +18,8 @@ reach each from the others in C:
   outbox, a polling session the encoded packets (``session.send``).
 
 Contract of an Outbox subclass (what the compiled twin relies on): ``overflow()``
-when the bytes waiting exceed ``limit``; ``send_frame(frame)`` for frames that
+when the bytes waiting exceed ``limit`` (for a WebSocket: the bytes its transport
+holds, see :data:`HANDOFF_BYTES`; for HTTP: those queued in this iteration); ``send_frame(frame)`` for frames that
 need rewriting on the way out (``eio3``: an Engine.IO v3 binary message carries
 a type byte); ``ws_mode`` once the connection speaks WebSocket.
 
@@ -38,10 +39,19 @@ from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
 from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
 __all__ = (
+    "HANDOFF_BYTES",
     "Flusher",
     "Outbox",
     "fanout",
 )
+
+#: The bytes a WebSocket connection's coalescing buffer may hold within one loop
+#: iteration before they are handed to the transport at once (instead of at the end
+#: of the iteration): a healthy connection's kernel socket buffer takes megabytes, so
+#: a burst goes out as it is made, and ``limit`` (``max_buffer_size``) counts only
+#: what the transport itself holds -- a slow consumer is one the kernel stopped
+#: taking bytes from, not one that was sent a lot in one iteration.
+HANDOFF_BYTES = 256 * 1024
 
 
 def _payload_size(frame: bytes) -> int:
@@ -114,7 +124,23 @@ class Outbox:
             joined += data
             self.wbuf = joined
         self.wbytes += len(data)
-        if self.limit and self.wbytes > self.limit:
+        if self.ws_mode:
+            if self.wbytes > HANDOFF_BYTES:
+                self.handoff()
+        elif self.limit and self.wbytes > self.limit:
+            self.overflow()
+
+    def handoff(self) -> None:
+        """Hand what was queued to the transport now (a WebSocket's buffer passed
+        :data:`HANDOFF_BYTES` within one iteration); still over ``limit`` in the
+        transport (paused): a slow consumer, ``overflow()``."""
+        buf = self.wbuf
+        self.wbuf = None
+        self.wbytes = 0
+        if buf is None or self.closed:
+            return
+        self.transport.write(buf)
+        if self.paused and self.limit:
             self.overflow()
 
     def flush(self) -> None:

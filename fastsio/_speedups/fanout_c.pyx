@@ -30,7 +30,12 @@ cdef enum:
 from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
 from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
-__all__ = ("Flusher", "Outbox", "fanout")
+__all__ = ("HANDOFF_BYTES", "Flusher", "Outbox", "fanout")
+
+#: see the pure twin: a WebSocket's buffer over this within one iteration goes to
+#: the transport at once, and ``limit`` counts only what the transport holds
+HANDOFF_BYTES = 256 * 1024
+cdef Py_ssize_t _HANDOFF_BYTES = HANDOFF_BYTES
 
 # module-level C copies of the wire constants (no per-recipient lookup)
 cdef str _MESSAGE_PREFIX = MESSAGE_PREFIX
@@ -139,7 +144,24 @@ cdef class Outbox:
             memcpy(PyByteArray_AS_STRING(joined) + used, PyBytes_AS_STRING(data), n)
             self.wbuf = joined
         self.wbytes = used + n
-        if self.limit and self.wbytes > self.limit:
+        if self.ws_mode:
+            if self.wbytes > _HANDOFF_BYTES:
+                self._handoff()
+        elif self.limit and self.wbytes > self.limit:
+            self.overflow()
+        return 0
+
+    cdef int _handoff(self) except -1:
+        cdef object buf = self.wbuf
+        self.wbuf = None
+        if buf is None or self.closed:
+            self.wbytes = 0
+            return 0
+        if type(buf) is bytearray:
+            PyByteArray_Resize(buf, self.wbytes)
+        self.wbytes = 0
+        self.transport.write(buf)
+        if self.paused and self.limit:
             self.overflow()
         return 0
 
@@ -165,6 +187,12 @@ cdef class Outbox:
     def flush(self):
         """Write what was queued (one ``transport.write``)."""
         self._flush()
+
+    def handoff(self):
+        """Hand what was queued to the transport now (a WebSocket's buffer passed
+        ``HANDOFF_BYTES`` within one iteration); still over ``limit`` in the
+        transport (paused): a slow consumer, ``overflow()``."""
+        self._handoff()
 
     def overflow(self):
         """The bytes waiting went over ``limit`` (the subclass drops the connection)."""

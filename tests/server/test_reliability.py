@@ -9,20 +9,26 @@ Each test failed before its fix:
   long-poll (A2);
 * a session is dead at its ping deadline, not a timer-wheel tick later (A6);
 * an old client's scheme-less ``Origin`` equal to the Host is same-origin (A7);
-* ``allowed_hosts`` refuses other Host headers (A9).
+* ``allowed_hosts`` refuses other Host headers (A9);
+* a burst to healthy, fast-reading clients does not drop them as slow consumers:
+  only what the transport holds counts against ``max_buffer_size`` (A8).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket as socketlib
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import fastsio
+from fastsio.protocol.websocket import OP_TEXT, build_frame
 
-from _net import Conn, build_request, eio_path, eio_ws, hostport, polling_open
+from _net import Conn, WSConn, build_request, eio_path, eio_ws, hostport, polling_open
 
 
 def assert_logged(logs: pytest.LogCaptureFixture, needle: str) -> None:
@@ -306,3 +312,118 @@ async def test_allowed_hosts(start_server: Any, logs: pytest.LogCaptureFixture, 
     else:
         assert status == 400
         assert_logged(logs, "not in allowed_hosts")
+
+
+# ------------------------------------------------------------------ A8: healthy clients are not slow consumers
+
+
+async def test_burst_to_a_room_keeps_healthy_clients(start_server: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify a handler emitting 10,000 packets of ~100 bytes to a room in one loop
+    (about 1 MB per client in one iteration) keeps every client (each was dropped:
+    "1000040 bytes waiting, over max_buffer_size"), and each gets every packet."""
+    sio = fastsio.Server(ping_interval=30)
+    count, clients = 10_000, 8
+
+    @sio.on("burst")
+    def burst(socket: Any) -> None:
+        for i in range(count):
+            sio.emit("t", "x" * 89)  # 101-byte frames: 1,010,000 bytes per client
+
+    url = await start_server(sio)
+    conns = [(await eio_ws(url, "/socket.io/"))[0] for _ in range(clients)]
+    try:
+        for ws in conns:
+            await ws.send_text("40")
+            reply = await ws.recv()
+            assert isinstance(reply, str) and reply.startswith("40"), reply
+        await conns[0].send_text('42["burst"]')
+        expected = '42["t","' + "x" * 89 + '"]'
+        for ws in conns:
+            for _ in range(count):
+                assert await ws.recv() == expected
+    finally:
+        for ws in conns:
+            ws.close()
+    lines = [r.getMessage() for r in logs.records]
+    assert not any("max_buffer_size" in line for line in lines), lines
+
+
+async def test_fast_reader_gets_20_mb_and_a_stopped_reader_is_dropped(
+    start_server: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    """Verify a fast client in another process receives a 20 MB burst (1 MB per loop
+    iteration) without being dropped, while a client that stopped reading is dropped
+    as a slow consumer (disconnect reason "send buffer full"), and the server carries
+    on."""
+    sio = fastsio.Server(ping_interval=30)
+    reasons: list[str] = []
+    data = "y" * 1000
+    rounds, per_round = 20, 1000
+    done = asyncio.Event()
+
+    @sio.on("disconnect")
+    def gone(socket: Any, reason: str) -> None:
+        reasons.append(reason)
+
+    @sio.on("echo")
+    def echo(socket: Any, *args: Any) -> Any:
+        return args
+
+    async def burst() -> None:
+        for _ in range(rounds):
+            for _ in range(per_round):
+                sio.emit("t", data)
+            await asyncio.sleep(0.005)
+        done.set()
+
+    url = await start_server(sio)
+    host, port = hostport(url)
+    frame_size = len(build_frame(OP_TEXT, "4" + sio.parser.encode_event("/", "t", (data,))[0]))
+    expected = frame_size * rounds * per_round
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("_ws_reader.py")),
+        host,
+        str(port),
+        str(expected),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    stalled = socketlib.socket()
+    stalled.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
+    stalled.setblocking(False)
+    try:
+        assert (await asyncio.wait_for(reader.stdout.readline(), 10)).strip() == b"ready"
+        await asyncio.get_running_loop().sock_connect(stalled, (host, port))
+        r, w = await asyncio.open_connection(sock=stalled)
+        slow_ws = WSConn(r, w)
+        await slow_ws.send(
+            build_request(
+                "GET",
+                eio_path("/socket.io/", transport="websocket"),
+                headers={
+                    "Upgrade": "websocket",
+                    "Connection": "Upgrade",
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                    "Sec-WebSocket-Version": "13",
+                },
+            )
+        )
+        await slow_ws.response_head()
+        assert str(await slow_ws.recv()).startswith("0")
+        await slow_ws.send_text("40")
+        assert str(await slow_ws.recv()).startswith("40")
+        # from here on the stalled client reads nothing
+        await burst()
+        got = int((await asyncio.wait_for(reader.stdout.readline(), 60)).strip())
+        assert got == expected
+        assert await asyncio.wait_for(reader.wait(), 10) == 0
+    finally:
+        if reader.returncode is None:
+            reader.kill()
+            await reader.wait()
+        stalled.close()
+    # the stalled client dropped; the reader's own close ("transport close") may follow
+    assert reasons[:1] == ["send buffer full"] and reasons.count("send buffer full") == 1, reasons
+    assert_logged(logs, "over max_buffer_size")
+    await good_round_trip(url)

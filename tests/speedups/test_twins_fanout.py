@@ -245,17 +245,44 @@ def test_outbox_coalesces(fanout: ModuleType) -> None:
 
 
 def test_outbox_limit_and_closed(fanout: ModuleType) -> None:
-    """Verify going over ``limit`` calls ``overflow`` and a closed outbox writes nothing."""
+    """Verify an HTTP outbox going over ``limit`` within an iteration calls
+    ``overflow`` and a closed outbox writes nothing."""
     log: list[Any] = []
     loop = ManualLoop()
     flusher = fanout.Flusher(loop)
     a = make_outbox(fanout, log, flusher, 0, limit=10)
+    a.ws_mode = False
     a.write(b"12345")
     a.write(b"678901")
     assert log == [("overflow", 0, 11)]
     a.write(b"more")
     loop.run_once()
     assert log == [("overflow", 0, 11)]
+
+
+def test_websocket_outbox_hands_off_a_burst(fanout: ModuleType) -> None:
+    """Verify a WebSocket outbox is not limited by what it coalesces: over
+    ``HANDOFF_BYTES`` within one iteration it writes to the transport at once, and
+    only a transport still over ``limit`` (paused) makes it a slow consumer."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    a = make_outbox(fanout, log, flusher, 0, limit=10)
+    chunk = b"x" * 1000
+    n = fanout.HANDOFF_BYTES // len(chunk) + 1
+    for _ in range(n):
+        a.write(chunk)  # far over limit=10, all coalesced until HANDOFF_BYTES
+    assert log == [("write", 0, chunk * n)]
+    a.write(b"tail")
+    loop.run_once()
+    assert log == [("write", 0, chunk * n), ("write", 0, b"tail")]
+    # the transport over its limit (asyncio paused the protocol during the write)
+    a.paused = True
+    for _ in range(n):
+        a.write(chunk)
+    assert log[2:] == [("write", 0, chunk * n), ("overflow", 0, 0)]
+    loop.run_once()
+    assert len(log) == 4
 
 
 def test_fanout_to_outboxes(fanout: ModuleType) -> None:
