@@ -531,6 +531,13 @@ class EngineOptions:
         only), ``"*"`` (any), an origin (``"https://example.com"``) or a list of
         them, stored as a tuple.  A same-origin request is always served.""",
     )
+    shutdown_timeout: float = _option(
+        5.0,
+        """Seconds ``stop()`` (and SIGTERM/SIGINT under ``run()``) waits for polling
+        clients to take, with their next GET, the packets queued for them before
+        the server closed their sessions; then every connection is closed.  >= 0;
+        ``0`` (or ``None``): close at once.""",
+    )
     allowed_hosts: tuple[str, ...] | None = _option(
         None,
         """The host names this server answers to, as Django's ``ALLOWED_HOSTS``: a
@@ -590,7 +597,7 @@ class EngineOptions:
         buffer_size = self.max_buffer_size
         set_(self, "max_buffer_size", 0 if buffer_size is None else _check_size("max_buffer_size", buffer_size))
         set_(self, "http_compression", _check_bool("http_compression", self.http_compression))
-        for name in ("http_keep_alive_timeout", "http_request_timeout"):
+        for name in ("http_keep_alive_timeout", "http_request_timeout", "shutdown_timeout"):
             seconds = getattr(self, name)
             set_(self, name, 0.0 if seconds is None else _check_seconds(name, seconds))
         set_(self, "per_message_deflate", DeflateOptions.parse(self.per_message_deflate))

@@ -53,6 +53,7 @@ ENGINE_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "transports": ("polling", "websocket"),
     "allow_upgrades": True,
     "cors_allowed_origins": None,
+    "shutdown_timeout": 5.0,
     "allowed_hosts": None,
     "cors_credentials": True,
     "allow_request": None,

@@ -36,7 +36,7 @@ from ..options import DeflateOptions, EngineOptions
 from ..protection import LogThrottle
 from ..protocol import engineio as eio
 from ..protocol.engineio.packets import EngineIOError
-from ..protocol.engineio.session import OPEN, POLLING, WEBSOCKET, Session, SessionHandler, Timed
+from ..protocol.engineio.session import CLOSING, OPEN, POLLING, WEBSOCKET, Session, SessionHandler, Timed
 from ..protocol.websocket.frames import CLOSE_NORMAL
 from ..protocol.websocket.handshake import check_handshake, handshake_response
 from ..protocol.websocket.deflate import Deflater, negotiate
@@ -47,13 +47,15 @@ from .polling import accepted_encoding, poll_headers, post_payload, v3_codec
 from .timers import TimerWheel
 from .websocket import Eio3WebSocketConnection, WebSocketConnection
 
-__all__ = ("BUSY_BODY", "Engine", "generate_sid", "host_matches")
+__all__ = ("BUSY_BODY", "SHUTTING_DOWN_BODY", "Engine", "generate_sid", "host_matches")
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
 # the body of a 503 answer to a handshake over max_concurrent_handshakes
 BUSY_BODY = b'{"code":503,"message":"Too many handshakes in progress"}'
+#: The body of the 503 a handshake gets while the server is stopping
+SHUTTING_DOWN_BODY = b'{"code":503,"message":"Server shutting down"}'
 
 
 def _address(req: Any) -> str:
@@ -115,6 +117,9 @@ class Engine:
         # (sessions whose layer above has not called handshake_done yet)
         self.max_connections_per_ip = options.max_connections_per_ip or 0
         self.max_concurrent_handshakes = options.max_concurrent_handshakes or 0
+        #: the server is stopping: new sessions are refused (503), existing ones are
+        #: given what they are owed (see :meth:`owed`)
+        self.draining = False
         self.per_ip: dict[str, int] = {}
         self.handshaking: set[Session] = set()
         self._refusals = LogThrottle(self.log)
@@ -149,6 +154,11 @@ class Engine:
         """A new connection's protocol (``loop.create_server``'s factory)."""
         assert self.loop is not None
         return Connection(self, self.loop, self.flusher)
+
+    def owed(self) -> int:
+        """How many closed polling sessions still hold packets for their client's next
+        GET (what ``stop()`` waits for, up to ``shutdown_timeout``)."""
+        return sum(1 for session in self.sessions.values() if session.state == CLOSING and session.queue)
 
     def close_all(self, reason: str) -> None:
         """Close every session with ``reason``."""
@@ -206,7 +216,14 @@ class Engine:
 
     def _admit(self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool) -> bool:
         """The caps on new sessions (``max_connections_per_ip``, ``max_concurrent_handshakes``):
-        answer a refusal and return False when over one."""
+        answer a refusal and return False when over one.  While :attr:`draining`,
+        every new session is refused with 503."""
+        if self.draining:
+            self.log.info("handshake from %s refused (503): the server is shutting down", _address(req))
+            headers = [("Content-Type", "application/json"), ("Retry-After", "1")]
+            headers.extend(cors)
+            conn.send_response(503, headers, SHUTTING_DOWN_BODY, close=upgrade)
+            return False
         if self.max_connections_per_ip:
             ip = _address(req)
             if self.per_ip.get(ip, 0) >= self.max_connections_per_ip:
@@ -429,7 +446,7 @@ class Engine:
                 self.log.exception("connection handler raised")
 
     def _open_polling(self, conn: Connection, req: Request, cors: list[tuple[str, str]]) -> None:
-        if (self.max_connections_per_ip or self.max_concurrent_handshakes) and not self._admit(
+        if (self.max_connections_per_ip or self.max_concurrent_handshakes or self.draining) and not self._admit(
             conn, req, cors, False
         ):
             return
@@ -552,7 +569,7 @@ class Engine:
         )
 
     def _open_websocket(self, conn: Connection, req: Request, cors: list[tuple[str, str]]) -> None:
-        if (self.max_connections_per_ip or self.max_concurrent_handshakes) and not self._admit(
+        if (self.max_connections_per_ip or self.max_concurrent_handshakes or self.draining) and not self._admit(
             conn, req, [], True
         ):
             return

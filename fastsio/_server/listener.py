@@ -110,17 +110,36 @@ class Lifecycle:
         """Hook: ``stop()`` began (no new connections), before the sessions close."""
 
     async def stop(self) -> None:
-        """Stop accepting, disconnect every client ("server shutting down"), close."""
+        """Stop: refuse new sessions (503), disconnect every client ("server shutting
+        down": WebSocket clients get a close frame, polling clients the CLOSE packet),
+        give polling clients what was queued for them with their next GET, waiting
+        up to ``shutdown_timeout`` for it, then close every connection and stop
+        listening.  Listening goes on meanwhile, since a polling client may make its
+        next GET on a new connection."""
         server = self._server
         if server is None:
             return
         self._server = None
-        server.close()
         engine = self.engine
+        engine.draining = True
         self.on_stopping()
         engine.close_all("server shutting down")
-        # let the close packets and frames leave, then close every connection
+        # let the close packets and frames leave
         await asyncio.sleep(0)
+        timeout = engine.options.shutdown_timeout
+        if timeout and engine.owed():
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while engine.owed() and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if engine.owed():
+                engine.server_log.info(
+                    "stopping: %d polling clients did not come for what they were owed in %g s",
+                    engine.owed(),
+                    timeout,
+                )
+        server.close()
+        # then close every connection
         for conn in list(engine.connections):
             conn.shutdown()
         try:

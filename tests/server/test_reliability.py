@@ -427,3 +427,78 @@ async def test_fast_reader_gets_20_mb_and_a_stopped_reader_is_dropped(
     assert reasons[:1] == ["send buffer full"] and reasons.count("send buffer full") == 1, reasons
     assert_logged(logs, "over max_buffer_size")
     await good_round_trip(url)
+
+
+# ------------------------------------------------------------------ A5: nothing lost at shutdown
+
+
+@pytest.mark.parametrize("keep_alive", [True, False], ids=["keep-alive", "new-connections"])
+async def test_stop_gives_polling_clients_what_they_are_owed(start_server: Any, keep_alive: bool) -> None:
+    """Verify stop() lets a polling client with packets queued and no GET pending take
+    them (5 events and an ack) with its next GET, and the CLOSE packet with the one
+    after, on the same connection or a new one (they were lost: the connections were
+    closed one loop iteration after the sessions, and listening had stopped)."""
+    sio = fastsio.Server(ping_interval=30)
+
+    @sio.on("ask")
+    def ask(socket: Any, n: int) -> Any:
+        for i in range(n):
+            socket.emit("ev", i)
+        return "done"
+
+    url = await start_server(sio)
+    path = "/socket.io/"
+    conn = await Conn.open(url)
+    try:
+        sid = (await polling_open(conn, path))["sid"]
+        assert (await conn.request("POST", eio_path(path, sid=sid), b"40")).status == 200
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body.startswith(b"40")
+        assert (await conn.request("POST", eio_path(path, sid=sid), b'421["ask",5]')).status == 200
+        stopping = asyncio.ensure_future(sio.stop())
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # waiting for this client
+        if not keep_alive:
+            conn.close()
+            conn = await Conn.open(url)
+        got = (await conn.request("GET", eio_path(path, sid=sid))).body.split(b"\x1e")
+        assert got == [b'42["ev",%d]' % i for i in range(5)] + [b'431["done"]']
+        if not keep_alive:
+            conn.close()
+            conn = await Conn.open(url)
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body == b"1"
+        await asyncio.wait_for(stopping, 3)
+    finally:
+        conn.close()
+
+
+async def test_stop_refuses_new_sessions_and_gives_up_after_shutdown_timeout(
+    start_server: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    """Verify that while stop() waits, a new handshake gets 503, and a client that
+    never comes back is given up after shutdown_timeout (logged)."""
+    sio = fastsio.Server(ping_interval=30, shutdown_timeout=0.3)
+
+    @sio.on("ask")
+    def ask(socket: Any) -> Any:
+        return "done"
+
+    url = await start_server(sio)
+    path = "/socket.io/"
+    conn = await Conn.open(url)
+    try:
+        sid = (await polling_open(conn, path))["sid"]
+        assert (await conn.request("POST", eio_path(path, sid=sid), b"40")).status == 200
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body.startswith(b"40")
+        assert (await conn.request("POST", eio_path(path, sid=sid), b'421["ask"]')).status == 200
+        stopping = asyncio.ensure_future(sio.stop())
+        await asyncio.sleep(0.05)
+        other = await Conn.open(url)
+        try:
+            r = await other.request("GET", eio_path(path, transport="polling"))
+            assert r.status == 503 and b"Server shutting down" in r.body
+        finally:
+            other.close()
+        await asyncio.wait_for(stopping, 3)
+    finally:
+        conn.close()
+    assert_logged(logs, "did not come for what they were owed")

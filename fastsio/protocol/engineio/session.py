@@ -52,10 +52,10 @@ Rules:
    closed (after what was sent to it).  A polling session closed by the server hands
    its queue plus a CLOSE packet to the pending GET, or, with none pending, waits
    (state CLOSING) for the next GET to take them, at most until its next deadline.
-   Closed by the application ("forced close") with packets queued and no GET
-   pending, the next GET takes the queue and the one after it the CLOSE packet, as
-   with the reference server (socket.io-client would otherwise act on the CLOSE
-   before the packets beside it).
+   Closed by the application ("forced close") or by the server stopping ("server
+   shutting down") with packets queued and no GET pending, the next GET takes the
+   queue and the one after it the CLOSE packet, as with the reference server
+   (socket.io-client would otherwise act on the CLOSE before the packets beside it).
 """
 
 from __future__ import annotations
@@ -319,15 +319,17 @@ class Session:
             self.close("transport error")
             return False
         if self.state == CLOSING:
-            if self.queue and self.close_reason == "forced close":
+            queue = self.queue
+            if queue and queue[-1] is not CLOSE_PACKET and self.close_reason in LINGER_REASONS:
                 # like the reference server: what was queued first, the CLOSE packet with
                 # the next GET; socket.io-client handles the Socket.IO packets of a payload
                 # a tick late, so a CLOSE beside them would overtake them (a DISCONNECT
-                # would be reported as "transport close")
-                self._respond(sink, self.queue)
-                self.queue = ()
+                # would be reported as "transport close", events and acks lost).  The
+                # CLOSE packet stays queued: the session is still owed to its client.
+                self._respond(sink, queue)
+                self.queue = [CLOSE_PACKET]
                 return True
-            self._respond(sink, [*self.queue, CLOSE_PACKET])
+            self._respond(sink, queue if queue and queue[-1] is CLOSE_PACKET else [*queue, CLOSE_PACKET])
             self._finish()
             return True
         if self.queue:

@@ -514,10 +514,22 @@ SCENARIOS: list[tuple[str, str, list[tuple[Any, ...]], list[tuple[Any, ...]], in
         CLOSED,
     ),
     (
-        "shutdown-close-next-get-gets-queue-and-close",
+        "shutdown-close-next-get-gets-queue-then-close",
         "polling",
-        [("send", "4a"), ("send", "4b"), ("close", "server shutting down"), ("get", "g1")],
-        [("on_close", "server shutting down"), ("respond", "g1", "4a\x1e4b\x1e1"), ("discard",)],
+        [("send", "4a"), ("send", "4b"), ("close", "server shutting down"), ("get", "g1"), ("get", "g2")],
+        [
+            ("on_close", "server shutting down"),
+            ("respond", "g1", "4a\x1e4b"),
+            ("respond", "g2", "1"),
+            ("discard",),
+        ],
+        CLOSED,
+    ),
+    (
+        "shutdown-close-empty-queue-next-get-gets-close",
+        "polling",
+        [("close", "server shutting down"), ("get", "g1")],
+        [("on_close", "server shutting down"), ("respond", "g1", "1"), ("discard",)],
         CLOSED,
     ),
     (
