@@ -434,7 +434,13 @@ def _fail(message: str) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastsio`` command with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        # everything after "bench" is the suite's, --help included (argparse's REMAINDER
+        # does not take a leading option)
+        args = argparse.Namespace(func=cmd_bench, bench_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         status: int = args.func(args)
     except CLIError as exc:
