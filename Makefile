@@ -52,7 +52,20 @@ $(NPM_LOCAL_DIR)/node_modules/.bin/npm:
 examples/chat/node_modules/.installed: examples/chat/package.json | $(NPM_LOCAL)
 	cd examples/chat && $(NPM) install --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
+# Node.js >= 18 and an npm are what the npm test clients need; without them `make test` says so
+# here, once, and runs the rest (the tests that drive those clients are skipped, each with why)
+NODE_VERSION := $(shell node --version 2>/dev/null)
+NODE_MAJOR := $(patsubst v%,%,$(firstword $(subst ., ,$(NODE_VERSION))))
+NODE_OK := $(shell [ "$(NODE_MAJOR)" -ge 18 ] 2>/dev/null && command -v $(SYSTEM_NPM) >/dev/null 2>&1 && echo yes)
+
+ifeq ($(NODE_OK),yes)
 node: $(NPM_STAMPS)
+	@echo "==> [node] Node.js $(NODE_VERSION), npm $$($(NPM) --version): the npm test clients are installed"
+else
+node:
+	@echo "warning: Node.js >= 18 with npm is needed for the npm test clients (found: $(or $(NODE_VERSION),no node)$(if $(shell command -v $(SYSTEM_NPM) 2>/dev/null),, and no npm))."
+	@echo "warning: the tests that drive them (tests/node, legacy, recovery, browser, and parts of api, compat, conformance) will be skipped, each saying why; install Node.js 18+ (npm 9+) to run them."
+endif
 
 # headless Chromium for the browser tests (Debian's package; needs root, as in CI)
 browser:
