@@ -38,7 +38,7 @@ sio = fastsio.Server(transports={transports!r})
 
 @sio.on("whoami")
 def whoami(socket):
-    return {{"pid": os.getpid(), "version": "{version}"}}
+    return {{"pid": os.getpid(), "version": "{version}", "secure": socket.handshake.secure}}
 '''
 COMPAT_APP = '''
 from fastsio import compat as socketio
@@ -163,7 +163,7 @@ async def test_run_serves_the_app_and_stops_on_sigint(launch: Any, tmp_path: Pat
     line = running.wait_line(r"fastsio \S+ \((compiled|pure)\) listening on http://127\.0\.0\.1:(\d+)/socket\.io/")
     assert int(line.group(2)) == port
     answer = await whoami(f"http://127.0.0.1:{port}", transports)
-    assert answer["pid"] == running.proc.pid and answer["version"] == "1"
+    assert answer["pid"] == running.proc.pid and answer["version"] == "1" and answer["secure"] is False
     status, _ = running.stop()
     assert status == 0
 
@@ -237,7 +237,7 @@ async def test_run_with_tls(launch: Any, tmp_path: Path, certificate: tuple[Path
     running = launch("run", "app:sio", "--port", str(port), "--certfile", str(cert), "--keyfile", str(key))
     running.wait_line(r"listening on https://127\.0\.0\.1:\d+/socket\.io/")
     answer = await whoami(f"https://127.0.0.1:{port}", transports, ssl_verify=False)
-    assert answer["pid"] == running.proc.pid
+    assert answer["pid"] == running.proc.pid and answer["secure"] is True
     # plain HTTP to the TLS port is not served
     with pytest.raises(Exception):
         await whoami(f"http://127.0.0.1:{port}", ["polling"])

@@ -444,3 +444,32 @@ def test_constructor_arguments() -> None:
     with pytest.raises(NotImplementedError):
         sio.on("x", print, namespace="*")
     assert isinstance(sio.server, fastsio.Server)
+
+
+@needs_node
+@pytest.mark.parametrize("mode", ["polling", "websocket"])
+async def test_call_and_callback_with_the_node_client(start: Any, mode: str) -> None:
+    """Verify ``call`` and ``emit(callback=)`` against socket.io-client 4.8, which answers
+    with the arguments it got: one value, a tuple of several, binary."""
+    sio = socketio.AsyncServer()
+    url = await start(sio)
+    results: dict[str, Any] = {}
+
+    async def act(name: str) -> None:
+        (sid,) = list(sio.server.of("/").sockets)
+        results["one"] = await sio.call("ask", "x", to=sid, timeout=5)
+        results["two"] = await sio.call("ask", ("a", 1), sid=sid, timeout=5)
+        results["bin"] = await sio.call("ask", b"\x00\x01", to=sid, timeout=5)
+        acked: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await sio.emit("ask", {"k": "v"}, to=sid, callback=lambda *args: acked.set_result(args))
+        results["callback"] = await asyncio.wait_for(acked, 5)
+
+    run = await run_driver(
+        DRIVER,
+        {"url": url, "options": {"transports": [mode]}, "timeout": 8000,
+         "steps": [{"op": "connect"}, {"op": "sync", "name": "connected"}]},
+        8.0,
+        act,
+    )
+    assert run.returncode == 0, run
+    assert results == {"one": "x", "two": ("a", 1), "bin": b"\x00\x01", "callback": ({"k": "v"},)}
