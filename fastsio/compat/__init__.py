@@ -560,8 +560,10 @@ class AsyncServer:
 @asynccontextmanager
 async def _session(server: AsyncServer | AsyncNamespace, sid: str, namespace: str | None) -> AsyncIterator[Any]:
     session = await server.get_session(sid, namespace=namespace)
-    yield session
-    await server.save_session(sid, session, namespace=namespace)
+    try:
+        yield session
+    finally:  # saved even when the block raised, as python-socketio's context manager does
+        await server.save_session(sid, session, namespace=namespace)
 
 
 class AsyncNamespace:
