@@ -347,6 +347,9 @@ def cmd_version(args: argparse.Namespace) -> int:
     width = max(len(n) for n in report["twins"]) if report["twins"] else 0
     for name, twin in report["twins"].items():
         print(f"  {name:<{width}}  {twin['implementation']:<6}  {twin['reason']}")
+    if any(t["reason"].startswith("compiled twin not importable") for t in report["twins"].values()):
+        print("hint: the compiled twins were not built: reinstall fastsio where a C compiler is available"
+              " (FASTSIO_REQUIRE_EXTENSIONS=1 makes a failed build an error)")
     return 0
 
 

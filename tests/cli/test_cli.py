@@ -345,3 +345,17 @@ def test_bench_passes_its_arguments_to_the_suite(tmp_path: Path) -> None:
     result = run_once("bench", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "--quick" in result.stdout and "--impls" in result.stdout
+
+
+def test_version_says_why_a_twin_is_pure(tmp_path: Path) -> None:
+    """Verify ``fastsio version`` on a copy of the package without its compiled twins: each
+    twin says it is not importable, and a hint says how to build them."""
+    package = Path(fastsio.__file__).resolve().parent
+    shutil.copytree(package, tmp_path / "fastsio", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTSIO_")}
+    out = subprocess.run(fastsio_cmd("version"), cwd=tmp_path, capture_output=True, text=True, env=env,
+                         check=True).stdout
+    assert out.startswith(f"fastsio {fastsio.__version__} (pure)"), out
+    for name in fastsio.speedups:
+        assert re.search(rf"^  {name}\s+python\s+compiled twin not importable: ", out, re.M), out
+    assert "hint: the compiled twins were not built" in out
