@@ -267,6 +267,22 @@ async def test_reload_restarts_on_change(launch: Any, tmp_path: Path) -> None:
     assert status == 0
 
 
+async def test_reload_survives_a_broken_edit(launch: Any, tmp_path: Path) -> None:
+    """Verify ``--reload`` when an edit breaks the module: the child says why in one line and
+    exits, the watcher waits, and the next edit that fixes it serves again."""
+    path = tmp_path / "app.py"
+    path.write_text("import fastsio\nsio = fastsio.Server(\n", encoding="utf-8")  # a SyntaxError
+    port = free_port()
+    running = launch("run", "app:sio", "--port", str(port), "--reload")
+    running.wait_line(r"fastsio: error: importing 'app' failed: SyntaxError")
+    running.wait_line(r"reload: the server exited \(status 1\); waiting for a change")
+    stat = path.stat()
+    write_app(tmp_path, version="fixed")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    running.wait_line(r"listening on http://127\.0\.0\.1:")
+    assert (await whoami(f"http://127.0.0.1:{port}"))["version"] == "fixed"
+
+
 # ---------------------------------------------------------------------- --workers
 
 
