@@ -473,3 +473,21 @@ async def test_call_and_callback_with_the_node_client(start: Any, mode: str) -> 
     )
     assert run.returncode == 0, run
     assert results == {"one": "x", "two": ("a", 1), "bin": b"\x00\x01", "callback": ({"k": "v"},)}
+
+
+@pytest.mark.parametrize("transports", TRANSPORTS)
+async def test_msgpack_serializer_with_python_socketio_msgpack_client(start: Any, transports: list[str]) -> None:
+    """Verify ``AsyncServer(serializer="msgpack")`` talks to python-socketio's
+    ``AsyncClient(serializer="msgpack")``: an event with a dict, an ack with bytes."""
+    pytest.importorskip("msgpack")
+    sio = socketio.AsyncServer(serializer="msgpack")
+
+    @sio.event
+    async def echo(sid: str, data: Any) -> Any:
+        return data, b"\x01\x02"
+
+    url = await start(sio)
+    client = psio.AsyncClient(reconnection=False, serializer="msgpack")
+    await client.connect(url, transports=transports)
+    assert await client.call("echo", {"a": [1, 2], "s": "é"}, timeout=5) == ({"a": [1, 2], "s": "é"}, b"\x01\x02")
+    await client.disconnect()
