@@ -5,14 +5,18 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick clean
+.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick readme clean
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -U pip setuptools wheel
-	$(PIP) install -q -e '.[test]'
-	touch $@
+	@echo "==> [install 1/3] virtualenv $(VENV) ($$($(PYTHON) --version))"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "==> [install 2/3] pip, setuptools, wheel"
+	@$(PIP) install -q -U pip setuptools wheel
+	@echo "==> [install 3/3] fastsio (editable) with its test tools; the Cython twins compile now (about a minute on 2 cores)"
+	$(PIP) install --progress-bar off -e '.[test]'
+	@$(PY) -m fastsio version
+	@touch $@
 
 install: $(VENV)/.installed
 
@@ -46,9 +50,22 @@ $(NPM_LOCAL_DIR)/node_modules/.bin/npm:
 	touch $@
 
 examples/chat/node_modules/.installed: examples/chat/package.json | $(NPM_LOCAL)
-	-cd examples/chat && $(NPM) install --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+	cd examples/chat && $(NPM) install --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
+# Node.js >= 18 and an npm are what the npm test clients need; without them `make test` says so
+# here, once, and runs the rest (the tests that drive those clients are skipped, each with why)
+NODE_VERSION := $(shell node --version 2>/dev/null)
+NODE_MAJOR := $(patsubst v%,%,$(firstword $(subst ., ,$(NODE_VERSION))))
+NODE_OK := $(shell [ "$(NODE_MAJOR)" -ge 18 ] 2>/dev/null && command -v $(SYSTEM_NPM) >/dev/null 2>&1 && echo yes)
+
+ifeq ($(NODE_OK),yes)
 node: $(NPM_STAMPS)
+	@echo "==> [node] Node.js $(NODE_VERSION), npm $$($(NPM) --version): the npm test clients are installed"
+else
+node:
+	@echo "warning: Node.js >= 18 with npm is needed for the npm test clients (found: $(or $(NODE_VERSION),no node)$(if $(shell command -v $(SYSTEM_NPM) 2>/dev/null),, and no npm))."
+	@echo "warning: the tests that drive them (tests/node, legacy, recovery, browser, and parts of api, compat, conformance) will be skipped, each saying why; install Node.js 18+ (npm 9+) to run them."
+endif
 
 # headless Chromium for the browser tests (Debian's package; needs root, as in CI)
 browser:
@@ -58,11 +75,23 @@ browser:
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	  else echo "warning: chromium missing; browser tests will be skipped"; fi; }
 
+# `make demo HOST=0.0.0.0 PORT=9000`: from the command line only (a HOST or PORT in the
+# environment, which some shells and platforms set, is not taken)
+ifneq ($(origin HOST),command line)
+HOST := 127.0.0.1
+endif
+ifneq ($(origin PORT),command line)
+PORT := 8000
+endif
+
 demo-assets:
-	-$(MAKE) examples/chat/node_modules/.installed
+	@echo "==> [demo] the page's client scripts from npm (examples/chat: socket.io-client 4.8.1 and 1.2.0, jQuery)"
+	@$(MAKE) --no-print-directory examples/chat/node_modules/.installed \
+	  || echo "warning: npm install in examples/chat failed (see above): the pages will load socket.io-client and jQuery from their CDNs"
 
 demo: install demo-assets
-	$(PY) -m examples.chat.app --host 0.0.0.0 --port 8000
+	@echo "==> [demo] serving examples/chat on http://$(HOST):$(PORT)/ (make demo HOST=0.0.0.0 PORT=... to change)"
+	$(PY) -m examples.chat.app --host $(HOST) --port $(PORT)
 
 test-compiled: install node browser demo-assets
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -77,11 +106,21 @@ lint: install
 
 test: lint test-compiled test-pure
 
+# what the suite installs by itself on first use (see benchmarks/README.md): uvicorn (and
+# python-socketio) into $(VENV), socket.io 4.8 + bufferutil by npm in benchmarks/servers/node,
+# and the C load generator compiled into benchmarks/results/build
 bench: install
+	@echo "==> [bench] the full suite: 35-45 minutes on 2 cores (make bench-quick: a smoke run, small N, one repeat)."
+	@echo "==> [bench] on first use it pip-installs uvicorn (and python-socketio) into $(VENV), runs npm install"
+	@echo "==> [bench] in benchmarks/servers/node (socket.io 4.8, bufferutil) and compiles the C load generator."
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 bench-quick: install
 	$(PY) -m benchmarks --quick $(BENCH_ARGS)
+
+# the README's options list, generated from fastsio/options.py (tests/test_first_hour.py checks it)
+readme: install
+	$(PY) tests/readme_options.py
 
 clean:
 	rm -rf build dist *.egg-info fastsio/_speedups/*.so fastsio/_speedups/*_c.c

@@ -388,7 +388,7 @@ twins = getattr(m, "speedups", None)
 print(json.dumps({
     "fastsio_file": getattr(m, "__file__", None),
     "fastsio_version": getattr(m, "__version__", None),
-    "speedups": dict(twins) if isinstance(twins, dict) else None,
+    "speedups": dict(twins) if hasattr(twins, "keys") else None,  # a dict, a Mapping, or the module
 }))
 """
 

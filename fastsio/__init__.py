@@ -1,7 +1,6 @@
 """fastsio: a fast, complete Socket.IO server for Python."""
 
-from . import adapters
-from ._speedups import speedups
+from . import adapters, speedups
 from ._version import __version__
 from .broadcast import BroadcastOperator
 from .engine_server import EngineServer, EngineSocket

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ("AckTimeout", "ConnectionRefused", "DisconnectedError", "FastsioError")
+__all__ = ("AckTimeout", "ConnectionRefused", "DisconnectedError", "FastsioError", "ListenError")
 
 
 class FastsioError(Exception):
@@ -41,3 +41,13 @@ class AckTimeout(FastsioError, TimeoutError):
 
 class DisconnectedError(FastsioError, ConnectionError):
     """The socket disconnected before the acknowledgement arrived."""
+
+
+class ListenError(FastsioError, OSError):
+    """The server could not listen on its address (in use, not permitted, no such
+    address).  An :class:`OSError` with the original ``errno``; its message is one line,
+    ``cannot listen on HOST:PORT: <reason>``.  ``Server.run()`` reports it as that one
+    line on stderr and exits with status 1, without a traceback."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()

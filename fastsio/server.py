@@ -26,7 +26,7 @@ __all__ = ("Server",)
 
 _SERVER_DOC = """A Socket.IO v5 server on its own HTTP/WebSocket server (uvloop where available).
 
-    See DESIGN.md for the whole API.  Broadcast helpers on the server act on the
+    README.md and docs/ describe the whole API.  Broadcast helpers on the server act on the
     main namespace ``/``; ``of(name)`` gives the others.
 
     ``Server(**options)`` takes the options below as keyword arguments; they are

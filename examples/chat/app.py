@@ -6,8 +6,10 @@
 socket.io-client 1.2.0 it loads (Engine.IO v3: the server runs with ``allow_eio3=True``).
 
 On ``/``: ``notice`` -> emit ``reply`` "have <msg>".
-On ``/chat``: ``msg`` -> ack "recv <msg>"; ``bye`` -> emit ``bye`` with the last
-message, then disconnect.
+On ``/chat``: ``msg`` -> ack "recv <msg>", and the message goes to the other
+participants of ``/chat`` as ``said`` (``who``, ``text``: a chat); ``bye`` -> emit
+``bye`` with the last message, then disconnect (the page then says "disconnected"; typing
+again joins again).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def create_app(**options: Any) -> fastsio.Server:
     @chat.on("msg")
     def msg(socket: fastsio.Socket, text: str) -> str:
         socket.data["last"] = text
+        socket.broadcast.emit("said", socket.id[:6], text)  # everyone else in /chat
         return "recv " + str(text)
 
     @chat.on("bye")
@@ -77,15 +80,16 @@ def create_app(**options: Any) -> fastsio.Server:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="fastsio chat demo")
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
+    shown = "localhost" if args.host in ("127.0.0.1", "localhost", "::1") else args.host
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not os.path.isdir(NODE_MODULES):
         logging.warning("examples/chat/node_modules missing: the page falls back to the CDN scripts")
     print(
-        f"fastsio chat demo on http://localhost:{args.port}/ (socket.io-client 4.8) and "
-        f"http://localhost:{args.port}/v1 (the article's page, socket.io-client 1.2.0); Ctrl-C stops it",
+        f"fastsio chat demo on http://{shown}:{args.port}/ (socket.io-client 4.8) and "
+        f"http://{shown}:{args.port}/v1 (the article's page, socket.io-client 1.2.0); Ctrl-C stops it",
         flush=True,
     )
     create_app().run(args.host, args.port)

@@ -12,12 +12,16 @@ Subclasses provide :attr:`Lifecycle.engine` and may override the hooks
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import socket
 import sys
 from typing import Any
 
+from .._speedups import IMPLEMENTATIONS
+from .._version import __version__
+from ..exceptions import ListenError
 from .engine import Engine
 
 
@@ -45,6 +49,7 @@ class Lifecycle:
         self._address: tuple[str, int] | None = None
         # run() owns the process (its loop, its signals): see on_starting
         self._owns_process = False
+        self._secure = False
 
     @property
     def engine(self) -> Engine:
@@ -70,6 +75,8 @@ class Lifecycle:
 
         Raises:
             RuntimeError: already started.
+            fastsio.exceptions.ListenError: the address cannot be listened on (an
+                ``OSError`` with the original ``errno``, and a one-line message).
         """
         if self._server is not None:
             raise RuntimeError("server already started")
@@ -77,24 +84,43 @@ class Lifecycle:
         engine = self.engine
         engine.bind_loop(loop)
         self.on_starting(loop, self._owns_process)
-        if sock is not None:
-            server = await loop.create_server(
-                engine.protocol_factory, sock=sock, ssl=ssl_context, backlog=backlog
-            )
-        else:
-            server = await loop.create_server(
-                engine.protocol_factory,
-                host,
-                port,
-                ssl=ssl_context,
-                backlog=backlog,
-                reuse_address=True,
-                reuse_port=reuse_port or None,
-            )
+        try:
+            if sock is not None:
+                server = await loop.create_server(
+                    engine.protocol_factory, sock=sock, ssl=ssl_context, backlog=backlog
+                )
+            else:
+                server = await loop.create_server(
+                    engine.protocol_factory,
+                    host,
+                    port,
+                    ssl=ssl_context,
+                    backlog=backlog,
+                    reuse_address=True,
+                    reuse_port=reuse_port or None,
+                )
+        except OSError as exc:
+            self.on_stopping()
+            where = f"{host}:{port}" if sock is None else "the socket given"
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                reason = "address already in use (another server is running there?)"
+            raise ListenError(exc.errno or 0, f"cannot listen on {where}: {reason}") from exc
         self._server = server
+        self._secure = ssl_context is not None
         addr = server.sockets[0].getsockname()
         self._address = (addr[0], addr[1])
-        engine.server_log.info("fastsio listening on %s:%d", *self._address)
+        engine.server_log.info("%s", self.banner())
+
+    def banner(self) -> str:
+        """The start-up line: ``fastsio <version> (compiled|pure) listening on
+        http://HOST:PORT/socket.io/`` (``https`` with TLS), once started."""
+        host, port = self._address or ("?", 0)
+        if ":" in host:
+            host = f"[{host}]"
+        build = "compiled" if IMPLEMENTATIONS and all(v == "cython" for v in IMPLEMENTATIONS.values()) else "pure"
+        scheme = "https" if self._secure else "http"
+        return f"fastsio {__version__} ({build}) listening on {scheme}://{host}:{port}{self.engine.options.path}"
 
     def on_starting(self, loop: asyncio.AbstractEventLoop, owns_process: bool) -> None:
         """Hook: the loop is bound, the server is about to listen.
@@ -157,6 +183,10 @@ class Lifecycle:
             await self.start(host, port, **kwargs)
         finally:
             self._owns_process = False
+        log = self.engine.server_log
+        if not (log.isEnabledFor(logging.INFO) and log.hasHandlers()):
+            # nobody shows the INFO line: run() owns the process, say it started anyway
+            print(self.banner(), file=sys.stderr, flush=True)
         try:
             await stopping.wait()
         finally:
@@ -167,7 +197,10 @@ class Lifecycle:
 
         fastsio owns the process here (its loop, its signal handlers): the
         :meth:`on_starting` hook is told ``owns_process=True``.  ``kwargs`` are
-        :meth:`start`'s."""
+        :meth:`start`'s.  It says when it listens (the :meth:`banner` line: logged at
+        INFO, or printed on stderr when no logging handler would show it).  An address
+        it cannot listen on (in use ...) is one line on stderr and ``SystemExit(1)``,
+        not a traceback (:meth:`start` raises :class:`~fastsio.exceptions.ListenError`)."""
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         stopping = asyncio.Event()
@@ -183,7 +216,11 @@ class Lifecycle:
                     loop.add_signal_handler(sig, _signal)
                 except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
                     signal.signal(sig, lambda *_: loop.call_soon_threadsafe(_signal))
-            loop.run_until_complete(self._serve(stopping, host, port, kwargs))
+            try:
+                loop.run_until_complete(self._serve(stopping, host, port, kwargs))
+            except ListenError as exc:
+                print(f"fastsio: error: {exc}", file=sys.stderr, flush=True)
+                raise SystemExit(1) from None
         finally:
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())

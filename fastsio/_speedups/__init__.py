@@ -19,8 +19,8 @@ Switches, read once here:
 * ``FASTSIO_REQUIRE_EXTENSIONS=1`` turns a missing compiled twin into an ImportError.
 
 :data:`IMPLEMENTATIONS` maps each twin's name to ``"cython"`` or ``"python"``;
-:data:`REASONS` says why.  :data:`speedups` (public as ``fastsio.speedups``) is a
-read-only view of both.
+:data:`REASONS` says why.  The public, read-only report of both is the module
+:mod:`fastsio.speedups`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from types import MappingProxyType, ModuleType
+from types import ModuleType
 from typing import Any
 
 __all__ = (
@@ -38,11 +37,9 @@ __all__ = (
     "REASONS",
     "REQUIRE_EXTENSIONS",
     "SOURCES",
-    "Speedups",
     "bind",
     "compiled_module",
     "load",
-    "speedups",
 )
 
 #: True when the pure twins are forced (``FASTSIO_NO_EXTENSIONS`` set, or not CPython).
@@ -116,40 +113,3 @@ def bind(namespace: dict[str, Any], name: str, pure: str) -> None:
     namespace["__all__"] = names
     for attr in names:
         namespace[attr] = getattr(impl, attr)
-
-
-class Speedups(Mapping[str, str]):
-    """Which twin each hot module uses: ``fastsio.speedups["wsframe"]`` is
-    ``"cython"`` or ``"python"``; :attr:`reasons` says why, per twin.
-
-    A read-only view of :data:`IMPLEMENTATIONS` and :data:`REASONS`, complete once
-    ``fastsio`` is imported (every selector has run by then).
-    """
-
-    __slots__ = ()
-
-    def __getitem__(self, name: str) -> str:
-        return IMPLEMENTATIONS[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(IMPLEMENTATIONS)
-
-    def __len__(self) -> int:
-        return len(IMPLEMENTATIONS)
-
-    @property
-    def reasons(self) -> Mapping[str, str]:
-        """Twin name -> why that twin is in use (e.g. ``"FASTSIO_NO_EXTENSIONS is set"``)."""
-        return MappingProxyType(REASONS)
-
-    @property
-    def compiled(self) -> bool:
-        """True when every twin is the compiled one."""
-        return bool(IMPLEMENTATIONS) and all(v == "cython" for v in IMPLEMENTATIONS.values())
-
-    def __repr__(self) -> str:
-        return f"Speedups({IMPLEMENTATIONS!r})"
-
-
-#: The public report (``fastsio.speedups``).
-speedups = Speedups()

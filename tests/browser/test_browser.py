@@ -248,3 +248,59 @@ async def test_chat_demo_with_permessage_deflate_in_chromium(start_server: Any) 
     # events that came over a WebSocket came over one with the extension, for both protocols
     over_ws = [(eio, on) for eio, on in deflating if on]
     assert {eio for eio, _ in over_ws} == {3, 4}, deflating
+
+
+async def test_chat_demo_is_a_chat_in_chromium(start_server: Any) -> None:
+    """Verify the chat demo's pages as a chat: what the 4.8 page (``/``) and the article's
+    1.2.0 page (``/v1``) type reaches another participant (python-socketio's client in
+    ``/chat``), and what it types appears on both pages; on ``/``, ``/bye`` makes the status
+    say "disconnected (io server disconnect)", and typing again joins again ("connected")."""
+    import socketio
+
+    from examples.chat import app as chat_app
+
+    files = chat_app.static_files()
+    if "/static/socket.io.js" not in files or "/static/socket.io-1.2.0.js" not in files:
+        pytest.skip("examples/chat/node_modules lacks the clients: run `make demo-assets`")
+    url = await start_server(chat_app.create_app())
+    other = socketio.AsyncClient(reconnection=False)
+    heard: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    other.on("said", lambda who, text: heard.put_nowait((who, text)), namespace="/chat")
+    await other.connect(url, namespaces=["/chat"], transports=["websocket"])
+    from_python = "[...document.querySelectorAll('#messages li')].some(e => e.textContent.endsWith(': from python'))"
+    jobs = [
+        {"name": "/", "url": url + "/", "steps": [
+            {"op": "wait", "js": "document.getElementById('status').textContent === 'connected'"},
+            {"op": "fill", "sel": "#m", "text": "hello"},
+            {"op": "click", "sel": "form button"},
+            {"op": "waitText", "sel": "#messages li", "text": "ACK CALLBACK: recv hello"},
+            {"op": "wait", "js": from_python},
+            {"op": "fill", "sel": "#m", "text": "/bye"},
+            {"op": "click", "sel": "form button"},
+            {"op": "waitText", "sel": "#messages li", "text": "BYE: hello"},
+            {"op": "waitText", "sel": "#status", "text": "disconnected (io server disconnect)"},
+            {"op": "fill", "sel": "#m", "text": "again"},
+            {"op": "click", "sel": "form button"},
+            {"op": "waitText", "sel": "#messages li", "text": "ACK CALLBACK: recv again"},
+            {"op": "waitText", "sel": "#status", "text": "connected"},
+        ]},
+        {"name": "/v1", "url": url + "/v1", "steps": [
+            {"op": "fill", "sel": "#m", "text": "old client"},
+            {"op": "click", "sel": "form button"},
+            {"op": "waitText", "sel": "#messages li", "text": "ACK CALLBACK: recv old client"},
+            {"op": "wait", "js": from_python},
+        ]},
+    ]
+
+    async def participate() -> list[tuple[str, str]]:
+        got = [await asyncio.wait_for(heard.get(), 30) for _ in range(2)]
+        assert await other.call("msg", "from python", namespace="/chat", timeout=5) == "recv from python"
+        got.append(await asyncio.wait_for(heard.get(), 30))
+        return got
+
+    results, got = await asyncio.gather(run_browser(jobs), participate())
+    for page in ("/", "/v1"):
+        assert results[page]["ok"], json.dumps(results[page], indent=1, ensure_ascii=False)
+    assert sorted(text for _, text in got) == ["again", "hello", "old client"]
+    assert all(len(who) == 6 for who, _ in got)
+    await other.disconnect()

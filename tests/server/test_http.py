@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -801,8 +802,9 @@ def test_run_stops_on_signal(sig: int, cls: str) -> None:
             line = proc.stderr.readline()
             if not line:
                 break
-            if "listening on" in line:
-                port = int(line.rsplit(":", 1)[1])
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                port = int(found.group(1))
                 break
         assert port, "server did not start"
         import socket as socketlib
