@@ -82,7 +82,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="fastsio chat demo")
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="a host name the demo answers to (repeatable; default: localhost, 127.0.0.1, ::1 "
+        "and --host): any other Host header gets 400, so a DNS-rebinding page cannot reach it",
+    )
     args = parser.parse_args()
+    allowed_hosts = args.allowed_hosts or ["localhost", "127.0.0.1", "::1"]
+    if args.host not in ("0.0.0.0", "::", "") and args.host not in allowed_hosts:
+        allowed_hosts.append(args.host)
     shown = "localhost" if args.host in ("127.0.0.1", "localhost", "::1") else args.host
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not os.path.isdir(NODE_MODULES):
@@ -92,7 +103,7 @@ def main() -> None:
         f"http://{shown}:{args.port}/v1 (the article's page, socket.io-client 1.2.0); Ctrl-C stops it",
         flush=True,
     )
-    create_app().run(args.host, args.port)
+    create_app(allowed_hosts=allowed_hosts).run(args.host, args.port)
 
 
 if __name__ == "__main__":
