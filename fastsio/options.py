@@ -489,6 +489,18 @@ class EngineOptions:
         """Bytes a slow client may have waiting to be sent before it is
         disconnected.  An int >= 0; ``0`` (or ``None``): no limit.""",
     )
+    slow_consumer: str = _option(
+        "disconnect",
+        """What happens to a client over ``max_buffer_size`` (a slow consumer: its
+        WebSocket's transport still holds more than that, or more than that is queued
+        for its next long-polling GET): ``"disconnect"`` (reason ``"send buffer
+        full"``, logged), or ``"drop"``: it stays connected and the Socket.IO packets
+        sent to it are dropped, whole, until it has drained (a warning when that
+        starts; the heartbeat still goes, so a client that stopped reading is closed
+        by the ping timeout).  ``"drop"`` suits tickers, whose next packet replaces
+        the last; a dropped packet is not retried, and an ack it asked for never
+        comes.""",
+    )
     http_compression: bool = _option(
         True,
         """gzip or deflate long-polling responses of 1024 bytes or more to clients
@@ -597,6 +609,8 @@ class EngineOptions:
         buffer_size = self.max_buffer_size
         set_(self, "max_buffer_size", 0 if buffer_size is None else _check_size("max_buffer_size", buffer_size))
         set_(self, "http_compression", _check_bool("http_compression", self.http_compression))
+        if self.slow_consumer not in ("disconnect", "drop"):
+            raise ValueError(f"slow_consumer must be 'disconnect' or 'drop', not {self.slow_consumer!r}")
         for name in ("http_keep_alive_timeout", "http_request_timeout", "shutdown_timeout"):
             seconds = getattr(self, name)
             set_(self, name, 0.0 if seconds is None else _check_seconds(name, seconds))

@@ -961,8 +961,8 @@ class Client:
         """Send one encoded Socket.IO packet (text part, then attachments);
         ``compress=False``: never compressed (permessage-deflate)."""
         session = self.session
-        if session.state != OPEN:
-            return
+        if session.state != OPEN or session.congested:
+            return  # closed, or a slow consumer whose packets are dropped (slow_consumer="drop")
         for part in parts:
             if isinstance(part, str):
                 session.send(MESSAGE_PREFIX + part, compress)

@@ -40,6 +40,9 @@ class Session:
 
     __slots__ = ("ws", "last")
 
+    #: not a slow consumer (slow_consumer="drop")
+    congested = False
+
     def __init__(self, websocket: bool) -> None:
         self.ws = Sink() if websocket else None
         self.last: str | bytes | None = None

@@ -418,6 +418,7 @@ class Engine:
         if self.options.allow_request is None and not self.hooks:
             req.compact()  # no application code has seen the request yet
         session.max_queue = self.options.max_buffer_size
+        session.drop_when_full = self.options.slow_consumer == "drop"
         self.sessions[sid] = session
         if self.max_connections_per_ip:
             ip = _address(req)

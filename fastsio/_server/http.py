@@ -136,6 +136,7 @@ class Connection(FlowControl, asyncio.Protocol):
         options = app.options
         # max_buffer_size: bytes a slow client may have waiting before it is disconnected
         Outbox.__init__(self, flusher, options.max_buffer_size)
+        self.init_flow_control(options.slow_consumer)
         self.app = app
         self.loop = loop
         self.client: tuple[str, int] | None = None
@@ -490,7 +491,18 @@ class Connection(FlowControl, asyncio.Protocol):
         the 101 and what is sent on the WebSocket in this loop iteration leave in one
         write.  ``deflate``: the compressor when permessage-deflate was negotiated."""
         transport = self.transport
-        ws = cls(self.app, self.loop, self.flusher, self.limit, transport, self.client, handler, max_size, deflate)
+        ws = cls(
+            self.app,
+            self.loop,
+            self.flusher,
+            self.limit,
+            transport,
+            self.client,
+            handler,
+            max_size,
+            deflate,
+            self.app.options.slow_consumer,
+        )
         ws.paused = self.paused
         self.parser = None
         self.backlog = _NONE

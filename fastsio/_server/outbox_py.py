@@ -17,6 +17,10 @@ reach each from the others in C:
   recipient: a WebSocket session's connection gets the frames appended to its
   outbox, a polling session the encoded packets (``session.send``).
 
+A recipient that is a slow consumer with ``slow_consumer="drop"`` (a WebSocket
+outbox ``paused`` with ``drop_slow`` set; a polling session whose ``congested`` is true)
+is skipped: the whole packet, never some of its parts.
+
 Contract of an Outbox subclass (what the compiled twin relies on): ``overflow()``
 when the bytes waiting exceed ``limit`` (for a WebSocket: the bytes its transport
 holds, see :data:`HANDOFF_BYTES`; for HTTP: those queued in this iteration); ``send_frame(frame)`` for frames that
@@ -86,6 +90,7 @@ class Outbox:
         "ws_closing",
         "eio3",
         "deflate",
+        "drop_slow",
     )
 
     def __init__(self, flusher: Any, limit: int) -> None:
@@ -106,6 +111,9 @@ class Outbox:
         self.eio3 = False
         # permessage-deflate state when negotiated, else None
         self.deflate: Any = None
+        # slow_consumer="drop": while paused (the transport over ``limit``), the
+        # fan-out skips this connection (whole packets) instead of it being dropped
+        self.drop_slow = False
 
     def write(self, data: bytes) -> None:
         """Queue bytes; they leave with everything else written this loop iteration."""
@@ -208,9 +216,13 @@ def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) 
         else:
             ws = target.ws
             if ws is None:
+                if target.congested:
+                    continue  # slow_consumer="drop": over its queue's limit
                 for p in packets:
                     target.send(p)
                 continue
+        if isinstance(ws, Outbox) and ws.paused and ws.drop_slow:
+            continue  # slow_consumer="drop": its transport is over the limit
         if frames is None:
             frames = [
                 build_frame(OP_TEXT, p) if isinstance(p, str) else build_frame(OP_BINARY, p)

@@ -89,6 +89,7 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         max_size: the largest message accepted (bytes).
         deflate: the compressor when permessage-deflate was negotiated (the frame
             parser then inflates, with the parameters agreed).
+        slow_consumer: the policy over ``limit``: ``"disconnect"`` or ``"drop"``.
     """
 
     __slots__ = ("app", "loop", "frames", "handler")
@@ -107,8 +108,10 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         handler: WebSocketHandler | None,
         max_size: int,
         deflate: Deflater | None = None,
+        slow_consumer: str = "disconnect",
     ) -> None:
         Outbox.__init__(self, flusher, limit)
+        self.init_flow_control(slow_consumer)
         self.app = app
         self.loop = loop
         self.transport = transport

@@ -98,6 +98,7 @@ cdef class Outbox:
     cdef public bint ws_closing
     cdef public bint eio3
     cdef public object deflate
+    cdef public bint drop_slow
 
     def __init__(self, flusher, limit):
         self.transport = None
@@ -111,6 +112,7 @@ cdef class Outbox:
         self.ws_closing = False
         self.eio3 = False
         self.deflate = None
+        self.drop_slow = False
 
     cdef inline int _write(self, bytes data) except -1:
         # None, then the first chunk (bytes), then a bytearray holding every chunk:
@@ -242,11 +244,17 @@ def fanout(targets, parts, bint compress=True):
     for target in targets:
         if isinstance(target, Outbox):
             ws = target
+            if (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
+                continue  # slow_consumer="drop": its transport is over the limit
         else:
             ws = target.ws
             if ws is None:
+                if target.congested:
+                    continue  # slow_consumer="drop": over its queue's limit
                 for p in packets:
                     target.send(p)
+                continue
+            if isinstance(ws, Outbox) and (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
                 continue
         if frames is None:
             frames = [build_frame(_OP_TEXT, p) if isinstance(p, str) else build_frame(_OP_BINARY, p) for p in packets]

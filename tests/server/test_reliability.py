@@ -502,3 +502,108 @@ async def test_stop_refuses_new_sessions_and_gives_up_after_shutdown_timeout(
     finally:
         conn.close()
     assert_logged(logs, "did not come for what they were owed")
+
+
+# ------------------------------------------------------------------ A8: the slow-consumer policy
+
+
+async def stalled_ws(url: str) -> tuple[WSConn, socketlib.socket]:
+    """A Socket.IO connection over WebSocket with a tiny receive buffer, connected to
+    ``/``; the caller then stops reading from it."""
+    host, port = hostport(url)
+    sock = socketlib.socket()
+    sock.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    r, w = await asyncio.open_connection(sock=sock)
+    ws = WSConn(r, w)
+    await ws.send(
+        build_request(
+            "GET",
+            eio_path("/socket.io/", transport="websocket"),
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+    )
+    await ws.response_head()
+    assert str(await ws.recv()).startswith("0")
+    await ws.send_text("40")
+    assert str(await ws.recv()).startswith("40")
+    return ws, sock
+
+
+async def test_drop_policy_keeps_a_slow_websocket_and_drops_whole_packets(
+    start_server: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    """Verify slow_consumer="drop": a WebSocket client that stops reading while 10 MB of
+    binary events are sent to it stays connected, loses whole packets only (every
+    placeholder text frame is followed by its attachment), is logged once, and gets
+    what is sent after it drained."""
+    sio = fastsio.Server(ping_interval=30, slow_consumer="drop")
+    reasons: list[str] = []
+
+    @sio.on("disconnect")
+    def gone(socket: Any, reason: str) -> None:
+        reasons.append(reason)
+
+    url = await start_server(sio)
+    ws, sock = await stalled_ws(url)
+    try:
+        blob = b"\xab" * 2000
+        for i in range(5000):
+            sio.emit("b", i, blob)
+            if i % 500 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0.1)
+        assert reasons == []
+        assert_logged(logs, "dropping what is sent to it until it drains")
+        # read the backlog: whole packets only, in order; once the server says the
+        # connection drained, what it sends arrives again
+        seen: list[int] = []
+        sent_after = False
+        while True:
+            if not sent_after and any("drained" in r.getMessage() for r in logs.records):
+                sio.emit("after")
+                sent_after = True
+            msg = await ws.recv()
+            if msg == '42["after"]':
+                break
+            assert isinstance(msg, str) and msg.startswith('451-["b",'), msg
+            seen.append(json.loads(msg[4:])[1])
+            assert await ws.recv() == blob  # its attachment, right behind it
+        assert sent_after
+        assert seen == sorted(seen) and 0 < len(seen) < 5000, len(seen)
+        assert reasons == []
+    finally:
+        ws.close()
+        sock.close()
+
+
+async def test_drop_policy_keeps_a_slow_polling_client(start_server: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify slow_consumer="drop" over long-polling: packets past max_buffer_size
+    queued for the next GET are dropped whole (the session stays open, logged once),
+    the GET gets the first ones in order, and later packets go again."""
+    sio = fastsio.Server(ping_interval=30, slow_consumer="drop", max_buffer_size=10_000)
+    url = await start_server(sio)
+    path = "/socket.io/"
+    conn = await Conn.open(url)
+    try:
+        sid = (await polling_open(conn, path))["sid"]
+        assert (await conn.request("POST", eio_path(path, sid=sid), b"40")).status == 200
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body.startswith(b"40")
+        for i in range(100):
+            sio.emit("e", i, "z" * 500)
+        body = (await conn.request("GET", eio_path(path, sid=sid))).body
+        packets = body.split(b"\x1e")
+        numbers = [json.loads(p[2:])[1] for p in packets]
+        assert numbers == list(range(len(numbers))) and 10 <= len(numbers) < 100, len(numbers)
+        assert len(body) < 10_000 + 600
+        assert_logged(logs, "dropping what is sent to it until it polls")
+        sio.emit("after")
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body == b'42["after"]'
+    finally:
+        conn.close()

@@ -57,6 +57,9 @@ class FakeSession:
 
     __slots__ = ("log", "name", "ws")
 
+    #: not a slow consumer (slow_consumer="drop")
+    congested = False
+
     def __init__(
         self, log: list[Any], name: int, websocket: bool, fail: bool = False, threshold: int | None = None
     ) -> None:
@@ -214,6 +217,9 @@ def make_outbox(fanout: ModuleType, log: list[Any], flusher: Any, name: int, lim
 
 class Polling:
     """A polling Engine.IO session (``ws`` None)."""
+
+    #: not a slow consumer (slow_consumer="drop")
+    congested = False
 
     def __init__(self, log: list[Any], name: int) -> None:
         self.log = log

@@ -119,6 +119,11 @@ class WebSocketSink(Protocol):
     def writable(self) -> bool:
         """Whether a packet sent now leaves at once (nothing is waiting)."""
 
+    @property
+    def congested(self) -> bool:
+        """Its packets are being dropped: a slow consumer over ``max_buffer_size``
+        with ``slow_consumer="drop"``."""
+
 
 class PollSink(Protocol):
     """A pending long-polling GET (the I/O layer's HTTP connection)."""
@@ -205,6 +210,7 @@ class Session:
         "timer_slot",
         "max_queue",
         "queued",
+        "drop_when_full",
         "v3",
     )
 
@@ -253,6 +259,9 @@ class Session:
         # polling: bytes queued for the next GET, and the most allowed (0: no limit)
         self.max_queue = 0
         self.queued = 0
+        # over max_queue: drop packets (the layer above checks ``congested``) rather
+        # than close (the server's slow_consumer="drop")
+        self.drop_when_full = False
         # EIO3 sessions: the polling payload framing (an engineio.Eio3Codec), else None
         self.v3: Any = None
         owner.schedule(self, self.deadline)
@@ -280,9 +289,30 @@ class Session:
         if self.poll is not None and not self.upgrading:
             self._flush_poll()
         elif self.max_queue:
-            self.queued += len(encoded)
+            queued = self.queued
+            self.queued = queued + len(encoded)
             if self.queued > self.max_queue:
-                self.close("send buffer full", send_close=False)
+                if not self.drop_when_full:
+                    self.close("send buffer full", send_close=False)
+                elif queued <= self.max_queue:
+                    self.owner.log.warning(
+                        "session %s: %d bytes queued for its next GET, over max_buffer_size (%d); "
+                        "dropping what is sent to it until it polls (slow_consumer='drop')",
+                        self.sid,
+                        self.queued,
+                        self.max_queue,
+                    )
+
+    @property
+    def congested(self) -> bool:
+        """A slow consumer whose packets are being dropped (``slow_consumer="drop"``):
+        its WebSocket's transport holds more than ``max_buffer_size``, or more than
+        that is queued for its next GET.  The layer above drops whole packets then
+        (never some parts of one); the session's own packets (pings, CLOSE) still go."""
+        ws = self.ws
+        if ws is not None:
+            return bool(ws.congested)
+        return self.drop_when_full and self.queued > self.max_queue
 
     def writable(self) -> bool:
         """Whether a packet sent now leaves at once (what ``volatile`` emits need)."""
