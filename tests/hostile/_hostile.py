@@ -228,6 +228,8 @@ async def polling_open(conn: Conn, **query: str) -> str:
     r = await conn.request("GET", eio_path(**query))
     assert r.status == 200, r
     body = r.body
+    if body.startswith(b"___eio["):  # a JSONP script: ___eio[j]("<payload>");
+        body = json.loads(body[body.index(b"(") + 1 : -2]).encode()
     if query.get("EIO") == "3":
         # a v3 text payload "<length>:0{...}" (b64=1), or a JSONP script
         body = body[body.index(b":") + 1 :] if b":" in body[:12] else body
