@@ -9,7 +9,10 @@ Wire format (https://socket.io/docs/v4/socket-io-protocol/)::
 * BINARY_* packets carry ``N-`` and are followed by N binary messages; in the JSON,
   each binary value is replaced by ``{"_placeholder":true,"num":i}``.
 * The namespace is omitted for ``/``; it runs up to the first ``,`` (or the end).
-* The ack id is a run of digits.
+* The ack id is a run of digits, at most :data:`MAX_ACK_ID` (``2**53 - 1``, the
+  largest integer a JavaScript client can send exactly); a larger one (or a longer
+  run of digits: Python's ``int()`` refuses over 4300) is refused like any other
+  malformed packet, and so is an attachment count of more than 16 digits.
 
 Decoding validates like the reference parser (socket.io-parser): an unknown type,
 bad attachment count, JSON that does not parse, or a payload of the wrong shape
@@ -37,6 +40,7 @@ __all__ = (
     "CONNECT_ERROR",
     "DISCONNECT",
     "EVENT",
+    "MAX_ACK_ID",
     "RESERVED_EVENTS",
     "Packet",
     "SocketIOError",
@@ -55,6 +59,12 @@ ACK = 3
 CONNECT_ERROR = 4
 BINARY_EVENT = 5
 BINARY_ACK = 6
+
+#: The largest ack id accepted (JavaScript's ``Number.MAX_SAFE_INTEGER``): a client
+#: cannot make the server parse, keep and echo integers of thousands of digits.
+MAX_ACK_ID = 2**53 - 1
+# the most digits of an ack id or an attachment count (``MAX_ACK_ID`` has 16)
+_MAX_DIGITS = 16
 
 RESERVED_EVENTS = frozenset(
     ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
@@ -248,7 +258,7 @@ def decode(s: str, loads: Callable[[str], Any] | None = None) -> Packet:
     attachments = 0
     if type == BINARY_EVENT or type == BINARY_ACK:
         j = s.find("-", 1)
-        if j < 0 or not s[1:j].isdigit() or not s[1:j].isascii():
+        if j < 0 or j > _MAX_DIGITS + 1 or not s[1:j].isdigit() or not s[1:j].isascii():
             raise SocketIOError("illegal attachments")
         attachments = int(s[1:j])
         i = j + 1
@@ -266,7 +276,11 @@ def decode(s: str, loads: Callable[[str], Any] | None = None) -> Packet:
     while j < n and "0" <= s[j] <= "9":
         j += 1
     if j > i:
+        if j - i > _MAX_DIGITS:
+            raise SocketIOError("invalid ack id")
         id = int(s[i:j])
+        if id > MAX_ACK_ID:
+            raise SocketIOError("invalid ack id")
         i = j
     data = None
     if i < n:
