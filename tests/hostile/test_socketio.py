@@ -73,6 +73,9 @@ V5 = [
             ("nan", '["echo",NaN]'),
             ("infinity", '["echo",Infinity]'),
             ("minus-infinity", '["echo",-Infinity]'),
+            ("float-overflow", '["echo",1e999]'),
+            ("float-overflow-negative", '["echo",{"a":[-1E400]}]'),
+            ("float-overflow-digits", '["echo",' + "9" * 400 + ".5]"),
             ("trailing-junk", '["echo"]x'),
             ("bad-escape", '["echo","\\x41"]'),
             ("raw-control-char", '["echo","a\x01b"]'),
@@ -253,3 +256,13 @@ def test_codec_refuses_absurd_numbers(sio: Any, packet: str) -> None:
         sio.decode(packet)
     assert sio.decode(f'2{sio.MAX_ACK_ID}["x"]').id == 2**53 - 1
 
+
+
+@pytest.mark.parametrize("literal", ["1e999", "-1e400", "9" * 400 + ".5", "1.8e308"])
+def test_codec_refuses_float_overflow(sio: Any, literal: str) -> None:
+    """Verify both twins refuse a number that would become inf (before, it reached the
+    handler, and an ack or broadcast of it failed to encode: a traceback logged, the
+    ack lost), and keep large finite ones."""
+    with pytest.raises(sio.SocketIOError):
+        sio.decode(f'2["x",{literal}]')
+    assert sio.decode('2["x",1.7e308,-2.5e-320]').data == ["x", 1.7e308, -2.5e-320]

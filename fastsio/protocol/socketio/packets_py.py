@@ -15,8 +15,10 @@ Wire format (https://socket.io/docs/v4/socket-io-protocol/)::
   malformed packet, and so is an attachment count of more than 16 digits.
 
 Decoding validates like the reference parser (socket.io-parser): an unknown type,
-bad attachment count, JSON that does not parse, or a payload of the wrong shape
-for the type raises :class:`SocketIOError`, and the caller closes the connection.
+bad attachment count, JSON that does not parse (``NaN``, ``Infinity`` and numbers
+too large for a float, such as ``1e999``, included: they would be non-finite floats,
+which the encoder cannot write), or a payload of the wrong shape for the type
+raises :class:`SocketIOError`, and the caller closes the connection.
 
 Binary values are ``bytes`` (``bytearray`` and ``memoryview`` are accepted when encoding).
 
@@ -76,8 +78,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
+def _finite_float(literal: str) -> float:
+    # A number too large for a float (1e999) would become inf: refused as the constants
+    # are (JSON.parse gives Infinity, which JSON.stringify writes as null; our encoder
+    # cannot write it at all, so an app echoing a client's data would fail to encode).
+    value = float(literal)
+    if value - value != 0.0:
+        raise ValueError(f"number out of range {literal:.20}")
+    return value
+
+
 # The default JSON scanner (the C one on CPython), as json.loads uses it, but strict.
-_scan_once = json.JSONDecoder(parse_constant=_reject_constant).scan_once  # type: ignore[attr-defined]
+_scan_once = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_constant=_reject_constant, parse_float=_finite_float
+).scan_once
 
 
 class SocketIOError(ValueError):
