@@ -336,7 +336,15 @@ class Namespace:
                     sock.recovered = True
                     sock.restoring = kept
                     self.adapter.add_all(kept.sid, kept.rooms)
+                    self.log.debug("socket %s on %s: session recovered", sock.id, self.name)
                     return True
+        if pid is not None or offset is not None:
+            # a reconnection after expiry, or a forged / replayed pid or offset
+            self.log.debug(
+                "socket %s on %s: session %.40r at offset %.40r not recovered (unknown, expired, "
+                "already recovered, or an offset that is not ours); a new session",
+                sock.id, self.name, pid, offset,
+            )
         sock.pid = new_socket_id()
         return False
 

@@ -138,6 +138,10 @@ def make_server(**overrides: Any) -> tuple[fastsio.Server, list[str]]:
     def echo(sock: Any, *args: Any) -> Any:
         return args
 
+    @sio.on("news")
+    def news(sock: Any, n: Any) -> None:
+        sio.emit("news", n)
+
     @sio.on("disconnect")
     def gone(sock: Any, reason: str) -> None:
         disconnects.append(reason)
