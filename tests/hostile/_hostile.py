@@ -426,6 +426,8 @@ class Bystander:
         assert self.ws is not None
         await self.ws.send_text(f'42{n}["echo",{n},"{"b" * 64}"]')
         reply = await sio_reply(self.ws)
+        while isinstance(reply, str) and reply.startswith("2["):  # a broadcast: not ours
+            reply = await sio_reply(self.ws)
         assert reply == f'3{n}[{n},"{"b" * 64}"]', (n, reply)
 
     async def _loop(self) -> int:

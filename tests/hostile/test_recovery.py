@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
-from _hostile import Case, WSConn, assert_logged, eio_ws, params, sio_reply
+from _hostile import Bystander, Case, WSConn, assert_logged, eio_ws, params, sio_reply
 
 NOT_RECOVERED = "not recovered"
 
@@ -80,8 +80,12 @@ CASES = [
 
 
 @pytest.fixture
-async def recovery(serve: Any) -> Any:
-    return await serve(connection_state_recovery=True)
+async def recovery(serve: Any) -> AsyncIterator[Any]:
+    """A server with connection state recovery, and a bystander checked afterwards."""
+    served = await serve(connection_state_recovery=True)
+    bystander = await Bystander(served.url).start()
+    yield served
+    await bystander.stop()
 
 
 @pytest.mark.parametrize("case", params(CASES))

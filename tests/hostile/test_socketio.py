@@ -266,3 +266,38 @@ def test_codec_refuses_float_overflow(sio: Any, literal: str) -> None:
     with pytest.raises(sio.SocketIOError):
         sio.decode(f'2["x",{literal}]')
     assert sio.decode('2["x",1.7e308,-2.5e-320]').data == ["x", 1.7e308, -2.5e-320]
+
+
+#: rows of V5 sent over long-polling too (one POST each)
+POLLING = [
+    "type-7", "empty", "event-unconnected-namespace", "connect-second", "event-truncated", "reserved-connect",
+    "ack-id-9000-digits", "ack-id-2^64", "attachments-5000-digits", "event-float-overflow", "binary-not-expected",
+    "placeholder-num-out-of-range",
+]
+
+
+@pytest.mark.parametrize("case", params(c for c in V5 if c.id in POLLING))
+async def test_bad_socket_io_v5_over_polling(hostile: Any, logs: pytest.LogCaptureFixture, case: Case) -> None:
+    """Verify the same protocol errors over long-polling: the session is closed (its
+    GET gets the CLOSE packet, then the sid is unknown), logged."""
+    from _hostile import Conn, eio_path, polling_open
+
+    conn = await Conn.open(hostile.url)
+    try:
+        sid = await polling_open(conn)
+        assert (await conn.request("POST", eio_path(sid=sid), b"40")).status == 200
+        assert (await conn.request("GET", eio_path(sid=sid))).body.startswith(b"40{")
+        body = b"\x1e".join(
+            b"b" + __import__("base64").b64encode(m) if isinstance(m, bytes) else ("4" + m).encode() for m in case.data
+        )
+        assert (await conn.request("POST", eio_path(sid=sid), body)).status == 200
+        r = await conn.request("GET", eio_path(sid=sid))
+        assert r.status == 400 or r.body.endswith(b"1"), r
+    finally:
+        conn.close()
+    for _ in range(100):
+        if "parse error" in hostile.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert "parse error" in hostile.disconnects
+    assert_logged(logs, case.log)
