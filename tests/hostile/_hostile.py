@@ -118,12 +118,15 @@ def build_request(
     target: str,
     body: bytes = b"",
     headers: dict[str, str | None] | None = None,
-    host: str = "localhost",
+    host: str | None = "localhost",
 ) -> bytes:
     """The bytes of an HTTP/1.1 request with Content-Length (a header given as None is
     left out, ``Host`` included)."""
     hdrs: dict[str, str | None] = {"Host": host}
-    hdrs.update(headers or {})
+    for name, value in (headers or {}).items():
+        if name == "Host" and host is not None and value is not None:
+            name = "host"  # a second Host header
+        hdrs[name] = value
     if body or method in ("POST", "PUT"):
         hdrs.setdefault("Content-Length", str(len(body)))
     lines = [f"{method} {target} HTTP/1.1"]

@@ -112,6 +112,7 @@ OPTIONS: dict[str, Any] = {
     "max_http_buffer_size": MAX,
     "allow_eio3": True,
     "cors_allowed_origins": ["http://good.example"],
+    "allowed_hosts": ["localhost", "127.0.0.1", "::1"],
     "per_message_deflate": True,
 }
 

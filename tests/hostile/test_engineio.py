@@ -94,6 +94,13 @@ REQUESTS = [
         (403, 4),
         "origin 'http://evil.example' refused",
     ),
+    # --- Host trust (allowed_hosts: localhost, 127.0.0.1, ::1)
+    Case("host-evil-handshake", get({}), (400, None), "not in allowed_hosts", None, {"host": "evil.example"}),
+    Case("host-evil-post", post(b"4hi"), (400, None), "not in allowed_hosts", None, {"session": V4, "host": "evil.example"}),
+    Case("host-evil-poll", get({"sid": SID}), (400, None), "not in allowed_hosts", None, {"session": V4, "host": "evil.example"}),
+    Case("host-evil-v3-jsonp", get({}), (400, None), "not in allowed_hosts", None, {"host": "evil.example", "query": V3_JSONP}),
+    Case("host-ip-other", get({}), (400, None), "not in allowed_hosts", None, {"host": "127.0.0.2"}),
+    Case("host-evil-preflight", ("OPTIONS", {}, b"", {"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"}), (400, None), "not in allowed_hosts", None, {"host": "evil.example"}),
     # --- v4 POST payloads
     *[
         Case(f"v4-{name}", post(body), (400, 3), log, None, {"session": V4})
@@ -191,7 +198,7 @@ async def test_bad_engine_io_request(hostile: Any, logs: pytest.LogCaptureFixtur
             ws, data = await eio_ws(hostile.url)
             opened.append(ws)
             wsid = data["sid"]
-        q = {**case.extra.get("session", {})}
+        q = {**case.extra.get("session", case.extra.get("query", {}))}
         q.update({k: (v.replace(SID, sid).replace("{wsid}", wsid) if isinstance(v, str) else v) for k, v in query.items()})
         conn = await Conn.open(hostile.url)
         opened.append(conn)
@@ -201,7 +208,7 @@ async def test_bad_engine_io_request(hostile: Any, logs: pytest.LogCaptureFixtur
             opened.append(other)
             r = await other.request("GET", eio_path(**q))
         else:
-            r = await conn.request(method, eio_path(**q), body, headers=headers)
+            r = await conn.request(method, eio_path(**q), body, headers=headers, host=case.extra.get("host", "localhost"))
     finally:
         for c in opened:
             c.close()

@@ -39,6 +39,7 @@ from _hostile import (
 WS = eio_path(transport="websocket")
 BAD = "bad WebSocket handshake"
 ORIGIN = "WebSocket origin"
+HOST = "not in allowed_hosts"
 NO_LOG_ENGINE = NO_LOG + "the engine answers this Engine.IO error silently (Engine._error logs nothing)"
 
 # data: (target, header overrides, method); expect: (status, Engine.IO error code or None)
@@ -87,14 +88,16 @@ HANDSHAKES = [
     Case("origin-two", (WS, {"Origin": "http://good.example, http://evil.example"}), (403, 4), ORIGIN),
     Case("origin-localhost-https", (WS, {"Origin": "https://localhost"}), (403, 4), ORIGIN),
     Case("origin-schemeless-other", (WS, {"Origin": "evil.example"}), (403, 4), ORIGIN),
-    Case(
-        "origin-dns-rebinding",
-        (WS, {"Origin": "http://evil.example"}),
-        (403, 4),
-        ORIGIN,
-        "defect: issue 13 A9 (Host trust: Origin equal to an attacker's Host is accepted; allowed_hosts)",
-        {"host": "evil.example"},
-    ),
+    Case("origin-schemeless-other-port", (WS, {"Origin": "localhost:1"}), (403, 4), ORIGIN),
+    # Host trust (allowed_hosts: localhost, 127.0.0.1, ::1): a DNS-rebinding page sends
+    # Origin and Host both its own
+    Case("dns-rebinding", (WS, {"Origin": "http://evil.example"}), (400, None), HOST, None, {"host": "evil.example"}),
+    Case("host-evil-no-origin", (WS, {}), (400, None), HOST, None, {"host": "evil.example"}),
+    Case("host-suffix", (WS, {}), (400, None), HOST, None, {"host": "localhost.evil.example"}),
+    Case("host-userinfo", (WS, {}), (400, None), HOST, None, {"host": "localhost@evil.example"}),
+    Case("host-empty", (WS, {}), (400, None), HOST, None, {"host": ""}),
+    Case("host-missing", (WS, {}), (400, None), HOST, None, {"host": None}),
+    Case("host-two", (WS, {"Host": "evil.example"}), (400, None), HOST),
 ]
 
 
@@ -103,7 +106,9 @@ async def test_bad_websocket_handshake(hostile: Any, logs: pytest.LogCaptureFixt
     """Verify the row's status and error body, the end of the connection, and a log line."""
     target, headers, *method = case.data
     status, code = case.expect
-    data = build_request(method[0] if method else "GET", target, headers=ws_headers(**headers), host=case.extra.get("host", "localhost"))
+    data = build_request(
+        method[0] if method else "GET", target, headers=ws_headers(**headers), host=case.extra.get("host", "localhost")
+    )
     conn = await Conn.open(hostile.url)
     try:
         await conn.send(data)
