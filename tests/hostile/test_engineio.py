@@ -19,6 +19,7 @@ import pytest
 from _hostile import (
     NO_LOG,
     Case,
+    MissingLog,
     Conn,
     WSConn,
     assert_logged,
@@ -314,3 +315,35 @@ async def test_jsonp_index_sanitized(hostile: Any, case: Case) -> None:
     m = re.fullmatch(rb'___eio\[([0-9]*)\]\("(?:[^"\\]|\\.)*"\);', r.body)
     assert m is not None, r.body[:200]
     assert m.group(1) == case.expect.encode()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=MissingLog,
+    reason=NO_LOG + "a polling session whose queue passes max_buffer_size is closed ('send buffer full') "
+    "silently, where a WebSocket slow consumer logs a warning (Session.send)",
+)
+async def test_polling_client_that_never_polls(serve: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify a polling client that sends acked events but never GETs its answers is
+    bounded: once what waits for it passes ``max_buffer_size`` its session is closed
+    (the next POST gets 400 code 1), logged; a bystander loses nothing."""
+    from _hostile import Bystander
+
+    served = await serve(max_buffer_size=50_000)
+    bystander = await Bystander(served.url).start()
+    conn = await Conn.open(served.url)
+    try:
+        sid = await polling_open(conn)
+        assert (await conn.request("POST", eio_path(sid=sid), b"40")).status == 200
+        assert (await conn.request("GET", eio_path(sid=sid))).body.startswith(b"40{")
+        body = "\x1e".join(f'42{i}["echo","{"x" * 200}"]' for i in range(40)).encode()
+        for _ in range(50):  # 50 x 40 x 200 bytes: twice the bound
+            r = await conn.request("POST", eio_path(sid=sid), body)
+            if r.status != 200:
+                break
+        assert r.status == 400 and r.json()["code"] == 1, r
+    finally:
+        conn.close()
+    assert "send buffer full" in served.disconnects
+    await bystander.stop()
+    assert_logged(logs, "max_buffer_size")

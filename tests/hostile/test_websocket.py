@@ -10,6 +10,7 @@ the row's close code and log the protocol error.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import zlib
@@ -266,3 +267,25 @@ async def test_bad_deflate(hostile: Any, logs: pytest.LogCaptureFixture, case: C
     finally:
         ws.close()
     assert_logged(logs, case.log)
+
+
+async def test_ping_flood_without_reading(serve: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify a client that floods pings and never reads the pongs is dropped as a slow
+    consumer once they pass ``max_buffer_size`` (logged), not buffered without bound;
+    a bystander loses nothing."""
+    from _hostile import Bystander
+
+    served = await serve(max_buffer_size=100_000)
+    bystander = await Bystander(served.url).start()
+    ws = await sio_ws(served.url)
+    burst = frame(0x9, b"p" * 125) * 500
+    try:
+        for _ in range(2000):  # up to 125 MB of pongs
+            await asyncio.wait_for(ws.send(burst), 5)
+        raise AssertionError("the flooder was never dropped")
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        ws.close()
+    assert_logged(logs, "over max_buffer_size (100000); disconnecting")
+    await bystander.stop()
