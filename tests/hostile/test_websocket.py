@@ -289,3 +289,47 @@ async def test_ping_flood_without_reading(serve: Any, logs: pytest.LogCaptureFix
         ws.close()
     assert_logged(logs, "over max_buffer_size (100000); disconnecting")
     await bystander.stop()
+
+
+# ------------------------------------------------------------------ extension offers
+
+#: data: a Sec-WebSocket-Extensions offer no server may accept as is (RFC 7692 7.1);
+#: expect: the extension answered (None: declined, the connection goes uncompressed)
+OFFERS = [
+    Case("offer-window-7", "permessage-deflate; server_max_window_bits=7", None, ""),
+    Case("offer-window-16", "permessage-deflate; server_max_window_bits=16", None, ""),
+    Case("offer-window-junk", "permessage-deflate; server_max_window_bits=abc", None, ""),
+    Case("offer-client-window-0", "permessage-deflate; client_max_window_bits=0", None, ""),
+    Case("offer-duplicate-param", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", None, ""),
+    Case("offer-unknown-param", "permessage-deflate; x-bomb=1", None, ""),
+    Case("offer-value-on-flag", "permessage-deflate; server_no_context_takeover=1", None, ""),
+    Case("offer-garbage", ";;;,,,==\"\"\"", None, ""),
+    Case("offer-huge", "permessage-deflate; " + "x" * 8000, None, ""),
+    Case("offer-bad-then-good", "permessage-deflate; x=1, permessage-deflate", "permessage-deflate", ""),
+]
+
+
+@pytest.mark.parametrize("case", params(OFFERS))
+async def test_bad_extension_offer(hostile: Any, case: Case) -> None:
+    """Verify an unacceptable permessage-deflate offer is declined (RFC 7692: the
+    server answers without it), not answered with a broken agreement, and the
+    connection works uncompressed.  (Declined, not refused: no log line.)"""
+    conn = await Conn.open(hostile.url)
+    ws = WSConn(conn.reader, conn.writer)
+    try:
+        await ws.send(build_request("GET", WS, headers=ws_headers(**{"Sec-WebSocket-Extensions": case.data})))
+        head = (await ws.reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        assert head.startswith("http/1.1 101 "), head
+        answered = [line for line in head.split("\r\n") if line.startswith("sec-websocket-extensions:")]
+        if case.expect is None:
+            assert answered == [], answered
+        else:
+            assert answered and answered[0].split(":", 1)[1].strip().startswith(case.expect), answered
+        assert (await ws.recv())[:1] == "0"  # type: ignore[index]
+        await ws.send_text("40")
+        assert (await ws.recv())[:2] == "40"  # type: ignore[index]
+        if case.expect is None:
+            await ws.send_text('421["echo","plain"]')
+            assert await sio_reply(ws) == '31["plain"]'
+    finally:
+        ws.close()
