@@ -11,7 +11,8 @@
 * ``logs``: caplog at DEBUG for the ``fastsio`` logger hierarchy.
 * ``no_asyncio_errors`` (autouse): a test during which asyncio logged an error
   (an exception escaping a transport callback, "Fatal error on transport", a task
-  exception never retrieved) fails.
+  exception never retrieved) fails.  ``frozen_heap`` (autouse, per file) keeps the
+  full collection that needs cheap.
 
 Twins: a server runs the twins its process loaded, so the battery runs on the
 compiled twins under ``make test-compiled`` and on the pure ones under ``make
@@ -62,6 +63,20 @@ class _Collect(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frozen_heap() -> Iterator[None]:
+    """What exists when a test file starts leaves the collector's generations for the
+    file's run (``gc.freeze()``, undone after it): the full collection each test ends
+    with (see ``no_asyncio_errors``) then scans only what the test made, not the whole
+    interpreter (2 ms instead of 25)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)
