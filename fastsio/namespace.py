@@ -80,6 +80,9 @@ class Namespace:
         self._ack_id = 0
         # how many outgoing catch-all listeners exist on this namespace's sockets
         self._outgoing = 0
+        # CONNECTs being handled (middleware or connect handler running): a child
+        # namespace is not removed while one may still add a socket to it
+        self._pending = 0
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name!r} sockets={len(self.sockets)}>"
@@ -248,6 +251,7 @@ class Namespace:
         if not isinstance(auth, dict):
             auth = {}
         sock = Socket(self, client, auth)
+        self._pending += 1  # until _accept or _refuse
         steps = list(self.middlewares)
         recovery = self.recovery
         if recovery is not None and client.session.eio != 3:
@@ -336,7 +340,15 @@ class Namespace:
                     sock.recovered = True
                     sock.restoring = kept
                     self.adapter.add_all(kept.sid, kept.rooms)
+                    self.log.debug("socket %s on %s: session recovered", sock.id, self.name)
                     return True
+        if pid is not None or offset is not None:
+            # a reconnection after expiry, or a forged / replayed pid or offset
+            self.log.debug(
+                "socket %s on %s: session %.40r at offset %.40r not recovered (unknown, expired, "
+                "already recovered, or an offset that is not ours); a new session",
+                sock.id, self.name, pid, offset,
+            )
         sock.pid = new_socket_id()
         return False
 
@@ -351,8 +363,10 @@ class Namespace:
             self.adapter.delete_all(sock.id)
 
     def _refuse(self, client: Client, sock: Socket, exc: ConnectionRefused) -> None:
+        self._pending -= 1
         self._abandon(sock)
         client.end_connect(self.name)
+        self._cleanup()
         if client.session.eio == 3:
             # Socket.IO v4: an ERROR packet with the data, or else the message (as Node)
             client.send_parts(self.parser.encode(sio.CONNECT_ERROR, self.name, exc.data or exc.message))
@@ -360,9 +374,11 @@ class Namespace:
         client.send_parts(self.parser.encode(sio.CONNECT_ERROR, self.name, exc.payload()))
 
     def _accept(self, client: Client, sock: Socket) -> None:
+        self._pending -= 1
         queued = client.end_connect(self.name)
         if client.session.state != 1:  # the connection went away meanwhile
             self._abandon(sock)
+            self._cleanup()
             return
         sock.connected = True
         self.sockets[sock.id] = sock
@@ -391,13 +407,25 @@ class Namespace:
 
     def socket_closed(self, sock: Socket, reason: str) -> None:
         """``sock`` disconnected: run the disconnect handler, forget it (a child
-        namespace left empty goes away with ``cleanup_empty_child_namespaces``)."""
+        namespace left empty goes away with ``cleanup_empty_child_namespaces``, see
+        :meth:`_cleanup`)."""
         handler = self.handlers.get("disconnect")
         if handler is not None:
             self._run(sock, handler, (sock, reason), None)
         self.adapter.delete_all(sock.id)
         self.sockets.pop(sock.id, None)
-        if not self.sockets and self.parent is not None and self.options.cleanup_empty_child_namespaces:
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        """With ``cleanup_empty_child_namespaces``, remove this child of a dynamic
+        namespace once it has no socket and no CONNECT in progress (a refused or
+        abandoned CONNECT leaves nothing behind either)."""
+        if (
+            not self.sockets
+            and not self._pending
+            and self.parent is not None
+            and self.options.cleanup_empty_child_namespaces
+        ):
             self.server.remove_namespace(self)
 
     # ------------------------------------------------------------------ events

@@ -4,7 +4,9 @@
 
     {"/": "examples/chat/index.html", "/static/": "examples/chat/static"}
 
-A key ending in ``/`` maps a directory (no listing; ``..`` refused).  GET and HEAD only.
+A key ending in ``/`` maps a directory (no listing; a path that resolves outside it,
+through ``..``, an absolute part or a symbolic link, is refused: 404, logged on the
+connection's logger).  GET and HEAD only.
 """
 
 from __future__ import annotations
@@ -52,8 +54,19 @@ class StaticFiles:
                 return None
         return None
 
+    def outside(self, url_path: str) -> bool:
+        """Whether ``url_path`` falls under a mapped directory but resolves outside it
+        (what :meth:`resolve` refuses; a missing file inside is not outside)."""
+        for prefix, root in self.dirs:
+            if url_path.startswith(prefix):
+                full = os.path.realpath(os.path.join(root, url_path[len(prefix) :] or "index.html"))
+                return not full.startswith(root + os.sep)
+        return False
+
     def __call__(self, conn: Connection, req: Request, next_: Any = None) -> None:
         path = self.resolve(req.path)
+        if path is None and self.outside(req.path):
+            conn.log.info("request from %s for %.200r refused: outside the static directory", conn.client, req.path)
         if path is None or req.method not in ("GET", "HEAD"):
             if next_ is not None:
                 next_(conn, req)

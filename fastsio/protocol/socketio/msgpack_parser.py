@@ -8,7 +8,7 @@ the data, so there are no BINARY_EVENT/BINARY_ACK packets and no attachments.
 Decoding checks what the npm decoder checks (an integer type from CONNECT to
 CONNECT_ERROR, a string namespace, data of the right shape for the type, an integer
 id), and, like the JSON parser, refuses an EVENT without an event name or named
-after a reserved event.
+after a reserved event, and an id that is negative or over ``MAX_ACK_ID`` (2**53 - 1).
 
 From JavaScript, ``undefined`` (which notepack.io, the npm parser's msgpack, writes
 as ext type 0 with one zero byte) decodes to None, as JSON's ``null`` would, and
@@ -123,7 +123,7 @@ def decode(message: Any) -> Any:
         raise sio.SocketIOError("invalid payload")
     pid = packet.get("id")
     if pid is not None:
-        if not _integer(pid):
+        if not _integer(pid) or not 0 <= pid <= sio.MAX_ACK_ID:
             raise sio.SocketIOError("invalid packet id")
         pid = int(pid)
     return sio.Packet(ptype, nsp, data, pid, 0)

@@ -9,11 +9,16 @@ Wire format (https://socket.io/docs/v4/socket-io-protocol/)::
 * BINARY_* packets carry ``N-`` and are followed by N binary messages; in the JSON,
   each binary value is replaced by ``{"_placeholder":true,"num":i}``.
 * The namespace is omitted for ``/``; it runs up to the first ``,`` (or the end).
-* The ack id is a run of digits.
+* The ack id is a run of digits, at most :data:`MAX_ACK_ID` (``2**53 - 1``, the
+  largest integer a JavaScript client can send exactly); a larger one (or a longer
+  run of digits: Python's ``int()`` refuses over 4300) is refused like any other
+  malformed packet, and so is an attachment count of more than 16 digits.
 
 Decoding validates like the reference parser (socket.io-parser): an unknown type,
-bad attachment count, JSON that does not parse, or a payload of the wrong shape
-for the type raises :class:`SocketIOError`, and the caller closes the connection.
+bad attachment count, JSON that does not parse (``NaN``, ``Infinity`` and numbers
+too large for a float, such as ``1e999``, included: they would be non-finite floats,
+which the encoder cannot write), or a payload of the wrong shape for the type
+raises :class:`SocketIOError`, and the caller closes the connection.
 
 Binary values are ``bytes`` (``bytearray`` and ``memoryview`` are accepted when encoding).
 
@@ -37,6 +42,7 @@ __all__ = (
     "CONNECT_ERROR",
     "DISCONNECT",
     "EVENT",
+    "MAX_ACK_ID",
     "RESERVED_EVENTS",
     "Packet",
     "SocketIOError",
@@ -56,6 +62,12 @@ CONNECT_ERROR = 4
 BINARY_EVENT = 5
 BINARY_ACK = 6
 
+#: The largest ack id accepted (JavaScript's ``Number.MAX_SAFE_INTEGER``): a client
+#: cannot make the server parse, keep and echo integers of thousands of digits.
+MAX_ACK_ID = 2**53 - 1
+# the most digits of an ack id or an attachment count (``MAX_ACK_ID`` has 16)
+_MAX_DIGITS = 16
+
 RESERVED_EVENTS = frozenset(
     ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
 )
@@ -66,8 +78,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
+def _finite_float(literal: str) -> float:
+    # A number too large for a float (1e999) would become inf: refused as the constants
+    # are (JSON.parse gives Infinity, which JSON.stringify writes as null; our encoder
+    # cannot write it at all, so an app echoing a client's data would fail to encode).
+    value = float(literal)
+    if value - value != 0.0:
+        raise ValueError(f"number out of range {literal:.20}")
+    return value
+
+
 # The default JSON scanner (the C one on CPython), as json.loads uses it, but strict.
-_scan_once = json.JSONDecoder(parse_constant=_reject_constant).scan_once  # type: ignore[attr-defined]
+_scan_once = json.JSONDecoder(  # type: ignore[attr-defined]
+    parse_constant=_reject_constant, parse_float=_finite_float
+).scan_once
 
 
 class SocketIOError(ValueError):
@@ -248,7 +272,7 @@ def decode(s: str, loads: Callable[[str], Any] | None = None) -> Packet:
     attachments = 0
     if type == BINARY_EVENT or type == BINARY_ACK:
         j = s.find("-", 1)
-        if j < 0 or not s[1:j].isdigit() or not s[1:j].isascii():
+        if j < 0 or j > _MAX_DIGITS + 1 or not s[1:j].isdigit() or not s[1:j].isascii():
             raise SocketIOError("illegal attachments")
         attachments = int(s[1:j])
         i = j + 1
@@ -266,7 +290,11 @@ def decode(s: str, loads: Callable[[str], Any] | None = None) -> Packet:
     while j < n and "0" <= s[j] <= "9":
         j += 1
     if j > i:
+        if j - i > _MAX_DIGITS:
+            raise SocketIOError("invalid ack id")
         id = int(s[i:j])
+        if id > MAX_ACK_ID:
+            raise SocketIOError("invalid ack id")
         i = j
     data = None
     if i < n:
