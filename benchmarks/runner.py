@@ -81,6 +81,13 @@ IMPLEMENTATIONS: tuple[Impl, ...] = (
         {"FASTSIO_NO_EXTENSIONS": "1"},
     ),
     Impl(
+        "fastsio-uvicorn",
+        "fastsio inside uvicorn (fastsio.ASGIApp; uvloop, httptools, ws=auto), compiled twins",
+        "python",
+        ("-m", "benchmarks.servers.fastsio_uvicorn"),
+        {"FASTSIO_REQUIRE_EXTENSIONS": "1"},
+    ),
+    Impl(
         "python-socketio-uvicorn",
         "python-socketio 5 AsyncServer(async_mode='asgi') on uvicorn (uvloop, httptools)",
         "python",
@@ -356,13 +363,12 @@ def prepare_node(log: IO[str]) -> str | None:
     return None
 
 
-def prepare_python_socketio(install: bool, log: IO[str]) -> str | None:
+def prepare_python_socketio(install: bool, log: IO[str], socketio: bool = True) -> str | None:
     """uvicorn (and python-socketio) in this interpreter's environment; pip-installs them if allowed."""
-    missing = [
-        pkg
-        for mod, pkg in (("uvicorn", "uvicorn>=0.30"), ("socketio", "python-socketio>=5.11,<6"))
-        if importlib.util.find_spec(mod) is None
-    ]
+    wanted = [("uvicorn", "uvicorn>=0.30")]
+    if socketio:
+        wanted.append(("socketio", "python-socketio>=5.11,<6"))
+    missing = [pkg for mod, pkg in wanted if importlib.util.find_spec(mod) is None]
     if not missing:
         return None
     if not install:
@@ -429,8 +435,8 @@ def prepare(impl: Impl, install: bool, log: IO[str], facts: dict[str, Any] | Non
     cannot run, or None.  ``facts`` gets what the import check found (see check_python_server)."""
     if impl.runtime == "node":
         return prepare_node(log)
-    if impl.name == "python-socketio-uvicorn":
-        why = prepare_python_socketio(install, log)
+    if impl.name in ("python-socketio-uvicorn", "fastsio-uvicorn"):
+        why = prepare_python_socketio(install, log, socketio=impl.name == "python-socketio-uvicorn")
         if why:
             return why
     if impl.commit is not None and impl.root is not None:

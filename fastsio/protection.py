@@ -87,14 +87,16 @@ class RateLimit:
 
 
 class LogThrottle:
-    """Log a warning at most once per ``interval`` seconds per key, saying how many were
-    not logged in between (a flood of refusals must not flood the log too)."""
+    """Log a warning (or ``level``) at most once per ``interval`` seconds per key,
+    saying how many were not logged in between (a flood of refusals must not flood
+    the log too)."""
 
-    __slots__ = ("logger", "interval", "last", "suppressed")
+    __slots__ = ("logger", "interval", "level", "last", "suppressed")
 
-    def __init__(self, logger: logging.Logger, interval: float = 1.0) -> None:
+    def __init__(self, logger: logging.Logger, interval: float = 1.0, level: int = logging.WARNING) -> None:
         self.logger = logger
         self.interval = interval
+        self.level = level
         self.last: dict[str, float] = {}
         self.suppressed: dict[str, int] = {}
 
@@ -108,6 +110,6 @@ class LogThrottle:
         self.last[key] = now
         skipped = self.suppressed.pop(key, 0)
         if skipped:
-            self.logger.warning(msg + " (and %d more not logged)", *args, skipped)
+            self.logger.log(self.level, msg + " (and %d more not logged)", *args, skipped)
         else:
-            self.logger.warning(msg, *args)
+            self.logger.log(self.level, msg, *args)

@@ -7,6 +7,7 @@ import gc
 import inspect
 import logging
 import re
+import time
 from typing import Any, Awaitable, Callable, Iterable
 
 from ._handlers import Handler, spawn
@@ -16,6 +17,7 @@ from ._server.static import StaticFiles
 from .broadcast import BroadcastOperator
 from .namespace import Namespace, ParentNamespace
 from .options import ServerOptions, render_options
+from .protection import LogThrottle
 from .protocol.socketio import packets as sio
 from .protocol.engineio.session import OPEN, Session
 from .protocol.socketio.decoder import Decoder
@@ -81,6 +83,8 @@ class Server(Lifecycle):
             raise ValueError("a binary parser (msgpack) serves Socket.IO v5 clients only: not with allow_eio3")
         #: the decoder of incoming messages, shared by every connection
         self.decoder = Decoder(self.parser)
+        # refused CONNECTs are logged at most once a second (a flood must not flood the log)
+        self._refusals = LogThrottle(self.log, level=logging.INFO)
         self._sweeper: asyncio.TimerHandle | None = None
         self._running = False
         self._engine = self._new_engine(opts)
@@ -267,8 +271,16 @@ class Server(Lifecycle):
         self._invalid_namespace(client, name)
 
     def _invalid_namespace(self, client: Client, name: str) -> None:
-        self.log.info("connection %s: CONNECT to unknown namespace %.100r", client.session.sid, name)
-        client.send_parts(self.parser.encode(sio.CONNECT_ERROR, name, {"message": "Invalid namespace"}))
+        self._refusals.warn(
+            "namespace",
+            "connection %s: CONNECT to unknown namespace %.100r",
+            client.session.sid,
+            name,
+            now=time.monotonic(),
+        )
+        # Socket.IO v4 (socket.io 2.x) sends the message alone, v5 an object
+        payload: Any = "Invalid namespace" if client.session.eio == 3 else {"message": "Invalid namespace"}
+        client.send_parts(self.parser.encode(sio.CONNECT_ERROR, name, payload))
 
     def _connect_dynamic(self, client: Client, name: str, auth: Any, start: int) -> None:
         for i in range(start, len(self.parents)):

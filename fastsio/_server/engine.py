@@ -502,6 +502,7 @@ class Engine:
             return
         path = req.path
         if path != self.path and path != self.path_noslash:
+            self.log.info("upgrade request from %s refused: 404 Not Found (%.100r)", conn.client, path)
             conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found", close=True)
             return
         cors, allowed = self._cors(req)
@@ -597,6 +598,16 @@ class Engine:
         status: int = 400,
         upgrade: bool = False,
     ) -> None:
+        # one line per refused request; an unknown sid at DEBUG (every client of a
+        # restarted server sends one)
+        log = self.log.debug if code == eio.UNKNOWN_SID else self.log.info
+        log(
+            "%srequest from %s refused: %d %s",
+            "upgrade " if upgrade else "",
+            conn.client,
+            status,
+            message or eio.ERRORS.get(code, ""),
+        )
         headers = [("Content-Type", "application/json")]
         headers.extend(cors)
         conn.send_response(status, headers, eio.error_body(code, message), close=upgrade)

@@ -41,7 +41,7 @@ WS = eio_path(transport="websocket")
 BAD = "bad WebSocket handshake"
 ORIGIN = "WebSocket origin"
 HOST = "not in allowed_hosts"
-NO_LOG_ENGINE = NO_LOG + "the engine answers this Engine.IO error silently (Engine._error logs nothing)"
+NO_LOG_ENGINE = None  # fixed: Engine._error logs each refusal
 
 # data: (target, header overrides, method); expect: (status, Engine.IO error code or None)
 HANDSHAKES = [

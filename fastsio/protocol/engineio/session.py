@@ -293,6 +293,12 @@ class Session:
             self.queued = queued + len(encoded)
             if self.queued > self.max_queue:
                 if not self.drop_when_full:
+                    self.owner.log.warning(
+                        "session %s: %d bytes queued for its next GET, over max_buffer_size (%d); closing",
+                        self.sid,
+                        self.queued,
+                        self.max_queue,
+                    )
                     self.close("send buffer full", send_close=False)
                 elif queued <= self.max_queue:
                     self.owner.log.warning(
@@ -466,6 +472,9 @@ class Session:
             for encoded in queue:
                 probe.send(encoded)
         else:
+            self.owner.log.info(
+                "session %s: upgrade probe sent packet type %d out of turn; dropping the probe", self.sid, ptype
+            )
             self.drop_probe()
 
     def drop_probe(self) -> None:
