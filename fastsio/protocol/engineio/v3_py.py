@@ -45,7 +45,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastsio.protocol.engineio.packets import EngineIOError
+from fastsio.protocol.engineio.packets import EngineIOError, a2b_base64_strict
 
 __all__ = (
     "TEXT_PLAIN",
@@ -123,7 +123,7 @@ def _decode_text_packet(text: str) -> tuple[int, Any]:
         if len(text) < 2 or text[1] != "4":
             raise EngineIOError("invalid base64 packet")
         try:
-            return MESSAGE, binascii.a2b_base64(text[2:].encode("ascii"), strict_mode=True)
+            return MESSAGE, a2b_base64_strict(text[2:].encode("ascii"))
         except (binascii.Error, UnicodeEncodeError) as exc:
             raise EngineIOError("invalid base64 packet") from exc
     c = ord(text[0]) - 48

@@ -16,7 +16,7 @@ ext type 0 otherwise (a browser's ArrayBuffer or typed array) to ``bytes``, like
 ``bin`` of a Node Buffer; so a one-byte ArrayBuffer holding 0 arrives as None.
 A JavaScript Date (notepack writes it as fixext 8 of type 0) arrives as its 8 bytes.
 
-Needs the ``msgpack`` package (``pip install fastsio[msgpack]``), imported when this
+Needs the ``msgpack`` package (``pip install fastsio-server[msgpack]``), imported when this
 parser is first built.
 """
 
@@ -44,7 +44,7 @@ def _load() -> None:
         import msgpack
     except ImportError as exc:  # pragma: no cover - the msgpack extra is missing
         raise ImportError(
-            'parser="msgpack" needs the msgpack package: pip install "fastsio[msgpack]"'
+            'parser="msgpack" needs the msgpack package: pip install "fastsio-server[msgpack]"'
         ) from exc
     packer = msgpack.Packer(use_bin_type=True, autoreset=True, datetime=False)
     _packb = packer.pack
