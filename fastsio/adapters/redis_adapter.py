@@ -1,0 +1,810 @@
+"""The Redis adapter: a fastsio node as a member of a Node socket.io cluster on Redis,
+wire-compatible with ``@socket.io/redis-adapter`` 8.3 in classic mode (and the target
+of ``@socket.io/redis-emitter`` 5).
+
+``Server(adapter=RedisAdapter(url, key="socket.io"))``: :class:`RedisAdapter` is the
+factory the server calls once per namespace; it owns the two Redis connections of the
+process (redis-py's asyncio client, hiredis when installed): one that publishes and
+one subscriber, shared by every namespace, each of which has its own uid and channels
+(see :mod:`fastsio.adapters.redis_wire` for the formats).
+
+How it works:
+
+* The per-namespace :class:`RedisNamespaceAdapter` *is* a
+  :class:`~fastsio.adapters.MemoryAdapter` (rooms, the compiled fan-out, recovery):
+  a broadcast is encoded once and fanned out locally as on a single node, then its
+  ``[event, *args]`` is packed once (msgpack) and queued for Redis.  One writer task
+  sends the queue with pipelined PUBLISHes, in order; emits never wait for Redis.
+* One reader task reads the subscriber connection and hands each message to its
+  namespace's adapter, synchronously: a broadcast from another node is decoded once
+  and goes through the same local fan-out (a message on a room channel for a room
+  that has nobody here is dropped before it is decoded; our own broadcasts are
+  recognised by their first bytes and never decoded).  No task per message.
+* Requests (fetch sockets, all rooms, server-side emit, broadcast with acks, remote
+  join/leave/disconnect) are answered from the reader without awaiting anything; the
+  answers go out through the same queue.  A request of our own counts the nodes with
+  ``PUBSUB NUMSUB`` on the request channel, waits for ``count - 1`` answers, and
+  fails with :class:`~fastsio.AckTimeout` at ``requests_timeout``.
+* ``socketsJoin``/``socketsLeave``/``disconnectSockets`` made here are applied here at
+  once (by the broadcast operator) and published; our own echo is skipped by uid.
+* Failure policy: while Redis is unreachable, local delivery goes on; what should go
+  to the other nodes is dropped and counted (:attr:`RedisAdapter.dropped`), as is the
+  oldest queued message when the queue holds ``max_pending``.  The subscriber
+  reconnects with backoff (redis-py subscribes again) and logs it; a message that does
+  not decode or is not of this protocol is logged at debug level and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any, Callable
+
+from ..exceptions import AckTimeout
+from . import redis_wire as wire
+from .base import AdapterNamespace, RemoteSocket
+from .memory import MemoryAdapter
+
+__all__ = ("RedisAdapter", "RedisNamespaceAdapter")
+
+_REQUEST = 0
+_RESPONSE = 1
+_BATCH = 512
+
+
+def _import_redis() -> Any:
+    try:
+        import redis.asyncio as aioredis
+    except ImportError as exc:  # pragma: no cover - the redis extra installs it
+        raise ImportError("RedisAdapter and Emitter need redis-py: pip install 'fastsio[redis]'") from exc
+    return aioredis
+
+
+class RedisAdapter:
+    """The Redis adapter's factory: ``Server(adapter=RedisAdapter(...))``.
+
+    Args:
+        url: the Redis URL (``redis://host:port/db``, ``rediss://`` for TLS).
+        key: the channel prefix, the same on every node (Node's ``key``).
+        mode: ``"classic"`` (PUBLISH/PSUBSCRIBE, Node's ``createAdapter``).
+        requests_timeout: seconds a cluster request (fetch sockets, all rooms,
+            server-side emit with ack) waits for every node (Node's ``requestsTimeout``).
+        publish_on_specific_response_channel: answer a node's request on its own
+            response channel rather than the shared one (Node's option of that name;
+            every node listens on both).
+        max_pending: messages queued for Redis at most; beyond, the oldest is dropped.
+        redis_options: more keyword arguments for ``redis.asyncio.Redis.from_url``.
+
+    Attributes:
+        dropped: messages for the other nodes that were dropped (Redis unreachable,
+            queue full, or a payload that msgpack cannot encode).
+        published: messages published.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        key: str = "socket.io",
+        mode: str = "classic",
+        requests_timeout: float = 5.0,
+        publish_on_specific_response_channel: bool = False,
+        max_pending: int = 10_000,
+        **redis_options: Any,
+    ) -> None:
+        if mode != "classic":
+            raise ValueError(f"RedisAdapter mode {mode!r}: only 'classic' is available")
+        if not isinstance(key, str) or not key:
+            raise ValueError("RedisAdapter key must be a non-empty string")
+        if requests_timeout <= 0:
+            raise ValueError("requests_timeout must be positive")
+        self.url = url
+        self.key = key
+        self.mode = mode
+        self.requests_timeout = float(requests_timeout)
+        self.publish_on_specific_response_channel = publish_on_specific_response_channel
+        self.max_pending = max_pending
+        self.redis_options = redis_options
+        self.dropped = 0
+        self.published = 0
+        self.log: logging.Logger = logging.getLogger("fastsio")
+        # the namespace adapters subscribed (pattern -> adapter, channel -> (adapter, kind))
+        self._patterns: dict[bytes, RedisNamespaceAdapter] = {}
+        self._channels: dict[bytes, tuple[RedisNamespaceAdapter, int]] = {}
+        self._attached: list[RedisNamespaceAdapter] = []
+        # subscriptions waiting for Redis's confirmation
+        self._confirm: dict[bytes, asyncio.Future[None]] = {}
+        self._client: Any = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._queue: deque[tuple[bytes, bytes]] = deque()
+        self._wake: asyncio.Event | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._write_failing = False
+
+    def __repr__(self) -> str:
+        return f"<RedisAdapter {self.url!r} key={self.key!r} namespaces={len(self._attached)}>"
+
+    def __call__(self, namespace: AdapterNamespace) -> RedisNamespaceAdapter:
+        """The adapter of ``namespace`` (the server calls this once per namespace)."""
+        self.log = namespace.log
+        adapter = RedisNamespaceAdapter(self, namespace)
+        if self._client is not None:
+            # a namespace made while the server runs: subscribe now
+            task = asyncio.get_running_loop().create_task(adapter.open())
+            task.add_done_callback(self._opened)
+        return adapter
+
+    def _opened(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("redis adapter: a namespace could not subscribe", exc_info=task.exception())
+
+    @property
+    def client(self) -> Any:
+        """The publishing ``redis.asyncio.Redis`` client (None until connected)."""
+        return self._client
+
+    @property
+    def pending(self) -> int:
+        """Messages queued for Redis."""
+        return len(self._queue)
+
+    # ------------------------------------------------------------ connections
+    async def _connect(self) -> None:
+        aioredis = _import_redis()
+        client = aioredis.Redis.from_url(self.url, **self.redis_options)
+        try:
+            await client.ping()
+        except Exception:
+            await client.aclose()
+            raise
+        self._client = client
+        self._pubsub = client.pubsub(ignore_subscribe_messages=False)
+        self._wake = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def attach(self, adapter: RedisNamespaceAdapter) -> None:
+        """Subscribe ``adapter``'s channels (connecting first if needed); returns once
+        Redis confirmed every subscription."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._client is None:
+                await self._connect()
+        ch = adapter.channels
+        loop = asyncio.get_running_loop()
+        self._patterns[ch.pattern] = adapter
+        for name, kind in ((ch.request, _REQUEST), (ch.response, _RESPONSE), (ch.own_response, _RESPONSE)):
+            self._channels[name] = (adapter, kind)
+        waits = []
+        for name in (ch.pattern, ch.request, ch.response, ch.own_response):
+            fut: asyncio.Future[None] = loop.create_future()
+            self._confirm[name] = fut
+            waits.append(fut)
+        self._attached.append(adapter)
+        await self._pubsub.psubscribe(ch.pattern)
+        await self._pubsub.subscribe(ch.request, ch.response, ch.own_response)
+        if self._reader is None:
+            self._reader = loop.create_task(self._read_loop())
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), self.requests_timeout)
+        finally:
+            for name in (ch.pattern, ch.request, ch.response, ch.own_response):
+                self._confirm.pop(name, None)
+
+    async def detach(self, adapter: RedisNamespaceAdapter) -> None:
+        """Unsubscribe ``adapter``; the last one closes the connections."""
+        if adapter not in self._attached:
+            return
+        self._attached.remove(adapter)
+        ch = adapter.channels
+        self._patterns.pop(ch.pattern, None)
+        for name in (ch.request, ch.response, ch.own_response):
+            self._channels.pop(name, None)
+        if not self._attached:
+            await self._disconnect()
+            return
+        try:
+            await self._pubsub.punsubscribe(ch.pattern)
+            await self._pubsub.unsubscribe(ch.request, ch.response, ch.own_response)
+        except Exception as exc:
+            self.log.warning("redis adapter: unsubscribing %s failed: %s", adapter.nsp, exc)
+
+    async def _disconnect(self) -> None:
+        # let what is queued leave (briefly), then stop both tasks and close
+        for _ in range(100):
+            if not self._queue:
+                break
+            await asyncio.sleep(0.01)
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except BaseException:
+                    pass
+        self._reader = self._writer = None
+        self._wake = None
+        pubsub, client = self._pubsub, self._client
+        self._pubsub = self._client = None
+        self._queue.clear()
+        try:
+            if pubsub is not None:
+                await pubsub.aclose()
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    # ------------------------------------------------------------ publishing
+    def enqueue(self, channel: bytes, payload: bytes) -> None:
+        """Queue a PUBLISH (sent in order by the writer task; never blocks)."""
+        wake = self._wake
+        if wake is None:
+            self.dropped += 1
+            return
+        queue = self._queue
+        if len(queue) >= self.max_pending:
+            queue.popleft()
+            self.dropped += 1
+        queue.append((channel, payload))
+        wake.set()
+
+    async def _write_loop(self) -> None:
+        assert self._wake is not None
+        wake = self._wake
+        queue = self._queue
+        client = self._client
+        backoff = 0.05
+        while True:
+            await wake.wait()
+            wake.clear()
+            while queue:
+                n = min(len(queue), _BATCH)
+                batch = [queue.popleft() for _ in range(n)]
+                try:
+                    if n == 1:
+                        await client.publish(*batch[0])
+                    else:
+                        pipe = client.pipeline(transaction=False)
+                        for channel, payload in batch:
+                            pipe.publish(channel, payload)
+                        await pipe.execute()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.dropped += n
+                    if not self._write_failing:
+                        self._write_failing = True
+                        self.log.warning("redis adapter: publishing failed (%s); dropping remote messages", exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                if self._write_failing:
+                    self._write_failing = False
+                    backoff = 0.05
+                    self.log.warning("redis adapter: publishing again (%d messages dropped so far)", self.dropped)
+                self.published += n
+
+    # ------------------------------------------------------------ receiving
+    async def _read_loop(self) -> None:
+        pubsub = self._pubsub
+        backoff = 0.1
+        lost = False
+        while True:
+            try:
+                msg = await pubsub.get_message(timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not lost:
+                    self.log.warning("redis adapter: subscriber connection lost (%s); reconnecting", exc)
+                lost = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if lost:
+                lost = False
+                backoff = 0.1
+                self.log.warning("redis adapter: subscriber reconnected")
+            if msg is not None:
+                self._dispatch(msg)
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        try:
+            if kind == "pmessage":
+                adapter = self._patterns.get(msg["pattern"])
+                if adapter is not None:
+                    adapter.on_broadcast(msg["channel"], msg["data"])
+            elif kind == "message":
+                entry = self._channels.get(msg["channel"])
+                if entry is not None:
+                    if entry[1] == _REQUEST:
+                        entry[0].on_request(msg["data"])
+                    else:
+                        entry[0].on_response(msg["data"])
+            elif kind in ("subscribe", "psubscribe"):
+                fut = self._confirm.pop(msg["channel"], None)
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+        except Exception as exc:
+            self.log.debug("redis adapter: skipped a message on %r: %r", msg.get("channel"), exc)
+
+    async def numsub(self, channel: bytes) -> int:
+        """``PUBSUB NUMSUB channel``: how many subscriptions it has."""
+        if self._client is None:
+            return 0
+        result = await self._client.pubsub_numsub(channel)
+        return int(result[0][1]) if result else 0
+
+
+class _Request:
+    """One request of ours waiting for ``expected`` answers."""
+
+    __slots__ = ("expected", "responses", "future")
+
+    def __init__(self, expected: int, future: asyncio.Future[None]) -> None:
+        self.expected = expected
+        self.responses: list[dict[str, Any]] = []
+        self.future = future
+
+    def add(self, response: dict[str, Any]) -> None:
+        self.responses.append(response)
+        if len(self.responses) >= self.expected and not self.future.done():
+            self.future.set_result(None)
+
+
+class RedisNamespaceAdapter(MemoryAdapter):
+    """One namespace's member of the cluster: a :class:`MemoryAdapter` for the local
+    sockets that also publishes to, and answers, the other nodes (see the module).
+
+    Args:
+        factory: the :class:`RedisAdapter` (connections, options).
+        namespace: the namespace it serves.
+    """
+
+    clustered = True
+
+    def __init__(self, factory: RedisAdapter, namespace: AdapterNamespace) -> None:
+        super().__init__(namespace)
+        self.factory = factory
+        self.nsp = namespace.name
+        #: this node's uid in this namespace (6 random characters, as Node's)
+        self.uid = wire.new_uid()
+        self.channels = wire.Channels(factory.key, namespace.name, self.uid)
+        # what our own broadcasts start with: msgpack array(3), then the uid as str
+        self._own = b"\x93" + bytes((0xA0 | len(self.uid),)) + self.uid.encode()
+        self._requests: dict[str, _Request] = {}
+        self._ack_requests: dict[str, tuple[Callable[[int], None], Callable[[Any], None]]] = {}
+        self._opened = False
+
+    def __repr__(self) -> str:
+        return f"<RedisNamespaceAdapter {self.nsp!r} uid={self.uid!r}>"
+
+    # ------------------------------------------------------------ lifecycle
+    async def open(self) -> None:
+        """Subscribe this namespace's channels (a dynamic namespace's parent, which has
+        no sockets of its own, subscribes nothing: its children do)."""
+        if self._opened or not self.nsp.startswith("/"):
+            return
+        self._opened = True
+        try:
+            await self.factory.attach(self)
+        except BaseException:
+            self._opened = False
+            await self.factory.detach(self)
+            raise
+
+    async def shutdown(self) -> None:
+        """Unsubscribe (the last namespace closes the connections)."""
+        if self._opened:
+            self._opened = False
+            await self.factory.detach(self)
+
+    def close(self) -> None:
+        """The namespace is gone: unsubscribe."""
+        if self._opened:
+            task = asyncio.get_running_loop().create_task(self.shutdown())
+            task.add_done_callback(self.factory._opened)
+
+    # ------------------------------------------------------------ sending
+    def _publish_json(self, channel: bytes, body: dict[str, Any]) -> None:
+        self.factory.enqueue(channel, wire.dumps_json(body))
+
+    def publish(
+        self, data: list[Any], rooms: frozenset[str], except_rooms: frozenset[str], flags: dict[str, Any]
+    ) -> None:
+        """See :meth:`Adapter.publish`: ``[uid, packet, opts]`` on the namespace's
+        channel, or the room's when there is exactly one room."""
+        try:
+            payload = wire.pack(
+                [
+                    self.uid,
+                    {"type": 2, "data": data, "nsp": self.nsp},
+                    {"rooms": list(rooms), "except": list(except_rooms), "flags": wire.to_wire_flags(flags)},
+                ]
+            )
+        except Exception as exc:
+            self.factory.dropped += 1
+            self.namespace.log.error("redis adapter: cannot publish %r: %s", data[0] if data else None, exc)
+            return
+        self.factory.enqueue(self.channels.for_rooms(rooms), payload)
+
+    def publish_with_ack(
+        self,
+        data: list[Any],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+        flags: dict[str, Any],
+        on_count: Callable[[int], None],
+        on_ack: Callable[[Any], None],
+    ) -> Callable[[], None]:
+        """See :meth:`Adapter.publish_with_ack` (request type 7, msgpack)."""
+        rid = wire.new_uid()
+        try:
+            payload = wire.pack(
+                {
+                    "uid": self.uid,
+                    "requestId": rid,
+                    "type": wire.BROADCAST,
+                    "packet": {"type": 2, "data": data, "nsp": self.nsp},
+                    "opts": {"rooms": list(rooms), "except": list(except_rooms), "flags": wire.to_wire_flags(flags)},
+                }
+            )
+        except Exception as exc:
+            self.factory.dropped += 1
+            self.namespace.log.error("redis adapter: cannot publish %r: %s", data[0] if data else None, exc)
+            return _noop
+        self._ack_requests[rid] = (on_count, on_ack)
+        self.factory.enqueue(self.channels.request, payload)
+
+        def stop() -> None:
+            self._ack_requests.pop(rid, None)
+
+        return stop
+
+    async def server_count(self) -> int:
+        """See :meth:`Adapter.server_count` (``PUBSUB NUMSUB`` of the request channel;
+        1 when Redis cannot be asked)."""
+        try:
+            return max(1, await self.factory.numsub(self.channels.request))
+        except Exception as exc:
+            self.namespace.log.warning("redis adapter: PUBSUB NUMSUB failed: %s", exc)
+            return 1
+
+    async def _request(self, kind: int, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        count = await self.server_count()
+        if count <= 1:
+            return []
+        rid = wire.new_uid()
+        request = _Request(count - 1, asyncio.get_running_loop().create_future())
+        self._requests[rid] = request
+        self._publish_json(self.channels.request, {"uid": self.uid, "requestId": rid, "type": kind, **body})
+        try:
+            await asyncio.wait_for(asyncio.shield(request.future), self.factory.requests_timeout)
+        except asyncio.TimeoutError:
+            raise AckTimeout(
+                f"timeout reached while waiting for {what} response "
+                f"(only {len(request.responses)} responses received out of {count - 1})",
+                replies=list(request.responses),
+            ) from None
+        finally:
+            self._requests.pop(rid, None)
+        return request.responses
+
+    async def fetch_sockets(self, rooms: frozenset[str], except_rooms: frozenset[str]) -> list[RemoteSocket]:
+        """See :meth:`Adapter.fetch_sockets` (request type 5)."""
+        responses = await self._request(
+            wire.REMOTE_FETCH, {"opts": wire.wire_opts(rooms, except_rooms)}, "fetchSockets"
+        )
+        found: list[RemoteSocket] = []
+        for response in responses:
+            sockets = response.get("sockets")
+            if isinstance(sockets, list):
+                found.extend(RemoteSocket(self, s) for s in sockets if isinstance(s, dict))
+        return found
+
+    async def all_rooms(self) -> set[str]:
+        """See :meth:`Adapter.all_rooms` (request type 1)."""
+        rooms = self.all_local_rooms()
+        for response in await self._request(wire.ALL_ROOMS, {}, "allRooms"):
+            names = response.get("rooms")
+            if isinstance(names, list):
+                rooms.update(wire.room_name(r) for r in names)
+        return rooms
+
+    def remote_join(self, rooms: frozenset[str], except_rooms: frozenset[str], names: list[str]) -> None:
+        """See :meth:`Adapter.remote_join` (request type 2)."""
+        self._publish_json(
+            self.channels.request,
+            {"uid": self.uid, "type": wire.REMOTE_JOIN, "opts": wire.wire_opts(rooms, except_rooms), "rooms": names},
+        )
+
+    def remote_leave(self, rooms: frozenset[str], except_rooms: frozenset[str], names: list[str]) -> None:
+        """See :meth:`Adapter.remote_leave` (request type 3)."""
+        self._publish_json(
+            self.channels.request,
+            {"uid": self.uid, "type": wire.REMOTE_LEAVE, "opts": wire.wire_opts(rooms, except_rooms), "rooms": names},
+        )
+
+    def remote_disconnect(self, rooms: frozenset[str], except_rooms: frozenset[str], close: bool) -> None:
+        """See :meth:`Adapter.remote_disconnect` (request type 4)."""
+        self._publish_json(
+            self.channels.request,
+            {
+                "uid": self.uid,
+                "type": wire.REMOTE_DISCONNECT,
+                "opts": wire.wire_opts(rooms, except_rooms),
+                "close": bool(close),
+            },
+        )
+
+    def server_side_emit(self, nsp: str, event: str, args: tuple[Any, ...]) -> None:
+        """See :meth:`Adapter.server_side_emit` (request type 6)."""
+        self._publish_json(
+            self.channels.request, {"uid": self.uid, "type": wire.SERVER_SIDE_EMIT, "data": [event, *args]}
+        )
+
+    async def server_side_emit_with_ack(self, nsp: str, event: str, args: tuple[Any, ...]) -> list[Any]:
+        """See :meth:`Adapter.server_side_emit_with_ack` (request type 6 with a request
+        id; one reply per other node, each the first argument of its acknowledgement)."""
+        try:
+            responses = await self._request(wire.SERVER_SIDE_EMIT, {"data": [event, *args]}, "serverSideEmit")
+        except AckTimeout as exc:
+            replies = [r.get("data") for r in exc.replies]
+            raise AckTimeout(str(exc), replies=replies) from None
+        return [r.get("data") for r in responses]
+
+    # ------------------------------------------------------------ receiving
+    def _selection(self, opts: Any) -> tuple[set[str], set[str]]:
+        if not isinstance(opts, dict):
+            return set(), set()
+        rooms = opts.get("rooms")
+        excluded = opts.get("except")
+        return (
+            {wire.room_name(r) for r in rooms} if isinstance(rooms, list) else set(),
+            {wire.room_name(r) for r in excluded} if isinstance(excluded, list) else set(),
+        )
+
+    def _encode(self, event: str, args: tuple[Any, ...], ack_id: int | None = None) -> list[str | bytes]:
+        parser = self.namespace.parser
+        try:
+            parts: list[str | bytes] = parser.encode_event(self.nsp, event, args, ack_id)
+        except (TypeError, ValueError):
+            # a JavaScript Date (a datetime here) goes to clients as its ISO string
+            parts = parser.encode_event(self.nsp, event, tuple(wire.js_compatible(list(args))), ack_id)
+        return parts
+
+    @staticmethod
+    def _event(packet: Any) -> list[Any] | None:
+        if not isinstance(packet, dict) or packet.get("type", 2) not in (2, 5):
+            return None
+        data = packet.get("data")
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            return None
+        return data
+
+    def on_broadcast(self, channel: bytes, payload: bytes) -> None:
+        """A message on the broadcast pattern: deliver another node's broadcast here."""
+        if payload.startswith(self._own):
+            return  # our own, back from Redis
+        room = channel[len(self.channels.prefix) : -1]
+        if room and not self.has_room(room.decode("utf-8", "replace")):
+            return  # a room nobody here is in
+        msg = wire.load_msgpack(payload)
+        if not isinstance(msg, list) or len(msg) < 3 or msg[0] == self.uid:
+            return
+        packet, opts = msg[1], msg[2]
+        if not isinstance(packet, dict) or packet.get("nsp", "/") != self.nsp:
+            return
+        data = self._event(packet)
+        if data is None:
+            return
+        rooms, except_rooms = self._selection(opts)
+        flags = wire.from_wire_flags(opts.get("flags") if isinstance(opts, dict) else None)
+        self.deliver(data[0], tuple(data[1:]), rooms, except_rooms, flags)
+
+    def deliver(
+        self, event: str, args: tuple[Any, ...], rooms: set[str], except_rooms: set[str], flags: dict[str, Any]
+    ) -> int:
+        """Broadcast ``event`` to this node's selected sockets (what another node
+        published): encoded once, the outgoing catch-all listeners told, fanned out
+        by :meth:`MemoryAdapter.broadcast`; with connection state recovery the packet
+        gets an offset and is kept, as a local broadcast would."""
+        ns = self.namespace
+        parts = None
+        if self._recovery is not None and not flags.get("volatile"):
+            offset = self.next_offset()
+            if offset is not None:
+                parts = self._encode(event, (*args, offset))
+                self.store(offset, parts, frozenset(rooms), frozenset(except_rooms))
+        if parts is None:
+            parts = self._encode(event, args)
+        if ns.has_outgoing():
+            sockets = ns.sockets
+            for sid in self.sockets(rooms, except_rooms):
+                sock = sockets.get(sid)
+                if sock is not None:
+                    ns.notify_outgoing(sock, event, args)
+        return self.broadcast(parts, rooms, except_rooms, flags)
+
+    def _respond(self, request: dict[str, Any], body: dict[str, Any], binary: bool = False) -> None:
+        channel = self.channels.response
+        uid = request.get("uid")
+        if self.factory.publish_on_specific_response_channel and isinstance(uid, str):
+            channel = f"{self.factory.key}-response#{self.nsp}#{uid}#".encode()
+        payload = wire.pack(body) if binary else wire.dumps_json(body)
+        self.factory.enqueue(channel, payload)
+
+    def _describe(self, sid: str) -> dict[str, Any] | None:
+        sock = self.namespace.sockets.get(sid)
+        if sock is None:
+            return None
+        hs = sock.handshake
+        return {
+            "id": sid,
+            "handshake": {
+                "headers": dict(hs.headers),
+                "time": hs.time,
+                "address": hs.address,
+                "xdomain": hs.xdomain,
+                "secure": hs.secure,
+                "issued": hs.issued,
+                "url": hs.url,
+                "query": dict(hs.query),
+                "auth": hs.auth,
+            },
+            "rooms": [sid, *(r for r in self.socket_rooms(sid) if r != sid)],
+            "data": sock.data,
+        }
+
+    def on_request(self, payload: bytes) -> None:
+        """A message on the request channel (every node's requests, ours included)."""
+        request = wire.loads(payload)
+        if not isinstance(request, dict):
+            return
+        kind = request.get("type")
+        rid = request.get("requestId")
+        if kind == wire.BROADCAST:
+            if rid not in self._ack_requests:
+                self._broadcast_with_ack(request)
+        elif kind == wire.SERVER_SIDE_EMIT:
+            if request.get("uid") != self.uid:
+                self._server_side(request)
+        elif kind in (wire.REMOTE_JOIN, wire.REMOTE_LEAVE, wire.REMOTE_DISCONNECT):
+            self._remote_membership(kind, request)
+        elif rid in self._requests:
+            return  # our own request
+        elif kind == wire.REMOTE_FETCH:
+            rooms, except_rooms = self._selection(request.get("opts"))
+            found = [self._describe(sid) for sid in self.sockets(rooms, except_rooms)]
+            self._respond(request, {"requestId": rid, "sockets": [s for s in found if s is not None]})
+        elif kind == wire.ALL_ROOMS:
+            self._respond(request, {"requestId": rid, "rooms": list(self.all_local_rooms())})
+        elif kind == wire.SOCKETS:
+            names = request.get("rooms")
+            rooms = {wire.room_name(r) for r in names} if isinstance(names, list) else set()
+            self._respond(request, {"requestId": rid, "sockets": self.sockets(rooms, set())})
+
+    def _remote_membership(self, kind: int, request: dict[str, Any]) -> None:
+        if "opts" not in request:
+            # the legacy single-socket form (8.x never sends it): act and answer
+            sid = request.get("sid")
+            if not isinstance(sid, str) or sid not in self.namespace.sockets:
+                return
+            if kind == wire.REMOTE_JOIN:
+                self.add_all(sid, [wire.room_name(request.get("room"))])
+            elif kind == wire.REMOTE_LEAVE:
+                self.delete(sid, wire.room_name(request.get("room")))
+            else:
+                self.namespace.sockets[sid].disconnect(bool(request.get("close")))
+            self._respond(request, {"requestId": request.get("requestId")})
+            return
+        if request.get("uid") == self.uid:
+            return  # ours: applied when it was made
+        rooms, except_rooms = self._selection(request.get("opts"))
+        selected = self.sockets(rooms, except_rooms)
+        if kind == wire.REMOTE_DISCONNECT:
+            close = bool(request.get("close"))
+            sockets = self.namespace.sockets
+            for sid in selected:
+                sock = sockets.get(sid)
+                if sock is not None:
+                    sock.disconnect(close)
+            return
+        raw = request.get("rooms")
+        names = [wire.room_name(r) for r in raw] if isinstance(raw, list) else []
+        for sid in selected:
+            if kind == wire.REMOTE_JOIN:
+                self.add_all(sid, names)
+            else:
+                for name in names:
+                    self.delete(sid, name)
+
+    def _server_side(self, request: dict[str, Any]) -> None:
+        data = request.get("data")
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            return
+        rid = request.get("requestId")
+        ack: Callable[[Any], None] | None = None
+        if rid is not None:
+            answered: list[bool] = []
+
+            def ack(value: Any) -> None:
+                if answered:
+                    return
+                answered.append(True)
+                # always on the shared response channel, as Node
+                self.factory.enqueue(
+                    self.channels.response,
+                    wire.dumps_json({"type": wire.SERVER_SIDE_EMIT, "requestId": rid, "data": value}),
+                )
+
+        self.namespace.server_side_event(data[0], data[1:], ack)
+
+    def _broadcast_with_ack(self, request: dict[str, Any]) -> None:
+        data = self._event(request.get("packet"))
+        rid = request.get("requestId")
+        if data is None or rid is None:
+            return
+        opts = request.get("opts")
+        rooms, except_rooms = self._selection(opts)
+        flags = wire.from_wire_flags(opts.get("flags") if isinstance(opts, dict) else None)
+        ns = self.namespace
+        sockets = ns.sockets
+        targets = [sockets[sid] for sid in self.sockets(rooms, except_rooms) if sid in sockets]
+        ack_id = ns.next_ack_id()
+        parts = self._encode(data[0], tuple(data[1:]), ack_id)
+        # the count first (JSON), then each client's first ack argument (msgpack)
+        self._respond(request, {"type": wire.BROADCAST_CLIENT_COUNT, "requestId": rid, "clientCount": len(targets)})
+        if not targets:
+            return
+
+        def on_ack(*reply: Any) -> None:
+            self._respond(
+                request,
+                {"type": wire.BROADCAST_ACK, "requestId": rid, "packet": reply[0] if reply else None},
+                binary=True,
+            )
+
+        compress = flags.get("compress", True)
+        if ns.has_outgoing():
+            for sock in targets:
+                ns.notify_outgoing(sock, data[0], tuple(data[1:]))
+        for sock in targets:
+            sock.expect_ack(ack_id, on_ack)
+            sock.send_packet(parts, compress)
+        timeout = flags.get("timeout") or self.factory.requests_timeout
+
+        def forget() -> None:
+            for sock in targets:
+                sock.forget_ack(ack_id)
+
+        asyncio.get_running_loop().call_later(timeout, forget)
+
+    def on_response(self, payload: bytes) -> None:
+        """A message on a response channel (the shared one or ours)."""
+        response = wire.loads(payload)
+        if not isinstance(response, dict):
+            return
+        rid = response.get("requestId")
+        kind = response.get("type")
+        if kind == wire.BROADCAST_CLIENT_COUNT or kind == wire.BROADCAST_ACK:
+            callbacks = self._ack_requests.get(rid)  # type: ignore[arg-type]
+            if callbacks is None:
+                return
+            if kind == wire.BROADCAST_CLIENT_COUNT:
+                count = response.get("clientCount")
+                callbacks[0](count if isinstance(count, int) else 0)
+            else:
+                callbacks[1](response.get("packet"))
+            return
+        request = self._requests.get(rid)  # type: ignore[arg-type]
+        if request is not None:
+            request.add(response)
+
+
+def _noop() -> None:
+    return None
