@@ -106,6 +106,9 @@ rl.on("line", async (line) => {
       adapter: createAdapter(pub, sub, { key: msg.key, requestsTimeout: msg.requestsTimeout || 5000 }),
     });
     for (const nsp of msg.namespaces || []) io.of(nsp);
+    // the adapters subscribe without waiting; commands on one connection are answered in
+    // order, so once this one is confirmed, theirs are too (the node counts as a member)
+    await sub.subscribe("__ready__", () => {});
     await new Promise((r) => http.listen(0, "127.0.0.1", r));
     ctx.io = io;
     ctx.port = http.address().port;
