@@ -36,36 +36,65 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[tuple[str, int]]:
-    """A redis-server of its own on 127.0.0.1 (no persistence); ``(url, port)``."""
+class RedisProcess:
+    """A redis-server of its own on 127.0.0.1:``port`` (no persistence)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                pytest.fail(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait(5)
+        self.proc = None
+
+
+def _redis_process() -> RedisProcess:
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed: `make redis` installs it (make test does)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"redis-server did not start on port {port}")
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", port
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        proc.kill()
+    return RedisProcess(_free_port())
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[tuple[str, int]]:
+    """A redis-server for the session; ``(url, port)``."""
+    redis = _redis_process()
+    redis.start()
+    yield redis.url, redis.port
+    redis.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisProcess]:
+    """A redis-server of this test's own (to stop and restart), started."""
+    redis = _redis_process()
+    redis.start()
+    yield redis
+    redis.stop()
 
 
 @pytest.fixture

@@ -100,6 +100,7 @@ rl.on("line", async (line) => {
     const pub = createClient({ url: msg.redis });
     const sub = pub.duplicate();
     const emitterClient = pub.duplicate();
+    for (const c of [pub, sub, emitterClient]) c.on("error", () => {}); // reconnects by itself
     await Promise.all([pub.connect(), sub.connect(), emitterClient.connect()]);
     const http = createServer();
     const io = new Server(http, {
