@@ -38,7 +38,12 @@ class NodeMember:
 
     @classmethod
     async def start(
-        cls, redis_url: str, key: str, namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000
+        cls,
+        redis_url: str,
+        key: str,
+        namespaces: tuple[str, ...] = ("/",),
+        requests_timeout: int = 5000,
+        specific_responses: bool = False,
     ) -> NodeMember:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
@@ -51,7 +56,8 @@ class NodeMember:
             limit=1 << 24,
         )
         assert proc.stdin is not None and proc.stdout is not None
-        config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout}
+        config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout,
+                  "publishOnSpecificResponseChannel": specific_responses}
         proc.stdin.write(json.dumps(config).encode() + b"\n")
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ready = json.loads(line)

@@ -114,11 +114,13 @@ async def fastsio_node(
 ) -> Callable[..., Awaitable[tuple[fastsio.Server, str]]]:
     """Start a fastsio node on the test's Redis and prefix: ``(server, url)``."""
 
-    async def start(namespaces: tuple[str, ...] = (), requests_timeout: float = 5.0, **options: Any
-                    ) -> tuple[fastsio.Server, str]:
-        server = fastsio.Server(
-            adapter=fastsio.adapters.RedisAdapter(redis_url, key=key, requests_timeout=requests_timeout), **options
+    async def start(namespaces: tuple[str, ...] = (), requests_timeout: float = 5.0,
+                    specific_responses: bool = False, **options: Any) -> tuple[fastsio.Server, str]:
+        adapter = fastsio.adapters.RedisAdapter(
+            redis_url, key=key, requests_timeout=requests_timeout,
+            publish_on_specific_response_channel=specific_responses,
         )
+        server = fastsio.Server(adapter=adapter, **options)
         for nsp in namespaces:
             server.of(nsp)
         url = await start_server(server)
@@ -132,8 +134,10 @@ async def node_member(redis_url: str, key: str) -> AsyncIterator[Callable[..., A
     """Start Node socket.io members on the test's Redis and prefix."""
     started: list[NodeMember] = []
 
-    async def start(namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000) -> NodeMember:
-        member = await NodeMember.start(redis_url, key, namespaces, requests_timeout)
+    async def start(
+        namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000, specific_responses: bool = False
+    ) -> NodeMember:
+        member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses)
         started.append(member)
         return member
 

@@ -3,7 +3,8 @@
 // tests/cluster (node_member.py).
 //
 //   node node_member.mjs        then, on stdin, one JSON line per command:
-//   {"redis": URL, "key": PREFIX, "requestsTimeout": MS, "namespaces": ["/", "/chat"]}   first: start
+//   {"redis": URL, "key": PREFIX, "requestsTimeout": MS, "namespaces": ["/", "/chat"],
+//    "publishOnSpecificResponseChannel": BOOL}                                     first: start
 //   {"id": N, "code": "...js...", "args": {...}}        then: run `code` as the body of an async
 //                                                       function of (ctx, args); its result is printed
 //
@@ -104,7 +105,11 @@ rl.on("line", async (line) => {
     await Promise.all([pub.connect(), sub.connect(), emitterClient.connect()]);
     const http = createServer();
     const io = new Server(http, {
-      adapter: createAdapter(pub, sub, { key: msg.key, requestsTimeout: msg.requestsTimeout || 5000 }),
+      adapter: createAdapter(pub, sub, {
+        key: msg.key,
+        requestsTimeout: msg.requestsTimeout || 5000,
+        publishOnSpecificResponseChannel: !!msg.publishOnSpecificResponseChannel,
+      }),
     });
     for (const nsp of msg.namespaces || []) io.of(nsp);
     // the adapters subscribe without waiting; commands on one connection are answered in

@@ -224,3 +224,24 @@ async def test_request_timeouts(fastsio_node: Any, node_member: Any, redis_url: 
     # the silent member left: everything completes again
     assert await server.of("/").adapter.server_count() == 2
     assert len(await server.fetch_sockets()) == 1
+
+
+@pytest.mark.parametrize("side", ["node", "fastsio"])
+async def test_specific_response_channels(fastsio_node: Any, node_member: Any, side: str) -> None:
+    """``publishOnSpecificResponseChannel`` on one side: the answers come on the
+    requester's own channel (serverSideEmit acks still on the shared one)."""
+    server, url = await fastsio_node(specific_responses=side == "fastsio")
+    node = await node_member(specific_responses=side == "node")
+    server.on_server_side("ping-srv", lambda n: {"pong": "py", "n": n})
+    await node.eval("ctx.io.on('ping-srv', (n, cb) => cb({pong: 'node', n}))")
+    sid_c = await node.connect("c1", url)
+    sid_n = await node.connect("n1", node.url)
+    assert {s.id for s in await server.fetch_sockets()} == {sid_c, sid_n}
+    assert set(await node.eval("return (await ctx.io.fetchSockets()).map(s => s.id)")) == {sid_c, sid_n}
+    assert await server.of("/").adapter.all_rooms() == {sid_c, sid_n}
+    assert set(await node.eval("return [...await ctx.io.of('/').adapter.allRooms()]")) == {sid_c, sid_n}
+    assert await server.server_side_emit_with_ack("ping-srv", 1) == [{"pong": "node", "n": 1}]
+    assert await node.eval("return await ctx.io.serverSideEmitWithAck('ping-srv', 2)") == [{"pong": "py", "n": 2}]
+    assert sorted(await server.timeout(5).emit_with_ack("ask")) == ["ack-from-c1", "ack-from-n1"]
+    assert sorted(await node.eval("return await ctx.io.timeout(5000).emitWithAck('ask')")) == [
+        "ack-from-c1", "ack-from-n1"]
