@@ -212,7 +212,8 @@ class BroadcastOperator(Generic[S]):
         raises :class:`AckTimeout` whose ``replies`` holds the replies that arrived.
         With a cluster adapter, the other nodes' sockets are selected too: it waits for
         each node's count of the clients it reached, then for their replies (a remote
-        client's reply is its first ack argument, as Node forwards it).
+        client's reply is its first ack argument, as Node forwards it); without any
+        timeout set, the adapter's ``requests_timeout`` bounds the wait.
         """
         ns = self.namespace
         adapter = ns.adapter
@@ -256,6 +257,9 @@ class BroadcastOperator(Generic[S]):
             sock.send_packet(parts, compress)
         stop: Callable[[], None] | None = None
         if nodes > 0:
+            if timeout is None:
+                # a node that never answers must not hold this forever
+                timeout = adapter.requests_timeout
             wire_flags = dict(flags)
             if timeout is not None:
                 wire_flags["timeout"] = timeout

@@ -227,6 +227,9 @@ class Adapter:
     #: whether other nodes may exist behind this adapter (a cluster adapter); False:
     #: every operation is local and the cluster methods below are no-ops
     clustered = False
+    #: how long a cluster request waits for the other nodes (seconds; None: no cluster);
+    #: also the wait of a broadcast ``emit_with_ack`` across the cluster without ``timeout``
+    requests_timeout: float | None = None
 
     def __init__(self, namespace: AdapterNamespace) -> None:
         self.namespace = namespace

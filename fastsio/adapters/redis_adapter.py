@@ -374,6 +374,7 @@ class RedisNamespaceAdapter(MemoryAdapter):
         #: this node's uid in this namespace (6 random characters, as Node's)
         self.uid = wire.new_uid()
         self.channels = wire.Channels(factory.key, namespace.name, self.uid)
+        self.requests_timeout = factory.requests_timeout
         # what our own broadcasts start with: msgpack array(3), then the uid as str
         self._own = b"\x93" + bytes((0xA0 | len(self.uid),)) + self.uid.encode()
         self._requests: dict[str, _Request] = {}
