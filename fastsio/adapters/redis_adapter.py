@@ -1,6 +1,7 @@
 """The Redis adapter: a fastsio node as a member of a Node socket.io cluster on Redis,
 wire-compatible with ``@socket.io/redis-adapter`` 8.3 in classic mode (and the target
-of ``@socket.io/redis-emitter`` 5).
+of ``@socket.io/redis-emitter`` 5), or in sharded mode (``createShardedAdapter``:
+SPUBLISH/SSUBSCRIBE, Redis 7+, :class:`ShardedNamespaceAdapter`).
 
 ``Server(adapter=RedisAdapter(url, key="socket.io"))``: :class:`RedisAdapter` is the
 factory the server calls once per namespace; it owns the two Redis connections of the
@@ -39,17 +40,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..exceptions import AckTimeout
 from . import redis_wire as wire
 from .base import AdapterNamespace, RemoteSocket
 from .memory import MemoryAdapter
 
-__all__ = ("RedisAdapter", "RedisNamespaceAdapter")
+__all__ = ("RedisAdapter", "RedisNamespaceAdapter", "ShardedNamespaceAdapter")
 
 _REQUEST = 0
 _RESPONSE = 1
+_SHARDED = 2
 _BATCH = 512
 
 
@@ -67,7 +69,12 @@ class RedisAdapter:
     Args:
         url: the Redis URL (``redis://host:port/db``, ``rediss://`` for TLS).
         key: the channel prefix, the same on every node (Node's ``key``).
-        mode: ``"classic"`` (PUBLISH/PSUBSCRIBE, Node's ``createAdapter``).
+        mode: ``"classic"`` (PUBLISH/PSUBSCRIBE, Node's ``createAdapter``) or
+            ``"sharded"`` (SPUBLISH/SSUBSCRIBE, Redis 7+, Node's
+            ``createShardedAdapter``; ``key`` is its ``channelPrefix``).
+        subscription_mode: sharded mode's ``subscriptionMode``, the same on every
+            node: ``"dynamic"`` (a channel per room, socket ids excepted),
+            ``"dynamic-private"`` (socket ids too) or ``"static"`` (one channel).
         requests_timeout: seconds a cluster request (fetch sockets, all rooms,
             server-side emit with ack) waits for every node (Node's ``requestsTimeout``).
         publish_on_specific_response_channel: answer a node's request on its own
@@ -88,13 +95,16 @@ class RedisAdapter:
         *,
         key: str = "socket.io",
         mode: str = "classic",
+        subscription_mode: str = "dynamic",
         requests_timeout: float = 5.0,
         publish_on_specific_response_channel: bool = False,
         max_pending: int = 10_000,
         **redis_options: Any,
     ) -> None:
-        if mode != "classic":
-            raise ValueError(f"RedisAdapter mode {mode!r}: only 'classic' is available")
+        if mode not in ("classic", "sharded"):
+            raise ValueError(f"RedisAdapter mode {mode!r}: 'classic' or 'sharded'")
+        if subscription_mode not in wire.SUBSCRIPTION_MODES:
+            raise ValueError(f"subscription_mode {subscription_mode!r}: one of {wire.SUBSCRIPTION_MODES}")
         if not isinstance(key, str) or not key:
             raise ValueError("RedisAdapter key must be a non-empty string")
         if requests_timeout <= 0:
@@ -102,6 +112,8 @@ class RedisAdapter:
         self.url = url
         self.key = key
         self.mode = mode
+        self.subscription_mode = subscription_mode
+        self._sharded = mode == "sharded"
         self.requests_timeout = float(requests_timeout)
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
         self.max_pending = max_pending
@@ -123,6 +135,9 @@ class RedisAdapter:
         self._wake: asyncio.Event | None = None
         self._connecting: asyncio.Lock | None = None
         self._write_failing = False
+        # sharded mode's room channels to (un)subscribe, in order, by one task
+        self._room_ops: deque[tuple[bool, bytes]] = deque()
+        self._room_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<RedisAdapter {self.url!r} key={self.key!r} namespaces={len(self._attached)}>"
@@ -130,7 +145,11 @@ class RedisAdapter:
     def __call__(self, namespace: AdapterNamespace) -> RedisNamespaceAdapter:
         """The adapter of ``namespace`` (the server calls this once per namespace)."""
         self.log = namespace.log
-        adapter = RedisNamespaceAdapter(self, namespace)
+        adapter: RedisNamespaceAdapter
+        if self._sharded:
+            adapter = ShardedNamespaceAdapter(self, namespace)
+        else:
+            adapter = RedisNamespaceAdapter(self, namespace)
         if self._client is not None:
             # a namespace made while the server runs: subscribe now
             task = asyncio.get_running_loop().create_task(adapter.open())
@@ -173,25 +192,31 @@ class RedisAdapter:
         async with self._connecting:
             if self._client is None:
                 await self._connect()
-        ch = adapter.channels
+        patterns, channels = adapter.subscriptions()
         loop = asyncio.get_running_loop()
-        self._patterns[ch.pattern] = adapter
-        for name, kind in ((ch.request, _REQUEST), (ch.response, _RESPONSE), (ch.own_response, _RESPONSE)):
+        for name in patterns:
+            self._patterns[name] = adapter
+        for name, kind in channels:
             self._channels[name] = (adapter, kind)
+        names = [*patterns, *(name for name, _ in channels)]
         waits = []
-        for name in (ch.pattern, ch.request, ch.response, ch.own_response):
+        for name in names:
             fut: asyncio.Future[None] = loop.create_future()
             self._confirm[name] = fut
             waits.append(fut)
         self._attached.append(adapter)
-        await self._pubsub.psubscribe(ch.pattern)
-        await self._pubsub.subscribe(ch.request, ch.response, ch.own_response)
+        if patterns:
+            await self._pubsub.psubscribe(*patterns)
+        if self._sharded:
+            await self._pubsub.ssubscribe(*(name for name, _ in channels))
+        else:
+            await self._pubsub.subscribe(*(name for name, _ in channels))
         if self._reader is None:
             self._reader = loop.create_task(self._read_loop())
         try:
             await asyncio.wait_for(asyncio.gather(*waits), self.requests_timeout)
         finally:
-            for name in (ch.pattern, ch.request, ch.response, ch.own_response):
+            for name in names:
                 self._confirm.pop(name, None)
 
     async def detach(self, adapter: RedisNamespaceAdapter) -> None:
@@ -199,16 +224,22 @@ class RedisAdapter:
         if adapter not in self._attached:
             return
         self._attached.remove(adapter)
-        ch = adapter.channels
-        self._patterns.pop(ch.pattern, None)
-        for name in (ch.request, ch.response, ch.own_response):
+        patterns, channels = adapter.subscriptions()
+        for name in patterns:
+            self._patterns.pop(name, None)
+        names = [name for name, _ in channels]
+        for name in names:
             self._channels.pop(name, None)
         if not self._attached:
             await self._disconnect()
             return
         try:
-            await self._pubsub.punsubscribe(ch.pattern)
-            await self._pubsub.unsubscribe(ch.request, ch.response, ch.own_response)
+            if patterns:
+                await self._pubsub.punsubscribe(*patterns)
+            if self._sharded:
+                await self._pubsub.sunsubscribe(*names)
+            else:
+                await self._pubsub.unsubscribe(*names)
         except Exception as exc:
             self.log.warning("redis adapter: unsubscribing %s failed: %s", adapter.nsp, exc)
 
@@ -218,14 +249,15 @@ class RedisAdapter:
             if not self._queue:
                 break
             await asyncio.sleep(0.01)
-        for task in (self._reader, self._writer):
+        for task in (self._reader, self._writer, self._room_task):
             if task is not None:
                 task.cancel()
                 try:
                     await task
                 except BaseException:
                     pass
-        self._reader = self._writer = None
+        self._reader = self._writer = self._room_task = None
+        self._room_ops.clear()
         self._wake = None
         pubsub, client = self._pubsub, self._client
         self._pubsub = self._client = None
@@ -257,6 +289,7 @@ class RedisAdapter:
         queue = self._queue
         client = self._client
         backoff = 0.05
+        publish = "spublish" if self._sharded else "publish"
         while True:
             await wake.wait()
             wake.clear()
@@ -265,11 +298,12 @@ class RedisAdapter:
                 batch = [queue.popleft() for _ in range(n)]
                 try:
                     if n == 1:
-                        await client.publish(*batch[0])
+                        await getattr(client, publish)(*batch[0])
                     else:
                         pipe = client.pipeline(transaction=False)
+                        command = getattr(pipe, publish)
                         for channel, payload in batch:
-                            pipe.publish(channel, payload)
+                            command(channel, payload)
                         await pipe.execute()
                 except asyncio.CancelledError:
                     raise
@@ -314,7 +348,11 @@ class RedisAdapter:
     def _dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         try:
-            if kind == "pmessage":
+            if kind == "smessage":
+                entry = self._channels.get(msg["channel"])
+                if entry is not None:
+                    entry[0].on_message(msg["channel"], msg["data"])
+            elif kind == "pmessage":
                 adapter = self._patterns.get(msg["pattern"])
                 if adapter is not None:
                     adapter.on_broadcast(msg["channel"], msg["data"])
@@ -325,7 +363,7 @@ class RedisAdapter:
                         entry[0].on_request(msg["data"])
                     else:
                         entry[0].on_response(msg["data"])
-            elif kind in ("subscribe", "psubscribe"):
+            elif kind in ("subscribe", "psubscribe", "ssubscribe"):
                 fut = self._confirm.pop(msg["channel"], None)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
@@ -333,11 +371,44 @@ class RedisAdapter:
             self.log.debug("redis adapter: skipped a message on %r: %r", msg.get("channel"), exc)
 
     async def numsub(self, channel: bytes) -> int:
-        """``PUBSUB NUMSUB channel``: how many subscriptions it has."""
+        """``PUBSUB NUMSUB channel`` (sharded: ``SHARDNUMSUB``): how many subscriptions
+        it has."""
         if self._client is None:
             return 0
-        result = await self._client.pubsub_numsub(channel)
+        if self._sharded:
+            result = await self._client.pubsub_shardnumsub(channel)
+        else:
+            result = await self._client.pubsub_numsub(channel)
         return int(result[0][1]) if result else 0
+
+    def room_channel(self, adapter: RedisNamespaceAdapter, channel: bytes, subscribe: bool) -> None:
+        """Sharded mode: (un)subscribe a room channel of ``adapter`` (queued: one task
+        applies them in order)."""
+        if self._pubsub is None:
+            return
+        if subscribe:
+            self._channels[channel] = (adapter, _SHARDED)
+        self._room_ops.append((subscribe, channel))
+        if self._room_task is None:
+            self._room_task = asyncio.get_running_loop().create_task(self._room_loop())
+
+    async def _room_loop(self) -> None:
+        ops = self._room_ops
+        try:
+            while ops and self._pubsub is not None:
+                subscribe, channel = ops.popleft()
+                try:
+                    if subscribe:
+                        await self._pubsub.ssubscribe(channel)
+                    else:
+                        entry = self._channels.get(channel)
+                        if entry is not None and entry[1] == _SHARDED:
+                            del self._channels[channel]
+                        await self._pubsub.sunsubscribe(channel)
+                except Exception as exc:
+                    self.log.warning("redis adapter: (un)subscribing %r failed: %s", channel, exc)
+        finally:
+            self._room_task = None
 
 
 class _Request:
@@ -384,6 +455,14 @@ class RedisNamespaceAdapter(MemoryAdapter):
     def __repr__(self) -> str:
         return f"<RedisNamespaceAdapter {self.nsp!r} uid={self.uid!r}>"
 
+    def subscriptions(self) -> tuple[list[bytes], list[tuple[bytes, int]]]:
+        """What this namespace listens to: patterns, and channels with their kind."""
+        ch = self.channels
+        return [ch.pattern], [(ch.request, _REQUEST), (ch.response, _RESPONSE), (ch.own_response, _RESPONSE)]
+
+    def on_message(self, channel: bytes, payload: bytes) -> None:
+        """A sharded-mode message (not in classic mode)."""
+
     # ------------------------------------------------------------ lifecycle
     async def open(self) -> None:
         """Subscribe this namespace's channels (a dynamic namespace's parent, which has
@@ -411,6 +490,9 @@ class RedisNamespaceAdapter(MemoryAdapter):
             task.add_done_callback(self.factory._opened)
 
     # ------------------------------------------------------------ sending
+    def _new_request_id(self) -> str:
+        return wire.new_uid()
+
     def _publish_json(self, channel: bytes, body: dict[str, Any]) -> None:
         self.factory.enqueue(channel, wire.dumps_json(body))
 
@@ -475,14 +557,17 @@ class RedisNamespaceAdapter(MemoryAdapter):
             self.namespace.log.warning("redis adapter: PUBSUB NUMSUB failed: %s", exc)
             return 1
 
+    def _send_request(self, kind: int, rid: str, body: dict[str, Any]) -> None:
+        self._publish_json(self.channels.request, {"uid": self.uid, "requestId": rid, "type": kind, **body})
+
     async def _request(self, kind: int, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
         count = await self.server_count()
         if count <= 1:
             return []
-        rid = wire.new_uid()
+        rid = self._new_request_id()
         request = _Request(count - 1, asyncio.get_running_loop().create_future())
         self._requests[rid] = request
-        self._publish_json(self.channels.request, {"uid": self.uid, "requestId": rid, "type": kind, **body})
+        self._send_request(kind, rid, body)
         try:
             await asyncio.wait_for(asyncio.shield(request.future), self.factory.requests_timeout)
         except asyncio.TimeoutError:
@@ -705,20 +790,27 @@ class RedisNamespaceAdapter(MemoryAdapter):
             return
         if request.get("uid") == self.uid:
             return  # ours: applied when it was made
-        rooms, except_rooms = self._selection(request.get("opts"))
-        selected = self.sockets(rooms, except_rooms)
         if kind == wire.REMOTE_DISCONNECT:
-            close = bool(request.get("close"))
-            sockets = self.namespace.sockets
-            for sid in selected:
-                sock = sockets.get(sid)
-                if sock is not None:
-                    sock.disconnect(close)
-            return
-        raw = request.get("rooms")
+            self.apply_disconnect(request.get("opts"), bool(request.get("close")))
+        else:
+            self.apply_rooms(request.get("opts"), request.get("rooms"), kind == wire.REMOTE_JOIN)
+
+    def apply_disconnect(self, opts: Any, close: bool) -> None:
+        """Another node's ``disconnectSockets``: disconnect the selected sockets here."""
+        rooms, except_rooms = self._selection(opts)
+        sockets = self.namespace.sockets
+        for sid in self.sockets(rooms, except_rooms):
+            sock = sockets.get(sid)
+            if sock is not None:
+                sock.disconnect(close)
+
+    def apply_rooms(self, opts: Any, raw: Any, join: bool) -> None:
+        """Another node's ``socketsJoin`` (``join``) or ``socketsLeave`` of the rooms
+        ``raw``: applied to the selected sockets here."""
+        rooms, except_rooms = self._selection(opts)
         names = [wire.room_name(r) for r in raw] if isinstance(raw, list) else []
-        for sid in selected:
-            if kind == wire.REMOTE_JOIN:
+        for sid in self.sockets(rooms, except_rooms):
+            if join:
                 self.add_all(sid, names)
             else:
                 for name in names:
@@ -746,11 +838,29 @@ class RedisNamespaceAdapter(MemoryAdapter):
         self.namespace.server_side_event(data[0], data[1:], ack)
 
     def _broadcast_with_ack(self, request: dict[str, Any]) -> None:
-        data = self._event(request.get("packet"))
         rid = request.get("requestId")
-        if data is None or rid is None:
+        if rid is None:
             return
-        opts = request.get("opts")
+
+        def count(n: int) -> None:
+            # the count first (JSON), then each client's first ack argument (msgpack)
+            self._respond(request, {"type": wire.BROADCAST_CLIENT_COUNT, "requestId": rid, "clientCount": n})
+
+        def ack(value: Any) -> None:
+            self._respond(request, {"type": wire.BROADCAST_ACK, "requestId": rid, "packet": value}, binary=True)
+
+        self.deliver_with_ack(request.get("packet"), request.get("opts"), count, ack)
+
+    def deliver_with_ack(
+        self, packet: Any, opts: Any, count: Callable[[int], None], ack: Callable[[Any], None]
+    ) -> None:
+        """Another node's broadcast that wants acknowledgements: send it to this node's
+        selected sockets with an ack id of ours, ``count(n)`` at once, then ``ack(value)``
+        with each client's first ack argument (until ``flags.timeout``, or the
+        requests timeout)."""
+        data = self._event(packet)
+        if data is None:
+            return
         rooms, except_rooms = self._selection(opts)
         flags = wire.from_wire_flags(opts.get("flags") if isinstance(opts, dict) else None)
         ns = self.namespace
@@ -758,17 +868,12 @@ class RedisNamespaceAdapter(MemoryAdapter):
         targets = [sockets[sid] for sid in self.sockets(rooms, except_rooms) if sid in sockets]
         ack_id = ns.next_ack_id()
         parts = self._encode(data[0], tuple(data[1:]), ack_id)
-        # the count first (JSON), then each client's first ack argument (msgpack)
-        self._respond(request, {"type": wire.BROADCAST_CLIENT_COUNT, "requestId": rid, "clientCount": len(targets)})
+        count(len(targets))
         if not targets:
             return
 
         def on_ack(*reply: Any) -> None:
-            self._respond(
-                request,
-                {"type": wire.BROADCAST_ACK, "requestId": rid, "packet": reply[0] if reply else None},
-                binary=True,
-            )
+            ack(reply[0] if reply else None)
 
         compress = flags.get("compress", True)
         if ns.has_outgoing():
@@ -805,6 +910,277 @@ class RedisNamespaceAdapter(MemoryAdapter):
         request = self._requests.get(rid)  # type: ignore[arg-type]
         if request is not None:
             request.add(response)
+
+
+class ShardedNamespaceAdapter(RedisNamespaceAdapter):
+    """One namespace's member of a sharded cluster (``RedisAdapter(mode="sharded")``),
+    compatible with Node's ``createShardedAdapter`` (SPUBLISH/SSUBSCRIBE, Redis 7+):
+    the envelopes ``{type, data, uid, nsp}`` of socket.io-adapter's ClusterAdapter on
+    ``prefix#nsp#`` (and, in the dynamic subscription modes, one channel per room, which
+    a node subscribes while the room has a socket here), answers on the requester's own
+    ``prefix#nsp#uid#``.  Everything made here is applied here and published; the echo
+    is skipped by uid.  There is no all-rooms request in this protocol:
+    :meth:`all_rooms` gives this node's.
+
+    Args:
+        factory: the :class:`RedisAdapter` (connections, options).
+        namespace: the namespace it serves.
+    """
+
+    def __init__(self, factory: RedisAdapter, namespace: AdapterNamespace) -> None:
+        super().__init__(factory, namespace)
+        #: this node's uid in this namespace (16 hex characters, as Node's cluster adapters)
+        self.uid = wire.new_cluster_uid()
+        self.sharded = wire.ShardedChannels(factory.key, namespace.name, self.uid, factory.subscription_mode)
+        self._own = b"\x00"  # (the classic echo check never matches here)
+        self._dynamic = factory.subscription_mode != "static"
+        self._private = factory.subscription_mode == "dynamic-private"
+        # the rooms whose channel is subscribed
+        self._room_channels: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<ShardedNamespaceAdapter {self.nsp!r} uid={self.uid!r}>"
+
+    def subscriptions(self) -> tuple[list[bytes], list[tuple[bytes, int]]]:
+        """See :meth:`RedisNamespaceAdapter.subscriptions`: the main channel, our own,
+        and the channels of the rooms that have sockets here (dynamic modes)."""
+        channels = [(self.sharded.main, _SHARDED), (self.sharded.own, _SHARDED)]
+        if self._dynamic and not self._room_channels:
+            for room in self.all_local_rooms():
+                if self._private or room not in self.sids:
+                    self._room_channels.add(room)
+        channels.extend((self.sharded.room(room), _SHARDED) for room in self._room_channels)
+        return [], channels
+
+    async def shutdown(self) -> None:
+        """See :meth:`RedisNamespaceAdapter.shutdown`."""
+        await super().shutdown()
+        self._room_channels.clear()
+
+    # ------------------------------------------------------------ room channels
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """See :meth:`MemoryAdapter.add_all` (and subscribe a new room's channel)."""
+        if not (self._dynamic and self._opened):
+            super().add_all(sid, rooms)
+            return
+        rooms = list(rooms)
+        super().add_all(sid, rooms)
+        for room in rooms:
+            if room == sid and not self._private:
+                continue
+            if room not in self._room_channels:
+                self._room_channels.add(room)
+                self.factory.room_channel(self, self.sharded.room(room), True)
+
+    def delete(self, sid: str, room: str) -> None:
+        """See :meth:`MemoryAdapter.delete` (and unsubscribe a room left empty)."""
+        super().delete(sid, room)
+        if room in self._room_channels:
+            self._drop_room(room)
+
+    def delete_all(self, sid: str) -> None:
+        """See :meth:`MemoryAdapter.delete_all` (and unsubscribe rooms left empty)."""
+        if not self._room_channels:
+            super().delete_all(sid)
+            return
+        rooms = self.socket_rooms(sid)
+        super().delete_all(sid)
+        for room in rooms:
+            if room in self._room_channels:
+                self._drop_room(room)
+
+    def _drop_room(self, room: str) -> None:
+        if not self.has_room(room):
+            self._room_channels.discard(room)
+            self.factory.room_channel(self, self.sharded.room(room), False)
+
+    # ------------------------------------------------------------ sending
+    def _new_request_id(self) -> str:
+        return wire.new_cluster_uid()
+
+    def _send(self, channel: bytes, kind: int, data: dict[str, Any]) -> bool:
+        try:
+            payload = wire.encode_envelope(kind, data, self.uid, self.nsp)
+        except Exception as exc:
+            self.factory.dropped += 1
+            self.namespace.log.error("redis adapter: cannot publish a message of type %d: %s", kind, exc)
+            return False
+        self.factory.enqueue(channel, payload)
+        return True
+
+    def _send_request(self, kind: int, rid: str, body: dict[str, Any]) -> None:
+        self._send(self.sharded.main, kind, {**body, "requestId": rid})
+
+    @staticmethod
+    def _opts(rooms: frozenset[str], except_rooms: frozenset[str], flags: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+        return {"rooms": list(rooms), "except": list(except_rooms), "flags": wire.to_wire_flags(flags or {})}
+
+    def publish(
+        self, data: list[Any], rooms: frozenset[str], except_rooms: frozenset[str], flags: dict[str, Any]
+    ) -> None:
+        """See :meth:`Adapter.publish` (BROADCAST, on a room channel when the
+        subscription mode says so)."""
+        self._send(
+            self.sharded.for_broadcast(rooms, with_ack=False),
+            wire.S_BROADCAST,
+            {"packet": {"type": 2, "data": data}, "opts": self._opts(rooms, except_rooms, flags)},
+        )
+
+    def publish_with_ack(
+        self,
+        data: list[Any],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+        flags: dict[str, Any],
+        on_count: Callable[[int], None],
+        on_ack: Callable[[Any], None],
+    ) -> Callable[[], None]:
+        """See :meth:`Adapter.publish_with_ack` (BROADCAST with a request id)."""
+        rid = wire.new_cluster_uid()
+        self._ack_requests[rid] = (on_count, on_ack)
+        sent = self._send(
+            self.sharded.main,
+            wire.S_BROADCAST,
+            {"packet": {"type": 2, "data": data}, "requestId": rid, "opts": self._opts(rooms, except_rooms, flags)},
+        )
+        if not sent:
+            self._ack_requests.pop(rid, None)
+            return _noop
+
+        def stop() -> None:
+            self._ack_requests.pop(rid, None)
+
+        return stop
+
+    async def server_count(self) -> int:
+        """See :meth:`Adapter.server_count` (``PUBSUB SHARDNUMSUB`` of the main channel)."""
+        try:
+            return max(1, await self.factory.numsub(self.sharded.main))
+        except Exception as exc:
+            self.namespace.log.warning("redis adapter: PUBSUB SHARDNUMSUB failed: %s", exc)
+            return 1
+
+    async def fetch_sockets(self, rooms: frozenset[str], except_rooms: frozenset[str]) -> list[RemoteSocket]:
+        """See :meth:`Adapter.fetch_sockets` (FETCH_SOCKETS)."""
+        responses = await self._request(
+            wire.S_FETCH_SOCKETS, {"opts": self._opts(rooms, except_rooms)}, "fetchSockets"
+        )
+        found: list[RemoteSocket] = []
+        for response in responses:
+            sockets = response.get("sockets")
+            if isinstance(sockets, list):
+                found.extend(RemoteSocket(self, s) for s in sockets if isinstance(s, dict))
+        return found
+
+    async def all_rooms(self) -> set[str]:
+        """This node's rooms (the sharded protocol has no all-rooms request)."""
+        return self.all_local_rooms()
+
+    def remote_join(self, rooms: frozenset[str], except_rooms: frozenset[str], names: list[str]) -> None:
+        """See :meth:`Adapter.remote_join` (SOCKETS_JOIN)."""
+        self._send(self.sharded.main, wire.S_SOCKETS_JOIN, {"opts": self._opts(rooms, except_rooms), "rooms": names})
+
+    def remote_leave(self, rooms: frozenset[str], except_rooms: frozenset[str], names: list[str]) -> None:
+        """See :meth:`Adapter.remote_leave` (SOCKETS_LEAVE)."""
+        self._send(self.sharded.main, wire.S_SOCKETS_LEAVE, {"opts": self._opts(rooms, except_rooms), "rooms": names})
+
+    def remote_disconnect(self, rooms: frozenset[str], except_rooms: frozenset[str], close: bool) -> None:
+        """See :meth:`Adapter.remote_disconnect` (DISCONNECT_SOCKETS)."""
+        self._send(
+            self.sharded.main,
+            wire.S_DISCONNECT_SOCKETS,
+            {"opts": self._opts(rooms, except_rooms), "close": bool(close)},
+        )
+
+    def server_side_emit(self, nsp: str, event: str, args: tuple[Any, ...]) -> None:
+        """See :meth:`Adapter.server_side_emit` (SERVER_SIDE_EMIT)."""
+        self._send(self.sharded.main, wire.S_SERVER_SIDE_EMIT, {"packet": [event, *args]})
+
+    async def server_side_emit_with_ack(self, nsp: str, event: str, args: tuple[Any, ...]) -> list[Any]:
+        """See :meth:`Adapter.server_side_emit_with_ack` (SERVER_SIDE_EMIT with a request
+        id; each node's SERVER_SIDE_EMIT_RESPONSE)."""
+        try:
+            responses = await self._request(wire.S_SERVER_SIDE_EMIT, {"packet": [event, *args]}, "serverSideEmit")
+        except AckTimeout as exc:
+            raise AckTimeout(str(exc), replies=[r.get("packet") for r in exc.replies]) from None
+        return [r.get("packet") for r in responses]
+
+    # ------------------------------------------------------------ receiving
+    def _reply(self, uid: Any, kind: int, data: dict[str, Any]) -> None:
+        if isinstance(uid, str):
+            self._send(self.sharded.node(uid), kind, data)
+
+    def on_message(self, channel: bytes, payload: bytes) -> None:
+        """A message on one of our channels (main, own, or a room's)."""
+        msg = wire.loads(payload)
+        if not isinstance(msg, dict):
+            return
+        sender = msg.get("uid")
+        if sender == self.uid or msg.get("nsp") != self.nsp:
+            return
+        kind = msg.get("type")
+        data = msg.get("data")
+        if not isinstance(data, dict):
+            data = {}
+        rid = data.get("requestId")
+        if kind == wire.S_BROADCAST:
+            if rid is None:
+                event = self._event(data.get("packet"))
+                if event is None:
+                    return
+                opts = data.get("opts")
+                rooms, except_rooms = self._selection(opts)
+                flags = wire.from_wire_flags(opts.get("flags") if isinstance(opts, dict) else None)
+                self.deliver(event[0], tuple(event[1:]), rooms, except_rooms, flags)
+                return
+
+            def count(n: int) -> None:
+                self._reply(sender, wire.S_BROADCAST_CLIENT_COUNT, {"requestId": rid, "clientCount": n})
+
+            def ack(value: Any) -> None:
+                self._reply(sender, wire.S_BROADCAST_ACK, {"requestId": rid, "packet": value})
+
+            self.deliver_with_ack(data.get("packet"), data.get("opts"), count, ack)
+        elif kind == wire.S_SOCKETS_JOIN or kind == wire.S_SOCKETS_LEAVE:
+            self.apply_rooms(data.get("opts"), data.get("rooms"), kind == wire.S_SOCKETS_JOIN)
+        elif kind == wire.S_DISCONNECT_SOCKETS:
+            self.apply_disconnect(data.get("opts"), bool(data.get("close")))
+        elif kind == wire.S_FETCH_SOCKETS:
+            rooms, except_rooms = self._selection(data.get("opts"))
+            found = [self._describe(sid) for sid in self.sockets(rooms, except_rooms)]
+            self._reply(
+                sender,
+                wire.S_FETCH_SOCKETS_RESPONSE,
+                {"requestId": rid, "sockets": [s for s in found if s is not None]},
+            )
+        elif kind == wire.S_SERVER_SIDE_EMIT:
+            packet = data.get("packet")
+            if not isinstance(packet, list) or not packet or not isinstance(packet[0], str):
+                return
+            answer: Callable[[Any], None] | None = None
+            if rid is not None:
+                answered: list[bool] = []
+
+                def answer(value: Any) -> None:
+                    if not answered:
+                        answered.append(True)
+                        self._reply(sender, wire.S_SERVER_SIDE_EMIT_RESPONSE, {"requestId": rid, "packet": value})
+
+            self.namespace.server_side_event(packet[0], packet[1:], answer)
+        elif kind == wire.S_FETCH_SOCKETS_RESPONSE or kind == wire.S_SERVER_SIDE_EMIT_RESPONSE:
+            request = self._requests.get(rid)  # type: ignore[arg-type]
+            if request is not None:
+                request.add(data)
+        elif kind == wire.S_BROADCAST_CLIENT_COUNT or kind == wire.S_BROADCAST_ACK:
+            callbacks = self._ack_requests.get(rid)  # type: ignore[arg-type]
+            if callbacks is None:
+                return
+            if kind == wire.S_BROADCAST_CLIENT_COUNT:
+                n = data.get("clientCount")
+                callbacks[0](n if isinstance(n, int) else 0)
+            else:
+                callbacks[1](data.get("packet"))
 
 
 def _noop() -> None:

@@ -1,5 +1,6 @@
-"""The wire format of Node's ``@socket.io/redis-adapter`` 8.3 (classic mode) and
-``@socket.io/redis-emitter`` 5: channel names, message encodings, flags.
+"""The wire format of Node's ``@socket.io/redis-adapter`` 8.3 (classic mode, and the
+sharded mode of ``createShardedAdapter``) and ``@socket.io/redis-emitter`` 5: channel
+names, message encodings, flags.
 
 Pure functions and constants, no I/O; :mod:`fastsio.adapters.redis_adapter` (a cluster
 member) and :mod:`fastsio.adapters.emitter` (a publisher without sockets) share them.
@@ -16,6 +17,10 @@ member) and :mod:`fastsio.adapters.emitter` (a publisher without sockets) share 
   receiver tells them apart by the first byte (``{`` is JSON).
 * Flags: fastsio's ``timeout`` is in seconds, Node's in milliseconds; ``local`` is
   never published.
+* Sharded mode (SPUBLISH/SSUBSCRIBE, Redis 7+): every message is the envelope
+  ``{type, data, uid, nsp}`` with socket.io-adapter's ClusterAdapter types (3-12),
+  JSON unless it may hold binary and does (then msgpack); the packet carries no
+  ``nsp``; uids are 16 hex characters; answers go to the requester's own channel.
 """
 
 from __future__ import annotations
@@ -37,13 +42,29 @@ __all__ = (
     "REMOTE_LEAVE",
     "SERVER_SIDE_EMIT",
     "SOCKETS",
+    "SUBSCRIPTION_MODES",
+    "S_BINARY_TYPES",
+    "S_BROADCAST",
+    "S_BROADCAST_ACK",
+    "S_BROADCAST_CLIENT_COUNT",
+    "S_DISCONNECT_SOCKETS",
+    "S_FETCH_SOCKETS",
+    "S_FETCH_SOCKETS_RESPONSE",
+    "S_SERVER_SIDE_EMIT",
+    "S_SERVER_SIDE_EMIT_RESPONSE",
+    "S_SOCKETS_JOIN",
+    "S_SOCKETS_LEAVE",
     "Channels",
+    "ShardedChannels",
     "dumps_json",
+    "encode_envelope",
     "from_wire_flags",
     "glob_escape",
+    "has_binary",
     "js_compatible",
     "load_msgpack",
     "loads",
+    "new_cluster_uid",
     "new_uid",
     "pack",
     "room_name",
@@ -236,3 +257,86 @@ def js_compatible(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: js_compatible(v) for k, v in value.items()}
     return value
+
+
+# ---------------------------------------------------------------------------------- sharded
+# The message types of socket.io-adapter's ClusterAdapter (the sharded adapter's envelope
+# ``{type, data, uid, nsp}``), and the subscription modes of ``createShardedAdapter``.
+
+S_BROADCAST = 3
+S_SOCKETS_JOIN = 4
+S_SOCKETS_LEAVE = 5
+S_DISCONNECT_SOCKETS = 6
+S_FETCH_SOCKETS = 7
+S_FETCH_SOCKETS_RESPONSE = 8
+S_SERVER_SIDE_EMIT = 9
+S_SERVER_SIDE_EMIT_RESPONSE = 10
+S_BROADCAST_CLIENT_COUNT = 11
+S_BROADCAST_ACK = 12
+
+#: the types whose ``data`` is sent as msgpack when it holds binary (JSON otherwise)
+S_BINARY_TYPES = frozenset(
+    (S_BROADCAST, S_FETCH_SOCKETS_RESPONSE, S_SERVER_SIDE_EMIT, S_SERVER_SIDE_EMIT_RESPONSE, S_BROADCAST_ACK)
+)
+
+#: ``createShardedAdapter``'s ``subscriptionMode`` values
+SUBSCRIPTION_MODES = ("static", "dynamic", "dynamic-private")
+
+
+def new_cluster_uid() -> str:
+    """A cluster-style node or request id: 16 hex characters (Node's
+    ``randomBytes(8).toString("hex")``)."""
+    return secrets.token_hex(8)
+
+
+def has_binary(value: Any) -> bool:
+    """Whether ``value`` holds bytes anywhere (socket.io's ``hasBinary``)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(has_binary(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_binary(v) for v in value.values())
+    return False
+
+
+def encode_envelope(kind: int, data: Any, uid: str, nsp: str) -> bytes:
+    """A sharded-mode message: JSON, or msgpack when it may hold binary and does."""
+    message = {"type": kind, "data": data, "uid": uid, "nsp": nsp}
+    if kind in S_BINARY_TYPES and has_binary(data):
+        return pack(message)
+    return dumps_json(message)
+
+
+class ShardedChannels:
+    """The sharded-mode channel names of one namespace (as bytes): the main channel
+    ``prefix#nsp#`` (every broadcast not on a room channel, every request), the node's
+    own ``prefix#nsp#uid#`` (its responses), and room channels ``prefix#nsp#room#``."""
+
+    __slots__ = ("main", "own", "mode")
+
+    def __init__(self, prefix: str, nsp: str, uid: str, mode: str) -> None:
+        #: ``prefix#nsp#``
+        self.main = f"{prefix}#{nsp}#".encode()
+        #: ``prefix#nsp#uid#``
+        self.own = self.main + uid.encode() + b"#"
+        #: the subscription mode
+        self.mode = mode
+
+    def room(self, room: str) -> bytes:
+        """``prefix#nsp#room#``."""
+        return self.main + room.encode() + b"#"
+
+    def node(self, uid: str) -> bytes:
+        """A node's own channel (where its requests are answered)."""
+        return self.main + uid.encode() + b"#"
+
+    def for_broadcast(self, rooms: Collection[str], with_ack: bool) -> bytes:
+        """The channel of a BROADCAST: a room's when there is exactly one room, no ack
+        is wanted, and the mode says so (``dynamic``: unless the name looks like a socket
+        id, 20 characters; ``dynamic-private``: always; ``static``: never)."""
+        if not with_ack and len(rooms) == 1 and self.mode != "static":
+            room = next(iter(rooms))
+            if self.mode == "dynamic-private" or len(room) != 20:
+                return self.room(room)
+        return self.main

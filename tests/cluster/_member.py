@@ -44,6 +44,7 @@ class NodeMember:
         namespaces: tuple[str, ...] = ("/",),
         requests_timeout: int = 5000,
         specific_responses: bool = False,
+        sharded: str | None = None,
     ) -> NodeMember:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
@@ -57,7 +58,7 @@ class NodeMember:
         )
         assert proc.stdin is not None and proc.stdout is not None
         config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout,
-                  "publishOnSpecificResponseChannel": specific_responses}
+                  "publishOnSpecificResponseChannel": specific_responses, "sharded": sharded}
         proc.stdin.write(json.dumps(config).encode() + b"\n")
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ready = json.loads(line)

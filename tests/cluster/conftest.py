@@ -115,10 +115,12 @@ async def fastsio_node(
     """Start a fastsio node on the test's Redis and prefix: ``(server, url)``."""
 
     async def start(namespaces: tuple[str, ...] = (), requests_timeout: float = 5.0,
-                    specific_responses: bool = False, **options: Any) -> tuple[fastsio.Server, str]:
+                    specific_responses: bool = False, sharded: str | None = None,
+                    **options: Any) -> tuple[fastsio.Server, str]:
         adapter = fastsio.adapters.RedisAdapter(
             redis_url, key=key, requests_timeout=requests_timeout,
             publish_on_specific_response_channel=specific_responses,
+            mode="sharded" if sharded else "classic", subscription_mode=sharded or "dynamic",
         )
         server = fastsio.Server(adapter=adapter, **options)
         for nsp in namespaces:
@@ -135,9 +137,10 @@ async def node_member(redis_url: str, key: str) -> AsyncIterator[Callable[..., A
     started: list[NodeMember] = []
 
     async def start(
-        namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000, specific_responses: bool = False
+        namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000, specific_responses: bool = False,
+        sharded: str | None = None,
     ) -> NodeMember:
-        member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses)
+        member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses, sharded)
         started.append(member)
         return member
 

@@ -4,7 +4,8 @@
 //
 //   node node_member.mjs        then, on stdin, one JSON line per command:
 //   {"redis": URL, "key": PREFIX, "requestsTimeout": MS, "namespaces": ["/", "/chat"],
-//    "publishOnSpecificResponseChannel": BOOL}                                     first: start
+//    "publishOnSpecificResponseChannel": BOOL, "sharded": null | SUBSCRIPTION_MODE}  first: start
+//   ("sharded": createShardedAdapter with that subscriptionMode instead of createAdapter)
 //   {"id": N, "code": "...js...", "args": {...}}        then: run `code` as the body of an async
 //                                                       function of (ctx, args); its result is printed
 //
@@ -20,7 +21,7 @@
 //   waitFor(name, event, count = 1, ms = 5000) -> those events once `count` arrived,
 //   client(name) -> the client socket.
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
 import { io as ioc } from "socket.io-client";
@@ -104,17 +105,19 @@ rl.on("line", async (line) => {
     for (const c of [pub, sub, emitterClient]) c.on("error", () => {}); // reconnects by itself
     await Promise.all([pub.connect(), sub.connect(), emitterClient.connect()]);
     const http = createServer();
-    const io = new Server(http, {
-      adapter: createAdapter(pub, sub, {
-        key: msg.key,
-        requestsTimeout: msg.requestsTimeout || 5000,
-        publishOnSpecificResponseChannel: !!msg.publishOnSpecificResponseChannel,
-      }),
-    });
+    const adapter = msg.sharded
+      ? createShardedAdapter(pub, sub, { channelPrefix: msg.key, subscriptionMode: msg.sharded })
+      : createAdapter(pub, sub, {
+          key: msg.key,
+          requestsTimeout: msg.requestsTimeout || 5000,
+          publishOnSpecificResponseChannel: !!msg.publishOnSpecificResponseChannel,
+        });
+    const io = new Server(http, { adapter });
     for (const nsp of msg.namespaces || []) io.of(nsp);
     // the adapters subscribe without waiting; commands on one connection are answered in
     // order, so once this one is confirmed, theirs are too (the node counts as a member)
-    await sub.subscribe("__ready__", () => {});
+    if (msg.sharded) await sub.sSubscribe("__ready__", () => {});
+    else await sub.subscribe("__ready__", () => {});
     await new Promise((r) => http.listen(0, "127.0.0.1", r));
     ctx.io = io;
     ctx.port = http.address().port;
