@@ -30,7 +30,8 @@ How it works:
   once (by the broadcast operator) and published; our own echo is skipped by uid.
 * Failure policy: while Redis is unreachable, local delivery goes on; what should go
   to the other nodes is dropped and counted (:attr:`RedisAdapter.dropped`), as is the
-  oldest queued message when the queue holds ``max_pending``.  The subscriber
+  oldest queued messages when the queue would hold more than ``max_pending_bytes``
+  (64 MiB by default: a burst of emits made in one go is queued whole).  The subscriber
   reconnects with backoff (redis-py subscribes again) and logs it; a message that does
   not decode or is not of this protocol is logged at debug level and skipped.
 """
@@ -80,7 +81,8 @@ class RedisAdapter:
         publish_on_specific_response_channel: answer a node's request on its own
             response channel rather than the shared one (Node's option of that name;
             every node listens on both).
-        max_pending: messages queued for Redis at most; beyond, the oldest is dropped.
+        max_pending_bytes: bytes of messages queued for Redis at most; beyond, the oldest
+            are dropped (and counted).
         redis_options: more keyword arguments for ``redis.asyncio.Redis.from_url``.
 
     Attributes:
@@ -98,7 +100,7 @@ class RedisAdapter:
         subscription_mode: str = "dynamic",
         requests_timeout: float = 5.0,
         publish_on_specific_response_channel: bool = False,
-        max_pending: int = 10_000,
+        max_pending_bytes: int = 64 * 1024 * 1024,
         **redis_options: Any,
     ) -> None:
         if mode not in ("classic", "sharded"):
@@ -116,7 +118,8 @@ class RedisAdapter:
         self._sharded = mode == "sharded"
         self.requests_timeout = float(requests_timeout)
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
-        self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
         self.redis_options = redis_options
         self.dropped = 0
         self.published = 0
@@ -262,6 +265,7 @@ class RedisAdapter:
         pubsub, client = self._pubsub, self._client
         self._pubsub = self._client = None
         self._queue.clear()
+        self._pending_bytes = 0
         try:
             if pubsub is not None:
                 await pubsub.aclose()
@@ -277,9 +281,12 @@ class RedisAdapter:
             self.dropped += 1
             return
         queue = self._queue
-        if len(queue) >= self.max_pending:
-            queue.popleft()
+        size = len(payload)
+        total = self._pending_bytes + size
+        while total > self.max_pending_bytes and queue:
+            total -= len(queue.popleft()[1])
             self.dropped += 1
+        self._pending_bytes = total
         queue.append((channel, payload))
         wake.set()
 
@@ -296,6 +303,7 @@ class RedisAdapter:
             while queue:
                 n = min(len(queue), _BATCH)
                 batch = [queue.popleft() for _ in range(n)]
+                self._pending_bytes -= sum(len(item[1]) for item in batch)
                 try:
                     if n == 1:
                         await getattr(client, publish)(*batch[0])
