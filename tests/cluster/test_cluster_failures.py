@@ -1,6 +1,6 @@
 """Failures: Redis killed and restarted under a fastsio node and a Node node (the
 subscriber reconnects and resubscribes, broadcasts resume both ways; local delivery
-never stops, and what could not reach Redis is dropped and counted); a namespace made
+never stops, and what could not reach Redis waits for it); a namespace made
 while the server runs joins the cluster; bad input is in test_cluster_wire."""
 
 from __future__ import annotations
@@ -33,10 +33,14 @@ async def test_redis_restart(own_redis: RedisProcess, key: str, start_server: An
             await node.wait_for(name, "before")
 
         own_redis.stop()
-        server.emit("during", 1)  # local delivery goes on; the remote copy is dropped
-        await node.wait_for("c1", "during")
         factory = server.options.adapter
-        await until(lambda: factory.dropped >= 1)
+
+        def emit_during() -> bool:
+            server.emit("during", 1)  # local delivery goes on; the remote copy waits
+            return bool(factory.pending)
+
+        await until(emit_during)
+        await node.wait_for("c1", "during")
         own_redis.start()
 
         # every node hears every other again
@@ -79,3 +83,36 @@ async def test_namespace_made_while_running(fastsio_node: Any, node_member: Any)
 
 async def _count(ns: fastsio.Namespace, want: int) -> bool:
     return await ns.adapter.server_count() == want
+
+
+async def test_queue_bound_while_redis_is_away(own_redis: RedisProcess, key: str, start_server: Any) -> None:
+    """What waits for Redis is bounded by max_pending_bytes: the oldest is dropped and
+    counted; what is left goes out once Redis is back."""
+    factory = fastsio.adapters.RedisAdapter(own_redis.url, key=key, max_pending_bytes=2000)
+    server = fastsio.Server(adapter=factory)
+    await start_server(server)
+    import redis.asyncio as aioredis
+
+    own_redis.stop()
+    await until(lambda: (server.emit("probe"), factory.pending)[1])
+    before = factory.dropped
+    for i in range(20):
+        server.emit("big", i, "x" * 500)
+    assert factory.dropped - before >= 15
+    assert factory.pending <= 4
+    own_redis.start()
+    listener = aioredis.Redis.from_url(own_redis.url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(f"{key}#/#")
+    await pubsub.get_message(timeout=1)
+    try:
+        # the reconnected node publishes again
+        async def heard() -> bool:
+            server.emit("after", 1)
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            return msg is not None
+
+        await until(heard, timeout=15)
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
