@@ -13,6 +13,11 @@ the second node; the control client, the first, on the first).
   clients on one node without an adapter.  The difference is what crossing Redis adds
   (publish, Redis, the other node's subscriber, its fan-out), as seen from a client.
 
+The fastsio nodes of a cluster run with ``max_buffer_size`` = 256 MiB: the second node
+learns of each broadcast after the first, and Node's socket.io, which buffers without
+bound, would otherwise be compared with a fastsio that drops the lagging clients as slow
+consumers (the default 1 MB).
+
     python -m benchmarks.cluster                         # fastsio and node-socketio, N = 1000, 10000
     python -m benchmarks.cluster --quick                 # N = 200, short phases
     python -m benchmarks.cluster --impls fastsio --clients 1000 --repeats 3
@@ -88,7 +93,13 @@ def node_impl(impl: Impl, redis_url: str | None, key: str) -> Impl:
     """``impl`` as a node of the cluster ``key`` on ``redis_url`` (None: on its own)."""
     if redis_url is None:
         return impl
-    return replace(impl, args=(*impl.args, "--redis", redis_url, "--key", key))
+    extra: tuple[str, ...] = ("--redis", redis_url, "--key", key)
+    if impl.runtime == "python":
+        # the second node lags behind the one that broadcasts (it is told later): with the
+        # default 1 MB max_buffer_size its clients would be dropped as slow consumers,
+        # where Node's socket.io buffers without bound
+        extra += ("--max-buffer-size", str(256 * 1024 * 1024))
+    return replace(impl, args=(*impl.args, *extra))
 
 
 def fanout_scenario(n: int, port2: int | None, duration: float, rounds: int) -> Scenario:

@@ -28,7 +28,15 @@ def _adapter() -> object:
     return fastsio.adapters.RedisAdapter(url, key=key)
 
 
-sio = fastsio.Server(cors_allowed_origins="*", adapter=_adapter())
+def _options() -> dict[str, object]:
+    # --max-buffer-size B: a node of a cluster lags behind the node that broadcasts, and
+    # Node's socket.io buffers without bound: benchmarks/cluster.py raises it
+    if "--max-buffer-size" in sys.argv:
+        return {"max_buffer_size": int(sys.argv[sys.argv.index("--max-buffer-size") + 1])}
+    return {}
+
+
+sio = fastsio.Server(cors_allowed_origins="*", adapter=_adapter(), **_options())
 
 
 @sio.on("connect")
@@ -55,6 +63,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis", help="a Redis URL: join a cluster (RedisAdapter)")
     parser.add_argument("--key", default="socket.io", help="the cluster's channel prefix")
+    parser.add_argument("--max-buffer-size", type=int, help="the server's max_buffer_size")
     args = parser.parse_args()
     sio.run(host=args.host, port=args.port)
 
