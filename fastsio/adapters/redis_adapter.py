@@ -817,8 +817,8 @@ class RedisNamespaceAdapter(MemoryAdapter):
         gets an offset and is kept, as a local broadcast would."""
         ns = self.namespace
         parts = None
-        if self._recovery is not None and not flags.get("volatile"):
-            offset = self.next_offset()
+        if not flags.get("volatile"):
+            offset = self.next_offset()  # None: connection state recovery is off
             if offset is not None:
                 parts = self._encode(event, (*args, offset))
                 self.store(offset, parts, frozenset(rooms), frozenset(except_rooms))

@@ -72,3 +72,21 @@ async def test_broadcasts_both_ways(fastsio_node: Any, node_member: Any) -> None
     for name in ("c2", "n2"):
         assert await node.events(name, "r1") == []
         assert await node.events(name, "direct") == []
+
+
+async def test_recovery_offsets_on_remote_broadcasts(fastsio_node: Any, node_member: Any) -> None:
+    """With connection state recovery on, a broadcast from another node gets an offset
+    here, as a local one does (socket.io-client keeps it as its last offset); volatile
+    ones do not."""
+    server, url = await fastsio_node(connection_state_recovery={"max_disconnection_duration": 60})
+    node = await node_member()
+    await node.connect("c1", url)
+    await node.eval("ctx.io.emit('remote', 1)")
+    server.emit("local", 2)
+    (remote,) = await node.wait_for("c1", "remote")
+    (local,) = await node.wait_for("c1", "local")
+    assert remote[1] == 1 and isinstance(remote[2], str)
+    assert local[1] == 2 and isinstance(local[2], str)
+    assert await node.eval("return ctx.client('c1')._lastOffset") == local[2]
+    await node.eval("ctx.io.volatile.emit('vol', 3)")
+    assert await node.wait_for("c1", "vol") == [["vol", 3]]
