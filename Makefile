@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser demo-assets demo lint test test-compiled test-pure bench bench-quick readme clean wheels wheels-check
+.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme clean wheels wheels-check
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
@@ -77,6 +77,15 @@ browser:
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	  else echo "warning: chromium missing; browser tests will be skipped"; fi; }
 
+# redis-server for tests/cluster (Debian's package; needs root, as in CI).  The tests
+# start their own on a free port; the package's service, if the OS starts one, is unused.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	      || echo "warning: could not install redis-server; cluster tests will be skipped"; \
+	  else echo "warning: redis-server missing; cluster tests will be skipped"; fi; }
+
 # `make demo HOST=0.0.0.0 PORT=9000`: from the command line only (a HOST or PORT in the
 # environment, which some shells and platforms set, is not taken)
 ifneq ($(origin HOST),command line)
@@ -95,10 +104,10 @@ demo: install demo-assets
 	@echo "==> [demo] serving examples/chat on http://$(HOST):$(PORT)/ (make demo HOST=0.0.0.0 PORT=... to change)"
 	$(PY) -m examples.chat.app --host $(HOST) --port $(PORT)
 
-test-compiled: install node browser demo-assets
+test-compiled: install node browser redis demo-assets
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-pure: install node browser demo-assets
+test-pure: install node browser redis demo-assets
 	FASTSIO_NO_EXTENSIONS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # the architecture (import-linter contracts of pyproject.toml) and mypy --strict, pure twins

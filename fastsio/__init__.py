@@ -2,6 +2,7 @@
 
 from . import adapters, speedups
 from ._version import __version__
+from .adapters import Emitter
 from .broadcast import BroadcastOperator
 from .engine_server import EngineServer, EngineSocket
 from .exceptions import AckTimeout, ConnectionRefused, DisconnectedError, FastsioError
@@ -15,6 +16,7 @@ __all__ = (
     "BroadcastOperator",
     "ConnectionRefused",
     "DisconnectedError",
+    "Emitter",
     "EngineOptions",
     "EngineServer",
     "EngineSocket",

@@ -8,6 +8,14 @@ the interfaces it declares, which they satisfy structurally:
 
 :class:`BroadcastOperator` is generic in the socket type, so that
 ``fetch_sockets()`` gives the namespace's own socket objects.
+
+With a cluster adapter (``adapter.clustered``), every operation also goes to the
+other nodes through the adapter, unless the ``local`` flag is set: a broadcast is
+encoded and fanned out here once, and handed to the adapter once to publish;
+``emit_with_ack`` waits for every node's client count and every client's reply;
+``fetch_sockets`` adds the other nodes' sockets (as
+:class:`~fastsio.adapters.RemoteSocket`); ``sockets_join``/``sockets_leave``/
+``disconnect_sockets`` are applied here at once and sent to the other nodes.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TypeVar
 
-from .adapters.base import Adapter
+from .adapters.base import Adapter, RemoteSocket
 from .exceptions import AckTimeout
 from .options import RecoveryOptions, ServerOptions
 
@@ -187,7 +195,11 @@ class BroadcastOperator(Generic[S]):
                 ns.adapter.store(offset, parts, self.rooms, self.except_rooms)
         if parts is None:
             parts = ns.parser.encode_event(ns.name, event, args)
-        return ns.adapter.broadcast(parts, set(self.rooms), set(self.except_rooms), self.flags)
+        adapter = ns.adapter
+        count = adapter.broadcast(parts, set(self.rooms), set(self.except_rooms), self.flags)
+        if adapter.clustered and not self.flags.get("local"):
+            adapter.publish([event, *args], self.rooms, self.except_rooms, self.flags)
+        return count
 
     def send(self, *args: Any) -> int:
         """Emit a ``message`` event; returns how many sockets it went to."""
@@ -198,29 +210,62 @@ class BroadcastOperator(Generic[S]):
 
         Waits at most ``timeout(s)`` (or the server's ``ack_timeout``); on timeout
         raises :class:`AckTimeout` whose ``replies`` holds the replies that arrived.
+        With a cluster adapter, the other nodes' sockets are selected too: it waits for
+        each node's count of the clients it reached, then for their replies (a remote
+        client's reply is its first ack argument, as Node forwards it); without any
+        timeout set, the adapter's ``requests_timeout`` bounds the wait.
         """
         ns = self.namespace
-        timeout = self.flags.get("timeout", ns.options.ack_timeout)
+        adapter = ns.adapter
+        flags = self.flags
+        timeout = flags.get("timeout", ns.options.ack_timeout)
         loop = asyncio.get_running_loop()
-        sids = ns.adapter.sockets(set(self.rooms), set(self.except_rooms))
+        nodes = 0  # other nodes that have yet to say how many clients they reached
+        if adapter.clustered and not flags.get("local"):
+            nodes = await adapter.server_count() - 1
+        sids = adapter.sockets(set(self.rooms), set(self.except_rooms))
         targets = [ns.sockets[sid] for sid in sids if sid in ns.sockets]
         replies: list[Any] = []
-        if not targets:
+        if not targets and nodes <= 0:
             return replies
         done: asyncio.Future[None] = loop.create_future()
-        expected = len(targets)
+        # [clients expected, nodes yet to report their count]
+        state = [len(targets), nodes]
         ack_id = ns.next_ack_id()
+
+        def check() -> None:
+            if state[1] <= 0 and len(replies) >= state[0] and not done.done():
+                done.set_result(None)
 
         def on_reply(*reply: Any) -> None:
             replies.append(reply[0] if len(reply) == 1 else (reply if reply else None))
-            if len(replies) >= expected and not done.done():
-                done.set_result(None)
+            check()
+
+        def on_count(count: int) -> None:
+            state[0] += count
+            state[1] -= 1
+            check()
+
+        def on_remote_reply(value: Any) -> None:
+            replies.append(value)
+            check()
 
         parts = ns.parser.encode_event(ns.name, event, args, ack_id)
-        compress = self.flags.get("compress", True)
+        compress = flags.get("compress", True)
         for sock in targets:
             sock.expect_ack(ack_id, on_reply)
             sock.send_packet(parts, compress)
+        stop: Callable[[], None] | None = None
+        if nodes > 0:
+            if timeout is None:
+                # a node that never answers must not hold this forever
+                timeout = adapter.requests_timeout
+            wire_flags = dict(flags)
+            if timeout is not None:
+                wire_flags["timeout"] = timeout
+            stop = adapter.publish_with_ack(
+                [event, *args], self.rooms, self.except_rooms, wire_flags, on_count, on_remote_reply
+            )
         try:
             if timeout is None:
                 await done
@@ -231,6 +276,8 @@ class BroadcastOperator(Generic[S]):
         finally:
             for sock in targets:
                 sock.forget_ack(ack_id)
+            if stop is not None:
+                stop()
         return replies
 
     # ------------------------------------------------------------------ the selected sockets
@@ -239,22 +286,41 @@ class BroadcastOperator(Generic[S]):
         sids = ns.adapter.sockets(set(self.rooms), set(self.except_rooms))
         return [ns.sockets[sid] for sid in sids if sid in ns.sockets]
 
-    async def fetch_sockets(self) -> list[S]:
-        """The selected sockets."""
-        return self._sockets()
+    def _cluster(self) -> bool:
+        return self.namespace.adapter.clustered and not self.flags.get("local")
+
+    async def fetch_sockets(self) -> list[S | RemoteSocket]:
+        """The selected sockets: this node's (the namespace's socket objects), then, with
+        a cluster adapter, the other nodes' (:class:`~fastsio.adapters.RemoteSocket`).
+
+        Raises:
+            AckTimeout: a node did not answer within the adapter's requests timeout.
+        """
+        found: list[S | RemoteSocket] = list(self._sockets())
+        if self._cluster():
+            found.extend(await self.namespace.adapter.fetch_sockets(self.rooms, self.except_rooms))
+        return found
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
         """Make the selected sockets join ``room`` (or several)."""
+        names = _names(room)
         for sock in self._sockets():
-            sock.join(_names(room))
+            sock.join(names)
+        if self._cluster():
+            self.namespace.adapter.remote_join(self.rooms, self.except_rooms, names)
 
     def sockets_leave(self, room: str | Iterable[str]) -> None:
         """Make the selected sockets leave ``room`` (or several)."""
+        names = _names(room)
         for sock in self._sockets():
-            for name in _names(room):
+            for name in names:
                 sock.leave(name)
+        if self._cluster():
+            self.namespace.adapter.remote_leave(self.rooms, self.except_rooms, names)
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the selected sockets (``close=True``: their whole connections)."""
         for sock in self._sockets():
             sock.disconnect(close)
+        if self._cluster():
+            self.namespace.adapter.remote_disconnect(self.rooms, self.except_rooms, close)

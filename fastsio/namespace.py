@@ -11,7 +11,7 @@ import logging
 from typing import Any, Awaitable, Callable, Iterable, Protocol
 
 from ._handlers import Handler, ack_args, is_awaitable, spawn
-from .adapters.base import Adapter, TransportCounter
+from .adapters.base import Adapter, RemoteSocket, TransportCounter
 from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
@@ -66,6 +66,10 @@ class Namespace:
         # catch-all listeners of every socket of the namespace (shared with the parent)
         self.any_in: list[Handler] = parent.any_in if parent is not None else []
         self.any_out: list[Handler] = parent.any_out if parent is not None else []
+        # server-side events from the other nodes of a cluster (shared with the parent)
+        self.server_side_handlers: dict[str, Handler] = (
+            parent.server_side_handlers if parent is not None else {}
+        )
         # socket id -> connected Socket
         self.sockets: dict[str, Socket] = {}
         # the server's options, logger, parser, engine and connection state recovery
@@ -161,14 +165,59 @@ class Namespace:
         """A socket's outgoing catch-all listeners grew (or shrank) by ``delta``."""
         self._outgoing += delta
 
-    # ------------------------------------------------------------------ cluster (one node)
+    # ------------------------------------------------------------------ cluster
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to the other nodes of the cluster (none with the memory adapter)."""
         self.adapter.server_side_emit(self.name, event, args)
 
     async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
-        """Like :meth:`server_side_emit`, collecting one reply per other node."""
+        """Like :meth:`server_side_emit`, collecting one reply per other node.
+
+        Raises:
+            AckTimeout: not every node answered within the adapter's requests timeout
+                (``replies`` holds the replies that came).
+        """
         return await self.adapter.server_side_emit_with_ack(self.name, event, args)
+
+    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Handle ``event`` sent to this namespace by another node's
+        ``server_side_emit``: ``handler(*args)``, whose return value (awaited if it is
+        a coroutine) is the acknowledgement; usable as a decorator."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.server_side_handlers[event] = Handler(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def server_side_event(self, event: str, args: list[Any], ack: Callable[[Any], None] | None) -> None:
+        """Another node's ``server_side_emit`` of ``event`` (the adapter calls it): run
+        the handler; ``ack(value)`` with its return value when the sender waits for one.
+        An event without a handler is ignored; a handler that raises is logged."""
+        handler = self.server_side_handlers.get(event)
+        if handler is None:
+            self.log.debug("no server-side handler for %r on %s", event, self.name)
+            return
+        try:
+            result = handler(*args)
+        except Exception:
+            self.log.exception("server-side handler of %r raised on %s", event, self.name)
+            return
+        if is_awaitable(result):
+            spawn(self._server_side_async(event, result, ack))
+        elif ack is not None:
+            ack(result)
+
+    async def _server_side_async(
+        self, event: str, pending: Awaitable[Any], ack: Callable[[Any], None] | None
+    ) -> None:
+        try:
+            result = await pending
+        except Exception:
+            self.log.exception("server-side handler of %r raised on %s", event, self.name)
+            return
+        if ack is not None:
+            ack(result)
 
     # ------------------------------------------------------------------ broadcasting
     def operator(
@@ -219,8 +268,8 @@ class Namespace:
         :meth:`BroadcastOperator.emit_with_ack`)."""
         return await self.operator().emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """The connected sockets."""
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The connected sockets (with a cluster adapter, the other nodes' too)."""
         return await self.operator().fetch_sockets()
 
     def sockets_join(self, room: str | Iterable[str]) -> None:

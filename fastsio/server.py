@@ -14,6 +14,7 @@ from ._handlers import Handler, spawn
 from ._server.engine import Engine
 from ._server.listener import Lifecycle
 from ._server.static import StaticFiles
+from .adapters.base import RemoteSocket
 from .broadcast import BroadcastOperator
 from .namespace import Namespace, ParentNamespace
 from .options import ServerOptions, render_options
@@ -91,8 +92,6 @@ class Server(Lifecycle):
         self.namespaces: dict[str, Namespace] = {}
         # dynamic namespaces, tried in the order they were declared
         self.parents: list[ParentNamespace] = []
-        # server-side events from the other nodes of a cluster
-        self.server_side_handlers: dict[str, Handler] = {}
         self.of("/")
 
     def _new_engine(self, opts: ServerOptions) -> Engine:
@@ -196,15 +195,18 @@ class Server(Lifecycle):
         """Like :meth:`server_side_emit`, collecting one reply per other node."""
         return await self.of("/").server_side_emit_with_ack(event, *args)
 
-    def on_server_side(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
-        """Handle ``event`` sent by another node's ``server_side_emit``; the return
-        value is the acknowledgement."""
+    @property
+    def server_side_handlers(self) -> dict[str, Handler]:
+        """The server-side event handlers of ``/`` (see :meth:`on_server_side`)."""
+        return self.of("/").server_side_handlers
 
-        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.server_side_handlers[event] = Handler(fn)
-            return fn
-
-        return register(handler) if handler is not None else register
+    def on_server_side(
+        self, event: str, handler: Callable[..., Any] | None = None, namespace: str = "/"
+    ) -> Any:
+        """Handle ``event`` sent to ``namespace`` (default ``/``) by another node's
+        ``server_side_emit``: ``handler(*args)``, whose return value is the
+        acknowledgement; usable as a decorator."""
+        return self.of(namespace).on_server_side(event, handler)
 
     def emit(self, event: str, *args: Any, namespace: str = "/") -> int:
         """Send ``event`` to every socket of the namespace.  Never blocks."""
@@ -232,8 +234,8 @@ class Server(Lifecycle):
         """Emit to every socket of ``/`` and collect one reply each."""
         return await self.of("/").emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """The sockets connected to ``/``."""
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The sockets connected to ``/`` (with a cluster adapter, the other nodes' too)."""
         return await self.of("/").fetch_sockets()
 
     def sockets_join(self, room: str | Iterable[str]) -> None:
@@ -360,6 +362,20 @@ class Server(Lifecycle):
                 self.log.exception("recovery sweep failed on %s", ns.name)
         if self._running:
             self._sweeper = asyncio.get_running_loop().call_later(self._sweep_interval(), self._sweep)
+
+    async def on_opening(self) -> None:
+        """Start-up hook, before listening: open every namespace's adapter (a cluster
+        adapter connects and subscribes here; a namespace made later opens its own)."""
+        for ns in list(self.namespaces.values()):
+            await ns.adapter.open()
+
+    async def on_closed(self) -> None:
+        """Shut-down hook, once the connections are closed: shut the adapters down."""
+        for ns in list(self.namespaces.values()):
+            try:
+                await ns.adapter.shutdown()
+            except Exception:
+                self.log.exception("adapter shutdown failed on %s", ns.name)
 
     def on_stopping(self) -> None:
         """Shut-down hook: stop the recovery sweep."""

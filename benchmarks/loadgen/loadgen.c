@@ -90,6 +90,7 @@ static const char *opt_host = "127.0.0.1";
 static const char *opt_source = NULL;
 static uint32_t opt_sources = 1;
 static int opt_port = 0;
+static int opt_port2 = 0; /* a second node of a cluster: odd-numbered connections go there */
 static const char *opt_path = "/socket.io/";
 static const char *opt_mode = NULL;
 static uint32_t opt_clients = 100;
@@ -114,6 +115,7 @@ static int opt_verbose = 0;
 
 static int epfd = -1;
 static struct sockaddr_in srv_addr;
+static struct sockaddr_in srv_addr2;
 /* --source, --sources: the local addresses connections are bound to, in turn (port chosen
    at connect()) */
 static struct sockaddr_in src_addr;
@@ -347,7 +349,8 @@ static void conn_open(conn_t *c) {
             return;
         }
     }
-    int r = connect(c->fd, (struct sockaddr *)&srv_addr, sizeof srv_addr);
+    const struct sockaddr_in *to = (opt_port2 && (c->idx & 1)) ? &srv_addr2 : &srv_addr;
+    int r = connect(c->fd, (const struct sockaddr *)to, sizeof *to);
     c->state = S_CONNECTING;
     if (r < 0 && errno != EINPROGRESS) {
         conn_close(c, E_CONNECT);
@@ -589,7 +592,8 @@ static void settle(double secs) { pump(now() + secs, done_never); }
 /* JSON output */
 
 static void json_common(FILE *o, const char *mode) {
-    fprintf(o, "{\"mode\":\"%s\",\"port\":%d,\"server_pid\":%d", mode, opt_port, opt_server_pid);
+    fprintf(o, "{\"mode\":\"%s\",\"port\":%d,\"port2\":%d,\"server_pid\":%d", mode, opt_port, opt_port2,
+            opt_server_pid);
 }
 
 static void json_errors(FILE *o) {
@@ -992,6 +996,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port P --mode connect|fanout|echo|churn [options]\n"
             "  --host H            loopback address of the server (127.0.0.1)\n"
+            "  --port2 P           a second server (a cluster node) on H: odd-numbered connections go\n"
+            "                      there, the first (the fan-out control client) stays on --port\n"
             "  --source A          loopback address to connect from (default: the kernel's choice);\n"
             "                      a fresh one per run avoids the ports earlier runs left in TIME_WAIT\n"
             "  --sources K         connect from K consecutive addresses from --source on, in turn (1):\n"
@@ -1021,7 +1027,7 @@ int main(int argc, char **argv) {
         {"latency-budget", 1, 0, 'L'}, {"duration", 1, 0, 'd'},     {"warmup", 1, 0, 'W'},
         {"burst-budget-mb", 1, 0, 'B'}, {"count", 1, 0, 'c'},       {"max-count", 1, 0, 'C'},
         {"conn-burst-kb", 1, 0, 'K'}, {"cycles", 1, 0, 'y'},        {"batch", 1, 0, 'b'},         {"settle", 1, 0, 'S'},
-        {"source", 1, 0, 'A'},       {"sources", 1, 0, 'N'},       {"help", 0, 0, 'u'},          {0, 0, 0, 0}};
+        {"source", 1, 0, 'A'},       {"sources", 1, 0, 'N'},       {"port2", 1, 0, 'Q'},       {"help", 0, 0, 'u'},          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
         switch (ch) {
@@ -1029,6 +1035,7 @@ int main(int argc, char **argv) {
         case 'A': opt_source = optarg; break;
         case 'N': opt_sources = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'p': opt_port = atoi(optarg); break;
+        case 'Q': opt_port2 = atoi(optarg); break;
         case 'P': opt_path = optarg; break;
         case 'm': opt_mode = optarg; break;
         case 'n': opt_clients = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -1071,6 +1078,9 @@ int main(int argc, char **argv) {
             die("--sources must be 1..256 and stay in 127.0.0.0/8");
     }
     srv_addr.sin_port = htons((uint16_t)opt_port);
+    if (opt_port2 < 0 || opt_port2 > 65535) die("--port2 must be a port");
+    srv_addr2 = srv_addr;
+    srv_addr2.sin_port = htons((uint16_t)opt_port2);
     if (opt_size > MAX_FRAME / 2) die("--size too large");
     if (opt_inflight < 1) opt_inflight = 1;
 

@@ -6,7 +6,8 @@ it makes the loop (uvloop where installed), serves until SIGINT/SIGTERM and stop
 Subclasses provide :attr:`Lifecycle.engine` and may override the hooks
 :meth:`Lifecycle.on_starting` (told whether fastsio owns the process: True under
 ``run()``, False under ``start()`` called by the application) and
-:meth:`Lifecycle.on_stopping`.
+:meth:`Lifecycle.on_stopping`, and the awaited :meth:`Lifecycle.on_opening` (before
+listening) and :meth:`Lifecycle.on_closed` (after every connection closed).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Lifecycle:
         loop = asyncio.get_running_loop()
         engine = self.engine
         engine.bind_loop(loop)
+        await self.on_opening()
         self.on_starting(loop, self._owns_process)
         try:
             if sock is not None:
@@ -132,8 +134,15 @@ class Lifecycle:
                 fine), False when the application called :meth:`start`.
         """
 
+    async def on_opening(self) -> None:
+        """Hook (awaited): :meth:`start` began, before :meth:`on_starting` and listening
+        (the server connects its adapters here)."""
+
     def on_stopping(self) -> None:
         """Hook: ``stop()`` began (no new connections), before the sessions close."""
+
+    async def on_closed(self) -> None:
+        """Hook (awaited): :meth:`stop` has closed every connection."""
 
     async def stop(self) -> None:
         """Stop: refuse new sessions (503), disconnect every client ("server shutting
@@ -174,6 +183,7 @@ class Lifecycle:
             pass
         if engine.wheel is not None:
             engine.wheel.close()
+        await self.on_closed()
 
     async def _serve(self, stopping: asyncio.Event, host: str, port: int, kwargs: Any) -> None:
         # one run of the loop from start to stop: no window between two runs in which

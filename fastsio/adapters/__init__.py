@@ -1,6 +1,18 @@
-"""Adapters: rooms and fan-out (``MemoryAdapter`` is the default)."""
+"""Adapters: rooms and fan-out (``MemoryAdapter`` is the default); ``RedisAdapter``
+joins a Node-compatible socket.io cluster on Redis, ``Emitter`` publishes to one."""
 
-from .base import Adapter, RecoveryOptions, RecoverySession
+from .base import Adapter, RecoveryOptions, RecoverySession, RemoteSocket
+from .emitter import Emitter
 from .memory import MemoryAdapter
+from .redis_adapter import RedisAdapter, RedisNamespaceAdapter
 
-__all__ = ("Adapter", "MemoryAdapter", "RecoveryOptions", "RecoverySession")
+__all__ = (
+    "Adapter",
+    "Emitter",
+    "MemoryAdapter",
+    "RecoveryOptions",
+    "RecoverySession",
+    "RedisAdapter",
+    "RedisNamespaceAdapter",
+    "RemoteSocket",
+)

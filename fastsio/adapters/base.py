@@ -9,11 +9,18 @@ reaches them only through the interfaces declared here, which they satisfy:
   whose WebSocket connection or polling queue a broadcast writes into);
 * :class:`TransportCounter`: the engine's count of transport changes (a session
   moving onto its WebSocket), which tells cached broadcast targets are stale.
+
+A cluster adapter (:class:`fastsio.adapters.RedisAdapter`'s) also implements the
+cluster half of :class:`Adapter` (``publish``, ``publish_with_ack``, ``server_count``,
+``fetch_sockets``, ``remote_join``/``remote_leave``/``remote_disconnect``,
+``server_side_emit``, ``open``/``shutdown``); the in-process adapter leaves them as
+the no-ops they are here, so a single node pays one empty call per broadcast.  The
+sockets of other nodes come back from ``fetch_sockets`` as :class:`RemoteSocket`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from ..options import RecoveryOptions, ServerOptions
 from ..protocol.engineio.session import Session
@@ -25,6 +32,7 @@ __all__ = (
     "AdapterSocket",
     "RecoveryOptions",
     "RecoverySession",
+    "RemoteSocket",
     "TransportCounter",
 )
 
@@ -52,11 +60,45 @@ class TransportCounter(Protocol):
 
 
 class AdapterSocket(Protocol):
-    """What an adapter needs of a connected socket (:class:`fastsio.Socket` satisfies it)."""
+    """What an adapter needs of a connected socket (:class:`fastsio.Socket` satisfies it):
+    its session for the fan-out; the rest for a cluster adapter, which describes the
+    socket to other nodes and acts on it for them."""
 
     @property
     def session(self) -> Session:
         """The Engine.IO session carrying the socket."""
+        ...
+
+    @property
+    def id(self) -> str:
+        """The socket id."""
+        ...
+
+    @property
+    def handshake(self) -> Any:
+        """The handshake (``headers``, ``query``, ``auth``, ``address``, ``time``,
+        ``issued``, ``url``, ``secure``, ``xdomain``)."""
+        ...
+
+    @property
+    def data(self) -> Any:
+        """The application's data attached to the socket."""
+        ...
+
+    def expect_ack(self, ack_id: int, callback: Callable[..., Any]) -> None:
+        """Call ``callback(*args)`` when the client acknowledges ``ack_id``."""
+        ...
+
+    def forget_ack(self, ack_id: int) -> None:
+        """Stop waiting for the acknowledgement ``ack_id``."""
+        ...
+
+    def send_packet(self, parts: list[str | bytes], compress: bool = True) -> None:
+        """Send one encoded packet to the client."""
+        ...
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from the namespace (``close=True``: the whole connection)."""
         ...
 
 
@@ -83,6 +125,36 @@ class AdapterNamespace(Protocol):
         """The engine serving the namespace's connections."""
         ...
 
+    @property
+    def parser(self) -> Any:
+        """The server's parser (``encode_event``: a cluster adapter encodes what other
+        nodes broadcast for its own clients)."""
+        ...
+
+    @property
+    def log(self) -> Any:
+        """The server's logger."""
+        ...
+
+    def has_outgoing(self) -> bool:
+        """Whether any outgoing catch-all listener exists here."""
+        ...
+
+    def notify_outgoing(self, sock: Any, event: str, args: tuple[Any, ...]) -> None:
+        """Call the outgoing catch-all listeners for ``event`` sent to ``sock``."""
+        ...
+
+    def next_ack_id(self) -> int:
+        """A new acknowledgement id."""
+        ...
+
+    def server_side_event(
+        self, event: str, args: list[Any], ack: Callable[[Any], None] | None
+    ) -> None:
+        """Another node's ``server_side_emit``: run this node's handler of ``event``
+        (``ack(value)`` with its return value, when the sender wants one)."""
+        ...
+
 
 class RecoverySession:
     """What is kept of a disconnected socket: its id, private session id, rooms (its own
@@ -100,6 +172,50 @@ class RecoverySession:
         self.offset: int | None = None
 
 
+class RemoteSocket:
+    """A socket connected to another node of the cluster, as ``fetch_sockets()`` gives
+    it (Node's ``RemoteSocket``): ``id``, ``handshake`` (a dict), ``rooms`` (a set,
+    its own id included) and ``data`` as that node described them; ``emit``, ``join``,
+    ``leave`` and ``disconnect`` go through the cluster to it.
+
+    Args:
+        adapter: the adapter that fetched it.
+        details: the node's description ``{id, handshake, rooms, data}``.
+    """
+
+    __slots__ = ("adapter", "id", "handshake", "rooms", "data")
+
+    def __init__(self, adapter: Adapter, details: dict[str, Any]) -> None:
+        self.adapter = adapter
+        self.id: str = str(details.get("id", ""))
+        handshake = details.get("handshake")
+        self.handshake: dict[str, Any] = handshake if isinstance(handshake, dict) else {}
+        rooms = details.get("rooms")
+        self.rooms: set[str] = {str(r) for r in rooms} if isinstance(rooms, list) else {self.id}
+        self.data: Any = details.get("data")
+
+    def __repr__(self) -> str:
+        return f"<RemoteSocket id={self.id!r} rooms={sorted(self.rooms)!r}>"
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this socket's client (through its node)."""
+        self.adapter.publish([event, *args], frozenset((self.id,)), frozenset(), {"expectSingleResponse": True})
+
+    def join(self, room: str | Iterable[str]) -> None:
+        """Make it join ``room`` (or several)."""
+        names = [room] if isinstance(room, str) else list(room)
+        self.adapter.remote_join(frozenset((self.id,)), frozenset(), names)
+
+    def leave(self, room: str | Iterable[str]) -> None:
+        """Make it leave ``room`` (or several)."""
+        names = [room] if isinstance(room, str) else list(room)
+        self.adapter.remote_leave(frozenset((self.id,)), frozenset(), names)
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect it (``close=True``: its whole connection)."""
+        self.adapter.remote_disconnect(frozenset((self.id,)), frozenset(), close)
+
+
 class Adapter:
     """Keeps who is in which room and delivers broadcasts.  One per namespace, made by
     ``Server(adapter=factory)``'s ``factory(namespace)``.
@@ -107,6 +223,13 @@ class Adapter:
     Args:
         namespace: the namespace it serves (see :class:`AdapterNamespace`).
     """
+
+    #: whether other nodes may exist behind this adapter (a cluster adapter); False:
+    #: every operation is local and the cluster methods below are no-ops
+    clustered = False
+    #: how long a cluster request waits for the other nodes (seconds; None: no cluster);
+    #: also the wait of a broadcast ``emit_with_ack`` across the cluster without ``timeout``
+    requests_timeout: float | None = None
 
     def __init__(self, namespace: AdapterNamespace) -> None:
         self.namespace = namespace
@@ -137,6 +260,61 @@ class Adapter:
     ) -> int:
         """Send one encoded packet to the selected sockets; returns how many."""
         raise NotImplementedError
+
+    def all_local_rooms(self) -> set[str]:
+        """Every room of this node (sockets' own-id rooms included)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ the cluster
+    # No-ops for a single node; a cluster adapter sends these to the other nodes.
+
+    async def open(self) -> None:
+        """The server starts: connect to the cluster (nothing for a single node)."""
+
+    async def shutdown(self) -> None:
+        """The server stopped: leave the cluster (nothing for a single node)."""
+
+    def publish(
+        self, data: list[Any], rooms: frozenset[str], except_rooms: frozenset[str], flags: dict[str, Any]
+    ) -> None:
+        """Send a broadcast (``data``: ``[event, *args]``) to the other nodes, which
+        deliver it to their sockets that match ``rooms``/``except_rooms``."""
+
+    def publish_with_ack(
+        self,
+        data: list[Any],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+        flags: dict[str, Any],
+        on_count: Callable[[int], None],
+        on_ack: Callable[[Any], None],
+    ) -> Callable[[], None]:
+        """A broadcast that wants acknowledgements, to the other nodes: each node calls
+        ``on_count(n)`` once with how many of its clients it reached, then ``on_ack``
+        once per client reply.  Returns a function that stops listening."""
+        return _nothing
+
+    async def server_count(self) -> int:
+        """How many nodes the cluster has, this one included."""
+        return 1
+
+    async def all_rooms(self) -> set[str]:
+        """Every room of every node (Node's ``adapter.allRooms()``)."""
+        return self.all_local_rooms()
+
+    async def fetch_sockets(self, rooms: frozenset[str], except_rooms: frozenset[str]) -> list[RemoteSocket]:
+        """The other nodes' sockets in any of ``rooms`` (all if empty) and in none of
+        ``except_rooms``."""
+        return []
+
+    def remote_join(self, rooms: frozenset[str], except_rooms: frozenset[str], names: list[str]) -> None:
+        """Make the other nodes' selected sockets join ``names``."""
+
+    def remote_leave(self, rooms: frozenset[str], except_rooms: frozenset[str], names: list[str]) -> None:
+        """Make the other nodes' selected sockets leave ``names``."""
+
+    def remote_disconnect(self, rooms: frozenset[str], except_rooms: frozenset[str], close: bool) -> None:
+        """Disconnect the other nodes' selected sockets."""
 
     def server_side_emit(self, nsp: str, event: str, args: tuple[Any, ...]) -> None:
         """Send ``event`` to the other nodes (none for a single-process adapter)."""
@@ -186,3 +364,7 @@ class Adapter:
     def release(self, session: RecoverySession) -> None:
         """A restored session did not connect after all (refused, or the connection went
         away): keep it again for the rest of its window."""
+
+
+def _nothing() -> None:
+    return None

@@ -219,6 +219,14 @@ class MemoryAdapter(Adapter):
         mine = self.sids[sid]
         return {sid, *mine} if mine else {sid}
 
+    def all_local_rooms(self) -> set[str]:
+        """See :meth:`Adapter.all_local_rooms`."""
+        return {*self.rooms, *self.sids}
+
+    def has_room(self, room: str) -> bool:
+        """Whether ``room`` has a socket here (a socket's own id counts)."""
+        return room in self.rooms or room in self.sids
+
     def _members(self, room: str) -> Iterable[str]:
         members = self.rooms.get(room)
         if members is not None:

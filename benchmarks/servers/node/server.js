@@ -1,6 +1,7 @@
 // The benchmark app on Node socket.io 4.8: join "all" on connect, "echo" acks its arguments,
 // "burst"(count, size) broadcasts "tick" count times to "all", then acks count.
-//   node server.js --port 8000 [--host 127.0.0.1]
+//   node server.js --port 8000 [--host 127.0.0.1] [--redis URL --key K]
+// (--redis: a node of a cluster on @socket.io/redis-adapter, for benchmarks/cluster.py)
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
@@ -14,6 +15,18 @@ const port = Number(arg("--port", "8000"));
 const host = arg("--host", "127.0.0.1");
 const httpServer = http.createServer();
 const io = new Server(httpServer, { cors: { origin: "*" } });
+const redisUrl = arg("--redis", null);
+let ready = Promise.resolve();
+if (redisUrl) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createClient } = require("redis");
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  ready = Promise.all([pub.connect(), sub.connect()]).then(() => {
+    io.adapter(createAdapter(pub, sub, { key: arg("--key", "socket.io") }));
+    return sub.subscribe("__ready__", () => {});
+  });
+}
 
 io.on("connection", (socket) => {
   socket.join("all");
@@ -28,7 +41,9 @@ io.on("connection", (socket) => {
   });
 });
 
-httpServer.listen({ port, host, backlog: 4096 }, () => {
-  process.stderr.write(`node socket.io ${require("socket.io/package.json").version} on ${host}:${port}\n`);
-});
+ready.then(() =>
+  httpServer.listen({ port, host, backlog: 4096 }, () => {
+    process.stderr.write(`node socket.io ${require("socket.io/package.json").version} on ${host}:${port}\n`);
+  }),
+);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(0));
