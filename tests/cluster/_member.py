@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
-from _nodedriver import NODE
+from _nodedriver import NODE, node_marks
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "node_member.mjs"
@@ -109,3 +113,59 @@ class NodeMember:
         if self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+# ------------------------------------------------------------------ shared by the cluster tests
+# (here, not in conftest.py: a test module importing `conftest` gets whichever directory's
+# conftest was imported last when several test directories are collected together)
+REDIS_SERVER = shutil.which("redis-server")
+
+#: the marks of a test that runs Node members
+node_member_marks = node_marks(HERE, package="socket.io", install="run `make node`")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (for the test's redis-server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisProcess:
+    """A redis-server of its own on 127.0.0.1:``port`` (no persistence)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                pytest.fail(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait(5)
+        self.proc = None
+
+

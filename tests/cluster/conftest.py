@@ -10,73 +10,19 @@ installs it), or, for the Node members, when ``tests/cluster/node_modules`` is m
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import time
 import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
 import fastsio
-from _member import HERE, NodeMember
-from _nodedriver import node_marks
-
-REDIS_SERVER = shutil.which("redis-server")
-
-#: the marks of a test that runs Node members
-node_member_marks = node_marks(HERE, package="socket.io", install="run `make node`")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class RedisProcess:
-    """A redis-server of its own on 127.0.0.1:``port`` (no persistence)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.proc.kill()
-                pytest.fail(f"redis-server did not start on port {self.port}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.kill()
-        self.proc.wait(5)
-        self.proc = None
-
+from _member import REDIS_SERVER, NodeMember, RedisProcess, free_port, node_member_marks  # noqa: F401 - re-exported
 
 def _redis_process() -> RedisProcess:
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed: `make redis` installs it (make test does)")
-    return RedisProcess(_free_port())
+    return RedisProcess(free_port())
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from _member import b
-from conftest import node_member_marks
+from _member import node_member_marks
 
 pytestmark = [pytest.mark.redis, *node_member_marks]
 
@@ -82,8 +82,8 @@ async def test_recovery_offsets_on_remote_broadcasts(fastsio_node: Any, node_mem
     node = await node_member()
     await node.connect("c1", url)
     await node.eval("ctx.io.emit('remote', 1)")
-    server.emit("local", 2)
     (remote,) = await node.wait_for("c1", "remote")
+    server.emit("local", 2)  # after the remote one arrived: the last offset is this one's
     (local,) = await node.wait_for("c1", "local")
     assert remote[1] == 1 and isinstance(remote[2], str)
     assert local[1] == 2 and isinstance(local[2], str)

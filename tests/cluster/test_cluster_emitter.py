@@ -12,7 +12,7 @@ import pytest
 
 import fastsio
 from _member import b
-from conftest import node_member_marks
+from _member import node_member_marks
 from test_cluster_requests import until
 
 pytestmark = [pytest.mark.redis, *node_member_marks]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import fastsio
-from conftest import RedisProcess, node_member_marks
+from _member import RedisProcess, node_member_marks
 from _member import NodeMember
 from test_cluster_requests import until
 

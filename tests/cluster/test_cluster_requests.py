@@ -13,7 +13,7 @@ import pytest
 
 import fastsio
 from fastsio.adapters import RemoteSocket
-from conftest import node_member_marks
+from _member import node_member_marks
 
 pytestmark = [pytest.mark.redis, *node_member_marks]
 
