@@ -167,3 +167,19 @@ def test_import_linter_contracts_hold() -> None:
     proc = subprocess.run([exe, str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_test_module_names_are_unique() -> None:
+    """Verify no two test (or helper) modules share a basename: the test directories
+    are not packages, so pytest imports each module by its basename, and a second one
+    of the same name stops the whole collection ("import file mismatch")."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(tests.rglob("*.py")):
+        if "node_modules" in path.parts or path.name in ("__init__.py", "conftest.py"):
+            continue
+        if path.name in seen:
+            clashes.append((seen[path.name].relative_to(tests), path.relative_to(tests)))
+        seen.setdefault(path.name, path)
+    assert not clashes, clashes
