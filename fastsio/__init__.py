@@ -3,6 +3,7 @@
 from . import adapters, speedups
 from ._version import __version__
 from .adapters import Emitter
+from .asgi import ASGIApp
 from .broadcast import BroadcastOperator
 from .engine_server import EngineServer, EngineSocket
 from .exceptions import AckTimeout, ConnectionRefused, DisconnectedError, FastsioError
@@ -12,6 +13,7 @@ from .server import Server
 from .socket import Handshake, Socket
 
 __all__ = (
+    "ASGIApp",
     "AckTimeout",
     "BroadcastOperator",
     "ConnectionRefused",

@@ -755,6 +755,16 @@ class ServerOptions(EngineOptions):
         directory; a value may also be ``{"filename": path}``).  Keys start with
         ``/``.  Stored as a read-only mapping; ``{}`` is ``None``.""",
     )
+    app: Any = _option(
+        None,
+        """An ASGI 3 application (FastAPI, Starlette ...) answering the HTTP requests
+        outside ``path`` and ``static_files`` on the same port (see docs/asgi.md;
+        :class:`fastsio.ASGIApp` is the other way round).  Its ``lifespan`` startup
+        runs when the server starts, its shutdown when it stops.  Its request bodies
+        are bounded by ``max_http_buffer_size`` (413 beyond); its response is sent
+        once complete (a streamed response is gathered first); WebSocket requests
+        outside ``path`` get 404.  An exception from it is logged and answered 500.""",
+    )
     cleanup_empty_child_namespaces: bool = _option(
         False,
         """Remove a child namespace of a dynamic namespace when its last socket
@@ -799,6 +809,7 @@ class ServerOptions(EngineOptions):
         if self.gc_freeze is not None:
             set_(self, "gc_freeze", _check_bool("gc_freeze", self.gc_freeze))
         set_(self, "static_files", _check_static_files(self.static_files))
+        set_(self, "app", _check_callable("app", self.app))
         set_(
             self,
             "cleanup_empty_child_namespaces",

@@ -11,7 +11,8 @@ import time
 from typing import Any, Awaitable, Callable, Iterable
 
 from ._handlers import Handler, spawn
-from ._server.engine import Engine
+from ._server.asgi import AsgiFallback, Lifespan
+from ._server.engine import Engine, Exchange
 from ._server.listener import Lifecycle
 from ._server.static import StaticFiles
 from .adapters.base import RemoteSocket
@@ -20,6 +21,7 @@ from .namespace import Namespace, ParentNamespace
 from .options import ServerOptions, render_options
 from .protection import LogThrottle
 from .protocol.socketio import packets as sio
+from ._server.request import Request
 from .protocol.engineio.session import OPEN, Session
 from .protocol.socketio.decoder import Decoder
 from .protocol.socketio.parsers import get_parser
@@ -95,7 +97,19 @@ class Server(Lifecycle):
         self.of("/")
 
     def _new_engine(self, opts: ServerOptions) -> Engine:
-        fallback = StaticFiles(dict(opts.static_files)) if opts.static_files else None
+        fallback: Callable[[Exchange, Request], Any] | None = None
+        static = StaticFiles(dict(opts.static_files)) if opts.static_files else None
+        # the ``app`` option: an ASGI app on the other paths (after the static files)
+        self._app = AsgiFallback(opts.app, self.log.getChild("asgi")) if opts.app is not None else None
+        self._lifespan: Lifespan | None = None
+        app = self._app
+        if static is not None and app is not None:
+
+            def fallback(conn: Exchange, req: Request) -> None:
+                static(conn, req, app)
+
+        else:
+            fallback = static if static is not None else app
         return Engine(
             opts.engine,
             factory=self._new_client,
@@ -365,17 +379,28 @@ class Server(Lifecycle):
 
     async def on_opening(self) -> None:
         """Start-up hook, before listening: open every namespace's adapter (a cluster
-        adapter connects and subscribes here; a namespace made later opens its own)."""
+        adapter connects and subscribes here; a namespace made later opens its own);
+        with the ``app`` option, the ASGI app's lifespan startup."""
         for ns in list(self.namespaces.values()):
             await ns.adapter.open()
+        if self.options.app is not None:
+            # the ``app`` option: the ASGI app's lifespan startup (a failure aborts the start)
+            self._lifespan = Lifespan(self.options.app, self.log.getChild("asgi"))
+            await self._lifespan.startup()
 
     async def on_closed(self) -> None:
-        """Shut-down hook, once the connections are closed: shut the adapters down."""
+        """Shut-down hook, once the connections are closed: shut the adapters down;
+        with the ``app`` option, the ASGI app's lifespan shutdown."""
         for ns in list(self.namespaces.values()):
             try:
                 await ns.adapter.shutdown()
             except Exception:
                 self.log.exception("adapter shutdown failed on %s", ns.name)
+        lifespan = self._lifespan
+        if lifespan is not None:
+            # the ``app`` option: the ASGI app's lifespan shutdown
+            self._lifespan = None
+            await lifespan.shutdown()
 
     def on_stopping(self) -> None:
         """Shut-down hook: stop the recovery sweep."""

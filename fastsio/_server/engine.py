@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from .._ids import random_id
 from ..options import DeflateOptions, EngineOptions
@@ -47,7 +47,15 @@ from .polling import accepted_encoding, poll_headers, post_payload, v3_codec
 from .timers import TimerWheel
 from .websocket import Eio3WebSocketConnection, WebSocketConnection
 
-__all__ = ("BUSY_BODY", "SHUTTING_DOWN_BODY", "Engine", "generate_sid", "host_matches")
+__all__ = (
+    "BUSY_BODY",
+    "SHUTTING_DOWN_BODY",
+    "Engine",
+    "EngineWebSocket",
+    "Exchange",
+    "generate_sid",
+    "host_matches",
+)
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
@@ -70,6 +78,79 @@ def generate_sid() -> str:
     return random_id()
 
 
+class EngineWebSocket(Protocol):
+    """A session's WebSocket as the engine holds it: fastsio's own
+    :class:`~fastsio._server.websocket.WebSocketConnection`, or a WebSocket of an
+    ASGI server (:mod:`fastsio._server.asgi`)."""
+
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        """Send one encoded Engine.IO packet as one message."""
+
+    def close(self) -> None:
+        """Close the WebSocket (after what was sent)."""
+
+    def writable(self) -> bool:
+        """Whether a packet sent now leaves at once."""
+
+    def hold_writes(self, delay: float) -> None:
+        """Send what is written from now on ``delay`` seconds later (EIO3's OPEN)."""
+
+
+class Exchange(Protocol):
+    """What the engine needs of the connection a request came on (its answer, and
+    the long-polling GET it may hold as the session's poll sink).
+
+    fastsio's own :class:`~fastsio._server.http.Connection` satisfies it
+    (``frames_websocket`` True: it writes the 101 response and the WebSocket frames
+    itself), and so does an ASGI request (:mod:`fastsio._server.asgi`;
+    ``frames_websocket`` False: the ASGI server does the WebSocket handshake,
+    framing and extensions, and the engine only decides accept or refuse)."""
+
+    closed: bool
+    client: tuple[str, int] | None
+    poll_headers: list[tuple[str, str]] | tuple[()]
+    poll_owner: Session | None
+    poll_encoding: str | None
+
+    @property
+    def frames_websocket(self) -> bool:
+        """True: :meth:`accept_websocket` (fastsio frames); False: :meth:`accept_messages`."""
+
+    def send_response(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | tuple[()],
+        body: bytes = b"",
+        close: bool = False,
+        length: int | None = None,
+    ) -> None:
+        """Answer the request (``close``: and close the connection)."""
+
+    def respond(self, payload: str | bytes) -> None:
+        """The poll sink: answer the pending long-polling GET with a payload."""
+
+    def drop(self) -> None:
+        """The poll sink: forget the pending GET without answering it."""
+
+    def accept_websocket(
+        self,
+        response: bytes,
+        handler: Any,
+        max_size: int,
+        deflate: Deflater | None = None,
+        *,
+        cls: type[WebSocketConnection] = WebSocketConnection,
+    ) -> WebSocketConnection:
+        """Accept an upgrade with the 101 ``response``: a WebSocket fastsio frames."""
+
+    def accept_messages(
+        self, handler: Any, headers: list[tuple[str, str]], max_size: int, eio3: bool
+    ) -> EngineWebSocket:
+        """Accept an upgrade whose WebSocket the server frames: messages to and from
+        ``handler`` (``headers``: extra response headers; ``eio3``: binary messages
+        carry the Engine.IO v3 type byte)."""
+
+
 class Engine:
     """The Engine.IO server bound to one path.
 
@@ -89,7 +170,7 @@ class Engine:
         options: EngineOptions,
         *,
         factory: Callable[[Session], SessionHandler] | None = None,
-        fallback: Callable[[Connection, Request], Any] | None = None,
+        fallback: Callable[[Exchange, Request], Any] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.options = options
@@ -214,7 +295,7 @@ class Engine:
         assert self.loop is not None
         return self.loop.time()
 
-    def _admit(self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool) -> bool:
+    def _admit(self, conn: Exchange, req: Request, cors: list[tuple[str, str]], upgrade: bool) -> bool:
         """The caps on new sessions (``max_connections_per_ip``, ``max_concurrent_handshakes``):
         answer a refusal and return False when over one.  While :attr:`draining`,
         every new session is refused with 503."""
@@ -259,7 +340,7 @@ class Engine:
         self.hooks.append(fn)
         return fn
 
-    def _run_hooks(self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool, start: int) -> bool:
+    def _run_hooks(self, conn: Exchange, req: Request, cors: list[tuple[str, str]], upgrade: bool, start: int) -> bool:
         """True: carry on now.  False: the request was refused, or is waiting for an
         async hook (it is handled again once that hook accepts it)."""
         for i in range(start, len(self.hooks)):
@@ -279,7 +360,7 @@ class Engine:
         return True
 
     async def _await_hook(
-        self, conn: Connection, req: Request, cors: list[tuple[str, str]], upgrade: bool, i: int, pending: Any
+        self, conn: Exchange, req: Request, cors: list[tuple[str, str]], upgrade: bool, i: int, pending: Any
     ) -> None:
         try:
             result = await pending
@@ -294,13 +375,13 @@ class Engine:
         elif self._run_hooks(conn, req, cors, upgrade, i + 1):
             (self.handle_upgrade if upgrade else self.handle_request)(conn, req)
 
-    def _refuse_hook(self, conn: Connection, cors: list[tuple[str, str]], upgrade: bool, exc: BaseException | None) -> None:
+    def _refuse_hook(self, conn: Exchange, cors: list[tuple[str, str]], upgrade: bool, exc: BaseException | None) -> None:
         self.log.info("request refused by a hook: %s", exc if exc is not None else "returned False")
         message = str(exc) if exc is not None and str(exc) else None
         self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade)
 
     # ------------------------------------------------------------------- HTTP
-    def handle_request(self, conn: Connection, req: Request) -> None:
+    def handle_request(self, conn: Exchange, req: Request) -> None:
         """Answer an HTTP request (the :class:`~fastsio._server.http.Application`
         protocol): CORS preflight, handshake, long-polling GET or POST; other paths go
         to the fallback (or 404)."""
@@ -364,7 +445,7 @@ class Engine:
             return
         self._allow_then(conn, req, cors, self._open_polling)
 
-    def _allow_then(self, conn: Connection, req: Request, cors: list[tuple[str, str]], then: Callable[[Connection, Request, list[tuple[str, str]]], None]) -> None:
+    def _allow_then(self, conn: Exchange, req: Request, cors: list[tuple[str, str]], then: Callable[[Exchange, Request, list[tuple[str, str]]], None]) -> None:
         check = self.options.allow_request
         if check is None:
             then(conn, req, cors)
@@ -446,7 +527,7 @@ class Engine:
             except Exception:
                 self.log.exception("connection handler raised")
 
-    def _open_polling(self, conn: Connection, req: Request, cors: list[tuple[str, str]]) -> None:
+    def _open_polling(self, conn: Exchange, req: Request, cors: list[tuple[str, str]]) -> None:
         if (self.max_connections_per_ip or self.max_concurrent_handshakes or self.draining) and not self._admit(
             conn, req, cors, False
         ):
@@ -466,7 +547,7 @@ class Engine:
             conn.respond(session.v3.encode_payload([packet]))
         self._start(session, now)
 
-    def _poll(self, conn: Connection, session: Session, cors: list[tuple[str, str]]) -> None:
+    def _poll(self, conn: Exchange, session: Session, cors: list[tuple[str, str]]) -> None:
         conn.poll_headers = poll_headers(cors, session.v3)
         conn.poll_owner = session
         if not session.poll_request(conn):
@@ -474,7 +555,7 @@ class Engine:
             self.log.info("overlapping polling requests for session %s", session.sid)
             self._error(conn, cors, eio.BAD_REQUEST)
 
-    def _post(self, conn: Connection, session: Session, req: Request, cors: list[tuple[str, str]]) -> None:
+    def _post(self, conn: Exchange, session: Session, req: Request, cors: list[tuple[str, str]]) -> None:
         headers = [("Content-Type", "text/html")]
         headers.extend(cors)
         try:
@@ -494,7 +575,7 @@ class Engine:
         conn.send_response(200, headers, b"ok")
 
     # ------------------------------------------------------------------ WebSocket
-    def handle_upgrade(self, conn: Connection, req: Request) -> None:
+    def handle_upgrade(self, conn: Exchange, req: Request) -> None:
         """Answer a WebSocket upgrade request: a new WebSocket-only session, or the
         probe of a polling session's upgrade; refusals are answered over HTTP and close
         the connection."""
@@ -516,7 +597,7 @@ class Engine:
         if q.get("transport") != WEBSOCKET or WEBSOCKET not in self.transports:
             self._error(conn, [], eio.UNKNOWN_TRANSPORT, upgrade=True)
             return
-        problem = check_handshake(req.method, req.headers)
+        problem = check_handshake(req.method, req.headers) if conn.frames_websocket else None
         if problem is not None:
             self.log.info("bad WebSocket handshake from %s: %s", conn.client, problem)
             self._error(conn, [], eio.BAD_REQUEST, upgrade=True)
@@ -533,8 +614,11 @@ class Engine:
             if not session.can_attach_probe():
                 # like the reference server: accept the WebSocket, then close it
                 self.log.info("session %s: refused a second upgrade", sid)
-                ws = conn.accept_websocket(handshake_response(req.headers["sec-websocket-key"]), None, 125)
-                ws.ws_close(CLOSE_NORMAL)
+                if conn.frames_websocket:
+                    ws = conn.accept_websocket(handshake_response(req.headers["sec-websocket-key"]), None, 125)
+                    ws.ws_close(CLOSE_NORMAL)
+                else:
+                    conn.accept_messages(None, [], 125, False).close()
                 return
             assert self.loop is not None
             session.attach_probe(self._accept(conn, req, session, False), self.loop.time())
@@ -544,7 +628,7 @@ class Engine:
             return
         self._allow_then(conn, req, [], self._open_websocket)
 
-    def _accept(self, conn: Connection, req: Request, session: Session, new: bool) -> WebSocketConnection:
+    def _accept(self, conn: Exchange, req: Request, session: Session, new: bool) -> EngineWebSocket:
         """Accept the upgrade of ``conn`` for ``session`` (``new``: a WebSocket-only
         session, else a probe of a polling one): the WebSocket connection, of the
         session's Engine.IO version."""
@@ -553,6 +637,9 @@ class Engine:
             # a new WebSocket-only session (not the upgrade of a polling one, whose
             # handshake set the cookie already)
             extra.append(("Set-Cookie", self._cookie(session.sid)))
+        if not conn.frames_websocket:
+            # an ASGI server's WebSocket: it negotiates permessage-deflate itself
+            return conn.accept_messages(session, extra, self.options.max_http_buffer_size, session.eio == 3)
         deflate = None
         options = self.options.per_message_deflate
         if options is not None:
@@ -570,7 +657,7 @@ class Engine:
             cls=cls,
         )
 
-    def _open_websocket(self, conn: Connection, req: Request, cors: list[tuple[str, str]]) -> None:
+    def _open_websocket(self, conn: Exchange, req: Request, cors: list[tuple[str, str]]) -> None:
         if (self.max_connections_per_ip or self.max_concurrent_handshakes or self.draining) and not self._admit(
             conn, req, [], True
         ):
@@ -591,7 +678,7 @@ class Engine:
     # ------------------------------------------------------------------ helpers
     def _error(
         self,
-        conn: Connection,
+        conn: Exchange,
         cors: list[tuple[str, str]],
         code: int,
         message: str | None = None,
@@ -612,7 +699,7 @@ class Engine:
         headers.extend(cors)
         conn.send_response(status, headers, eio.error_body(code, message), close=upgrade)
 
-    def _host_allowed(self, conn: Connection, req: Request, upgrade: bool = False) -> bool:
+    def _host_allowed(self, conn: Exchange, req: Request, upgrade: bool = False) -> bool:
         """``allowed_hosts``: True if the request's Host is one of them; else answer
         400 (and log) and return False."""
         host = req.headers.get("host", "")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, MutableSet, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, MutableSet, NoReturn, Protocol
 
 import httptools
 
@@ -131,6 +131,10 @@ class Connection(FlowControl, asyncio.Protocol):
         "timer_slot",
         "in_request",
     )
+
+    #: the engine's :class:`~fastsio._server.engine.Exchange` protocol: this connection
+    #: writes the 101 response and the WebSocket frames itself (``accept_websocket``)
+    frames_websocket: ClassVar[bool] = True
 
     def __init__(self, app: Application, loop: asyncio.AbstractEventLoop, flusher: Any) -> None:
         options = app.options
@@ -474,6 +478,11 @@ class Connection(FlowControl, asyncio.Protocol):
             self.shutdown()
 
     # ------------------------------------------------------------ WebSocket upgrade
+    def accept_messages(self, handler: Any, headers: list[tuple[str, str]], max_size: int, eio3: bool) -> NoReturn:
+        """Not for this connection (``frames_websocket`` is True: the engine calls
+        :meth:`accept_websocket`); an ASGI server's connection has it."""
+        raise NotImplementedError("fastsio's own connections frame WebSockets themselves: accept_websocket")
+
     def accept_websocket(
         self,
         response: bytes,

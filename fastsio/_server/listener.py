@@ -51,6 +51,8 @@ class Lifecycle:
         # run() owns the process (its loop, its signals): see on_starting
         self._owns_process = False
         self._secure = False
+        # started by start_embedded(): served by someone else's server (ASGI)
+        self._embedded = False
 
     @property
     def engine(self) -> Engine:
@@ -114,6 +116,25 @@ class Lifecycle:
         self._address = (addr[0], addr[1])
         engine.server_log.info("%s", self.banner())
 
+    async def start_embedded(self) -> None:
+        """Start without listening, on the running loop: the timer wheel, the write
+        flusher, the :meth:`on_opening` and :meth:`on_starting` hooks (``owns_process=False``), for a server
+        whose requests come from elsewhere (:class:`fastsio.ASGIApp` calls it on the
+        ASGI lifespan startup, or on its first request).  :meth:`stop` stops it.
+        Does nothing if already started (either way)."""
+        if self._server is not None or self._embedded:
+            return
+        loop = asyncio.get_running_loop()
+        self.engine.bind_loop(loop)
+        await self.on_opening()
+        self.on_starting(loop, False)
+        self._embedded = True
+
+    @property
+    def started(self) -> bool:
+        """Started (listening, or embedded) and not stopped."""
+        return self._server is not None or self._embedded
+
     def banner(self) -> str:
         """The start-up line: ``fastsio <version> (compiled|pure) listening on
         http://HOST:PORT/socket.io/`` (``https`` with TLS), once started."""
@@ -152,9 +173,10 @@ class Lifecycle:
         listening.  Listening goes on meanwhile, since a polling client may make its
         next GET on a new connection."""
         server = self._server
-        if server is None:
+        if server is None and not self._embedded:
             return
         self._server = None
+        self._embedded = False
         engine = self.engine
         engine.draining = True
         self.on_stopping()
@@ -173,14 +195,16 @@ class Lifecycle:
                     engine.owed(),
                     timeout,
                 )
-        server.close()
+        if server is not None:
+            server.close()
         # then close every connection
         for conn in list(engine.connections):
             conn.shutdown()
-        try:
-            await asyncio.wait_for(server.wait_closed(), 5.0)
-        except asyncio.TimeoutError:  # pragma: no cover
-            pass
+        if server is not None:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 5.0)
+            except asyncio.TimeoutError:  # pragma: no cover
+                pass
         if engine.wheel is not None:
             engine.wheel.close()
         await self.on_closed()

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from .http import Connection
 from .request import Request
+
+if TYPE_CHECKING:
+    from .engine import Exchange
 
 __all__ = ("StaticFiles",)
 
@@ -63,7 +65,7 @@ class StaticFiles:
                 return not full.startswith(root + os.sep)
         return False
 
-    def __call__(self, conn: Connection, req: Request, next_: Any = None) -> None:
+    def __call__(self, conn: Exchange, req: Request, next_: Any = None) -> None:
         path = self.resolve(req.path)
         if path is None and self.outside(req.path):
             conn.log.info("request from %s for %.200r refused: outside the static directory", conn.client, req.path)

@@ -1,0 +1,680 @@
+"""ASGI both ways: the engine's requests from an ASGI server, and an ASGI app behind fastsio's server.
+
+Inside an ASGI server (uvicorn, hypercorn; :class:`fastsio.ASGIApp` is the public face)
+-----------------------------------------------------------------------------------------
+:func:`serve_http` and :func:`serve_websocket` hand one ASGI ``http`` or ``websocket``
+scope to the :class:`~fastsio._server.engine.Engine`, through an :class:`AsgiExchange`:
+the engine's :class:`~fastsio._server.engine.Exchange` protocol for a request that
+came through an ASGI server.  The engine answers it as it answers its own
+connections' requests (``send_response``), holds it as a session's long-polling GET
+(``respond``/``drop``: the ASGI coroutine waits, and tells the session if the client
+goes away meanwhile, ``http.disconnect``), or accepts a WebSocket with
+``accept_messages``: ``frames_websocket`` is False, so the ASGI server does the
+WebSocket handshake, the framing and permessage-deflate (as its own options say),
+and an :class:`AsgiWebSocket` carries whole messages between the session and the
+ASGI ``websocket.receive``/``websocket.send`` events.  A request body is read up to
+``max_http_buffer_size`` (413 beyond, as fastsio's own server answers).
+
+The :class:`AsgiWebSocket` is the session's WebSocket sink: ``send`` queues a message
+(never blocks) and one writer task per connection awaits the ASGI ``send`` for each,
+in order, so the ASGI server's own flow control (a slow client's socket) holds the
+writer, not the session; more than ``max_buffer_size`` bytes waiting drops the
+connection as a slow consumer (``"send buffer full"``), as fastsio's own WebSocket
+connections do.  The broadcast fan-out hands it pre-built frames (``send_frame``):
+their payload is sent as the message (a frame of one broadcast is decoded once).
+
+Behind fastsio's own server (``Server(app=...)``)
+-------------------------------------------------
+:class:`AsgiFallback` is the engine's ``fallback(conn, request)`` for the requests
+outside the Socket.IO path: it runs the ASGI app on an ``http`` scope built from the
+request (its body already read, within ``max_http_buffer_size``), gathers the
+response and answers it with ``conn.send_response``.  The app runs in its own task:
+an exception from it is logged and answered 500, never reaches the connection's
+callbacks.  :class:`Lifespan` drives the app's ``lifespan`` scope (startup when the
+server starts, shutdown when it stops); an app that does not support it is told
+nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, MutableMapping, NoReturn
+from urllib.parse import unquote
+
+from ..protocol.websocket.frames import OP_TEXT
+from .polling import poll_response
+from .request import Request, header_name, header_value
+
+if TYPE_CHECKING:
+    from ..protocol.engineio.session import Session
+    from .engine import Engine, Exchange
+
+__all__ = (
+    "ASGIApplication",
+    "AsgiExchange",
+    "AsgiFallback",
+    "AsgiWebSocket",
+    "Lifespan",
+    "request_of",
+    "serve_http",
+    "serve_websocket",
+)
+
+#: An ASGI 3 application: ``await app(scope, receive, send)``
+ASGIApplication = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[MutableMapping[str, Any]]], Callable[[MutableMapping[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
+
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+# the queue's marker of a close to send
+_CLOSE = object()
+# an Engine.IO v3 binary MESSAGE over WebSocket: its packet type byte first
+_EIO3_BINARY_MESSAGE = b"\x04"
+# close codes
+_CLOSE_NORMAL = 1000
+_CLOSE_POLICY = 1008
+_CLOSE_TOO_BIG = 1009
+
+
+def request_of(scope: MutableMapping[str, Any], body: bytes = b"") -> Request:
+    """The :class:`~fastsio._server.request.Request` of an ASGI ``http`` or
+    ``websocket`` scope (its path as sent, its headers lower-cased and joined as
+    fastsio's own server does)."""
+    headers: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        key = header_name(bytes(name))
+        val = header_value(key, bytes(value))
+        if key in headers:
+            headers[key] += ", " + val
+        else:
+            headers[key] = val
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1").partition("?")[0] if raw else scope.get("path", "/")
+    qs = scope.get("query_string", b"").decode("latin-1")
+    client = scope.get("client")
+    req = Request(
+        scope.get("method", "GET"),
+        path + "?" + qs if qs else path,
+        path,
+        qs,
+        headers,
+        (str(client[0]), int(client[1])) if client else None,
+        scope.get("scheme") in ("https", "wss"),
+    )
+    req.upgrade = scope.get("type") == "websocket"
+    req.body = body
+    return req
+
+
+def _asgi_headers(headers: Any, length: int | None, close: bool) -> list[tuple[bytes, bytes]]:
+    out = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    if length is not None:
+        out.append((b"content-length", str(length).encode("ascii")))
+    if close:
+        out.append((b"connection", b"close"))
+    return out
+
+
+class AsgiExchange:
+    """One request that came through an ASGI server, as the engine's
+    :class:`~fastsio._server.engine.Exchange`: its answer (``answer``, a future: the
+    ``(status, headers, body, close)`` of an HTTP answer, or the
+    :class:`AsgiWebSocket` of an accepted WebSocket), and the long-polling GET it may
+    be for a session (the poll sink: ``respond``/``drop``)."""
+
+    __slots__ = ("loop", "log", "limit", "client", "closed", "poll_headers", "poll_owner", "poll_encoding", "answer")
+
+    #: the ASGI server does the WebSocket handshake and framing: ``accept_messages``
+    frames_websocket = False
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, client: tuple[str, int] | None, log: logging.Logger, limit: int = 0
+    ) -> None:
+        self.loop = loop
+        self.log = log
+        # max_buffer_size, for the WebSocket accepted
+        self.limit = limit
+        self.client = client
+        self.closed = False
+        self.poll_headers: list[tuple[str, str]] | tuple[()] = ()
+        self.poll_owner: Session | None = None
+        self.poll_encoding: str | None = None
+        self.answer: asyncio.Future[Any] = loop.create_future()
+
+    def send_response(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | tuple[()],
+        body: bytes = b"",
+        close: bool = False,
+        length: int | None = None,
+    ) -> None:
+        """Answer the request (the first answer only; none once the client left).
+        ``length``: the Content-Length of a HEAD answer."""
+        if self.closed or self.answer.done():
+            return
+        self.answer.set_result((status, headers, body, close, len(body) if length is None else length))
+
+    def respond(self, payload: str | bytes) -> None:
+        """The poll sink: answer the pending long-polling GET with an Engine.IO payload."""
+        self.poll_owner = None
+        headers, body = poll_response(payload, self.poll_headers, self.poll_encoding)
+        self.send_response(200, headers, body)
+
+    def drop(self) -> None:
+        """The poll sink: forget the pending long-polling GET without answering it."""
+        self.poll_owner = None
+
+    def accept_websocket(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not for an ASGI request (``frames_websocket`` is False): see :meth:`accept_messages`."""
+        raise NotImplementedError("an ASGI server frames its WebSockets: accept_messages")
+
+    def accept_messages(self, handler: Any, headers: list[tuple[str, str]], max_size: int, eio3: bool) -> AsgiWebSocket:
+        """Accept the WebSocket: its :class:`AsgiWebSocket` (the ASGI accept is sent,
+        then what is sent to it, once the ASGI coroutine takes the answer)."""
+        ws = AsgiWebSocket(self.loop, self.log, handler, headers, max_size, eio3, self.client, self.limit)
+        if not self.answer.done():
+            self.answer.set_result(ws)
+        else:  # pragma: no cover - the engine answers once
+            ws.closing = True
+        return ws
+
+    def gone(self) -> None:
+        """The client went away before the answer: a held long-polling GET's session
+        is told (``poll_closed``)."""
+        self.closed = True
+        owner = self.poll_owner
+        if owner is not None:
+            self.poll_owner = None
+            owner.poll_closed(self)
+
+
+_last_frame: Any = None
+_last_message: str | bytes = b""
+
+
+def _frame_message(frame: bytes) -> str | bytes:
+    """The message of an unmasked, unfragmented server frame (the fan-out's): text
+    as ``str``; the frame of the last call is remembered (one broadcast, many sinks)."""
+    global _last_frame, _last_message
+    if frame is _last_frame:
+        return _last_message
+    n = frame[1] & 0x7F
+    start = 2 if n < 126 else (4 if n == 126 else 10)
+    payload = bytes(frame[start:])
+    message: str | bytes = payload.decode("utf-8") if frame[0] & 0x0F == OP_TEXT else payload
+    _last_frame, _last_message = frame, message
+    return message
+
+
+class AsgiWebSocket:
+    """A session's WebSocket over an ASGI server (the session's WebSocket sink):
+    whole messages, framed by the ASGI server.  See the module docstring."""
+
+    __slots__ = (
+        "loop",
+        "log",
+        "handler",
+        "headers",
+        "max_size",
+        "eio3",
+        "client",
+        "limit",
+        "queue",
+        "queued",
+        "closing",
+        "closed",
+        "busy",
+        "wakeup",
+        "hold",
+        "close_code",
+    )
+
+    #: the fan-out's per-connection compressor: none (the ASGI server compresses)
+    deflate: Any = None
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        log: logging.Logger,
+        handler: Any,
+        headers: list[tuple[str, str]],
+        max_size: int,
+        eio3: bool,
+        client: tuple[str, int] | None,
+        limit: int = 0,
+    ) -> None:
+        self.loop = loop
+        self.log = log
+        self.handler = handler
+        self.headers = headers
+        self.max_size = max_size
+        self.eio3 = eio3
+        self.client = client
+        # max_buffer_size: bytes waiting to be sent before the client is dropped (0: no limit)
+        self.limit = limit
+        self.queue: collections.deque[Any] = collections.deque()
+        self.queued = 0
+        self.closing = False
+        self.closed = False
+        # the writer is inside an ASGI send
+        self.busy = False
+        self.wakeup: asyncio.Future[None] | None = None
+        self.hold = 0.0
+        self.close_code = _CLOSE_NORMAL
+
+    # ------------------------------------------------------------ the WebSocket sink
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        """Queue one encoded Engine.IO packet as one message (``compress`` is the ASGI
+        server's business: its permessage-deflate, if negotiated, applies to all)."""
+        if self.closing:
+            return
+        if self.eio3 and not isinstance(encoded, str):
+            encoded = _EIO3_BINARY_MESSAGE + encoded
+        self.queue.append(encoded)
+        if self.limit:
+            self.queued += len(encoded)
+            if self.queued > self.limit:
+                self.log.warning(
+                    "connection from %s: %d bytes waiting, over max_buffer_size (%d); disconnecting",
+                    self.client,
+                    self.queued,
+                    self.limit,
+                )
+                self.queue.clear()
+                self._close(_CLOSE_POLICY, "send buffer full")
+                return
+        self._wake()
+
+    def send_frame(self, frame: bytes) -> None:
+        """A pre-built frame of the broadcast fan-out: its message is sent."""
+        self.send(_frame_message(frame))
+
+    def writable(self) -> bool:
+        """Nothing is waiting (a message sent now goes to the ASGI server at once)."""
+        return not self.closing and not self.queue and not self.busy
+
+    def close(self) -> None:
+        """Close with code 1000 after what was queued (the handler is told at once)."""
+        self._close(_CLOSE_NORMAL, "transport close")
+
+    def hold_writes(self, delay: float) -> None:
+        """Send the messages ``delay`` seconds after the accept (EIO3's OPEN packet)."""
+        self.hold = delay
+
+    def _close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        self.queue.append(_CLOSE)
+        self._wake()
+        handler = self.handler
+        if handler is not None:
+            self.handler = None
+            if reason == "transport close":
+                handler.ws_closed(self)
+            else:
+                handler.ws_closed(self, reason)
+
+    def _wake(self) -> None:
+        wakeup = self.wakeup
+        if wakeup is not None:
+            self.wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    # ------------------------------------------------------------ the ASGI side
+    async def run(
+        self,
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        """Serve the connection: send the accept, then messages both ways until the
+        client disconnects or the close is sent."""
+        headers = _asgi_headers(self.headers, None, False)
+        await send({"type": "websocket.accept", "headers": headers} if headers else {"type": "websocket.accept"})
+        writer = self.loop.create_task(self._write(send))
+        try:
+            while not self.closed:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    data = message.get("text")
+                    if data is None:
+                        data = message.get("bytes") or b""
+                    if len(data) > self.max_size:
+                        self.log.info("WebSocket message from %s over max_http_buffer_size: closing", self.client)
+                        self._close(_CLOSE_TOO_BIG, "transport close")
+                        continue
+                    handler = self.handler
+                    if handler is not None:
+                        try:
+                            handler.receive_ws(self, data, self.loop.time())
+                        except Exception:
+                            self.log.exception("error handling a WebSocket message from %s", self.client)
+                elif kind == "websocket.disconnect":
+                    break
+        finally:
+            self.closed = True
+            self.closing = True
+            self.queue.clear()
+            self._wake()
+            handler = self.handler
+            if handler is not None:
+                self.handler = None
+                handler.ws_closed(self)
+            if not writer.done():
+                writer.cancel()
+
+    async def _write(self, send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
+        if self.hold:
+            await asyncio.sleep(self.hold)
+        queue = self.queue
+        try:
+            while not self.closed:
+                while queue:
+                    item = queue.popleft()
+                    if item is _CLOSE:
+                        self.busy = True
+                        await send({"type": "websocket.close", "code": self.close_code})
+                        return
+                    if self.limit:
+                        self.queued -= len(item)
+                    self.busy = True
+                    if isinstance(item, str):
+                        await send({"type": "websocket.send", "text": item})
+                    else:
+                        await send({"type": "websocket.send", "bytes": item})
+                    self.busy = False
+                self.wakeup = self.loop.create_future()
+                await self.wakeup
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the ASGI server's send after the client left (OSError, ClientDisconnected)
+            self.log.debug("WebSocket to %s: send failed: %r", self.client, exc)
+            self.closing = True
+            queue.clear()
+        finally:
+            self.busy = False
+
+
+async def _until_disconnect(receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] in ("http.disconnect", "websocket.disconnect"):
+            return
+
+
+async def _wait_answer(conn: AsgiExchange, receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> bool:
+    """Wait for the engine's answer; False if the client went away first (told)."""
+    answer = conn.answer
+    if answer.done():
+        return True
+    waiter = asyncio.ensure_future(_until_disconnect(receive))
+    try:
+        await asyncio.wait((answer, waiter), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not answer.done():
+            conn.gone()
+        waiter.cancel()
+    return answer.done()
+
+
+async def serve_http(
+    engine: Engine,
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """Serve one ASGI ``http`` request on the engine's path (see the module docstring)."""
+    log = engine.server_log
+    limit = engine.options.max_http_buffer_size
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                req = request_of(scope)
+                log.info("request body from %s over the limit", req.client)
+                engine.body_too_large(req)
+                await _send_plain(send, 413, b"Payload Too Large", close=True)
+                return
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    req = request_of(scope, b"".join(chunks))
+    conn = AsgiExchange(asyncio.get_running_loop(), req.client, log)
+    try:
+        engine.handle_request(conn, req)
+    except Exception:
+        log.exception("error handling %s %s", req.method, req.url)
+        conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+    try:
+        if not await _wait_answer(conn, receive):
+            return
+    except asyncio.CancelledError:
+        conn.gone()
+        raise
+    status, headers, body, close, length = conn.answer.result()
+    await send({"type": "http.response.start", "status": status, "headers": _asgi_headers(headers, length, close)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_plain(send: Callable[[MutableMapping[str, Any]], Awaitable[None]], status: int, body: bytes, close: bool = False) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": _asgi_headers([("Content-Type", "text/plain")], len(body), close),
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_websocket(
+    engine: Engine,
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """Serve one ASGI ``websocket`` connection on the engine's path: the engine
+    accepts it (a session's WebSocket, or the probe of a polling one's upgrade) or
+    refuses it (the HTTP answer, where the ASGI server has the
+    ``websocket.http.response`` extension; else a close before the accept, which
+    the ASGI server answers 403)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    log = engine.server_log
+    req = request_of(scope)
+    conn = AsgiExchange(asyncio.get_running_loop(), req.client, log, engine.options.max_buffer_size or 0)
+    try:
+        engine.handle_upgrade(conn, req)
+    except Exception:
+        log.exception("error handling a WebSocket request for %s", req.url)
+        conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+    try:
+        if not await _wait_answer(conn, receive):
+            return
+    except asyncio.CancelledError:
+        conn.gone()
+        raise
+    answer = conn.answer.result()
+    if isinstance(answer, AsgiWebSocket):
+        await answer.run(receive, send)
+        return
+    status, headers, body, _close, length = answer
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {"type": "websocket.http.response.start", "status": status, "headers": _asgi_headers(headers, length, False)}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": _CLOSE_POLICY})
+
+
+# ----------------------------------------------------------------------------- the other way
+def scope_of(req: Request, server: tuple[str, int] | None = None) -> dict[str, Any]:
+    """The ASGI ``http`` scope of a request fastsio's own server parsed."""
+    return {
+        "type": "http",
+        "asgi": _ASGI,
+        "http_version": "1.1",
+        "method": req.method,
+        "scheme": "https" if req.secure else "http",
+        "path": unquote(req.path),
+        "raw_path": req.path.encode("latin-1"),
+        "query_string": req.query_string.encode("latin-1"),
+        "root_path": "",
+        "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in req.headers.items()],
+        "client": req.client,
+        "server": server,
+        "state": {},
+    }
+
+
+# response headers fastsio's own server writes itself
+_OWN_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection"))
+
+
+class AsgiFallback:
+    """``Server(app=...)``: the engine's fallback that answers a request outside the
+    Socket.IO path with the ASGI ``app`` (see the module docstring).
+
+    Args:
+        app: the ASGI 3 application.
+        log: where its errors are logged.
+        next_: what answers when the app is not wanted (unused: the app answers all).
+    """
+
+    def __init__(self, app: ASGIApplication, log: logging.Logger) -> None:
+        self.app = app
+        self.log = log
+        # the apps' tasks running (kept referenced until done)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, conn: Exchange, req: Request) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(conn, req))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, conn: Exchange, req: Request) -> None:
+        scope = scope_of(req)
+        sent_body = False
+        done = asyncio.get_running_loop().create_future()
+        status = 0
+        headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+        length: int | None = None
+        close = False
+        complete = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": req.body, "more_body": False}
+            await done  # then nothing until the response is complete
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, length, close, complete
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = int(message["status"])
+                for name, value in message.get("headers", ()):
+                    name = bytes(name).lower()
+                    if name in _OWN_HEADERS:
+                        if name == b"content-length" and req.method == "HEAD":
+                            length = int(value)
+                        elif name == b"connection" and bytes(value).lower() == b"close":
+                            close = True
+                        continue
+                    headers.append((name.decode("latin-1"), bytes(value).decode("latin-1")))
+            elif kind == "http.response.body":
+                if not status:
+                    raise RuntimeError("http.response.body before http.response.start")
+                chunk = message.get("body", b"")
+                if chunk:
+                    chunks.append(bytes(chunk))
+                if not message.get("more_body", False) and not complete:
+                    complete = True
+                    conn.send_response(status, headers, b"".join(chunks), close=close, length=length)
+
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            self.log.exception("the ASGI app raised on %s %s", req.method, req.url)
+            if not complete:
+                complete = True
+                conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+        finally:
+            if not done.done():
+                done.set_result(None)
+        if not complete:
+            self.log.error("the ASGI app returned without a complete response to %s %s", req.method, req.url)
+            conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+
+
+class Lifespan:
+    """Drives an ASGI app's ``lifespan`` scope: :meth:`startup` and :meth:`shutdown`.
+
+    An app that raises or returns at once (no lifespan support) is not told more;
+    ``lifespan.startup.failed`` raises :class:`RuntimeError` from :meth:`startup`."""
+
+    def __init__(self, app: ASGIApplication, log: logging.Logger) -> None:
+        self.app = app
+        self.log = log
+        self.task: asyncio.Task[None] | None = None
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
+        #: the scope's ``state`` (what the app keeps for its requests)
+        self.state: dict[str, Any] = {}
+
+    async def _main(self) -> None:
+        scope = {"type": "lifespan", "asgi": _ASGI, "state": self.state}
+        try:
+            await self.app(scope, self.inbox.get, self.outbox.put)
+        except Exception as exc:
+            self.log.debug("the ASGI app's lifespan ended: %r", exc)
+
+    async def _exchange(self, kind: str) -> MutableMapping[str, Any] | None:
+        task = self.task
+        assert task is not None
+        await self.inbox.put({"type": kind})
+        reply = asyncio.ensure_future(self.outbox.get())
+        await asyncio.wait((reply, task), return_when=asyncio.FIRST_COMPLETED)
+        if reply.done():
+            return reply.result()
+        reply.cancel()
+        return None
+
+    async def startup(self) -> None:
+        """Run the app's startup (``lifespan.startup``)."""
+        self.task = asyncio.get_running_loop().create_task(self._main())
+        reply = await self._exchange("lifespan.startup")
+        if reply is None:
+            self.log.debug("the ASGI app has no lifespan support")
+            self.task = None
+            return
+        if reply["type"] == "lifespan.startup.failed":
+            self.task = None
+            raise RuntimeError(f"the ASGI app's startup failed: {reply.get('message', '')}")
+
+    async def shutdown(self) -> None:
+        """Run the app's shutdown (``lifespan.shutdown``), if its startup ran."""
+        if self.task is None:
+            return
+        reply = await self._exchange("lifespan.shutdown")
+        self.task = None
+        if reply is not None and reply["type"] == "lifespan.shutdown.failed":
+            self.log.error("the ASGI app's shutdown failed: %s", reply.get("message", ""))
