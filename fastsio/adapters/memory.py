@@ -11,7 +11,7 @@ from collections import deque
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Protocol
 
-from .._server.outbox import fanout
+from .._server.outbox import Outbox, fanout
 from ..options import RecoveryOptions
 from ..protocol.engineio.session import Session
 from .base import Adapter, AdapterNamespace, RecoverySession
@@ -277,7 +277,10 @@ class MemoryAdapter(Adapter):
                 if sock is not None:
                     session: Session = sock.session
                     ws = session.ws
-                    targets.append(session if ws is None else ws)
+                    # a WebSocket fastsio frames itself (an Outbox) is written to
+                    # directly; a session polling, or on an ASGI server's WebSocket,
+                    # is reached through the session (the fan-out hands the latter frames)
+                    targets.append(ws if isinstance(ws, Outbox) else session)
             if cacheable:
                 self._targets[key] = targets
         if flags.get("volatile"):
