@@ -18,6 +18,7 @@ RGB = tuple[int, int, int]
 PALETTE: dict[str, RGB] = {
     "fastsio": (31, 119, 180),
     "fastsio-pure": (174, 199, 232),
+    "fastsio-uvicorn": (23, 190, 207),
     "python-socketio-uvicorn": (255, 127, 14),
     "node-socketio": (44, 160, 44),
     "floor-write": (148, 103, 189),
@@ -25,12 +26,13 @@ PALETTE: dict[str, RGB] = {
 }
 SHORT_NAMES: dict[str, str] = {
     "fastsio-pure": "pure",
+    "fastsio-uvicorn": "fs-uvi",
     "python-socketio-uvicorn": "psio",
     "node-socketio": "node",
     "floor-write": "fl-write",
     "floor-coalesce": "fl-coal",
 }
-FALLBACK_COLOURS: list[RGB] = [(214, 39, 40), (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207)]
+FALLBACK_COLOURS: list[RGB] = [(214, 39, 40), (140, 86, 75), (227, 119, 194), (188, 189, 34), (255, 187, 120)]
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ namespace's sockets, or among those whose connect or disconnect handler is runni
 python-socketio).  Emits are the core's broadcasts (``to``/``room`` -> ``to()``,
 ``skip_sid`` -> ``except_()``): synchronous underneath, awaitable here.
 
-Not here (see the migration guide): ``ASGIApp`` (fastsio has no ASGI app yet),
-``attach()``, ``instrument()`` (the Admin UI), client managers (fastsio's cluster
+:class:`ASGIApp` is python-socketio's ``socketio.ASGIApp`` on :class:`fastsio.ASGIApp`:
+the server inside uvicorn (or any ASGI server) beside another ASGI app.
+
+Not here (see the migration guide): ``attach()``, ``instrument()`` (the Admin UI), client managers (fastsio's cluster
 adapters are the ``adapter=`` option), a custom ``json`` module, ``always_connect``,
 ``async_handlers=False``, and catch-all *namespace* handlers (``namespace="*"``).
 """
@@ -35,16 +37,17 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncContextManager
+from typing import Any, AsyncContextManager, Mapping
 
 from .._handlers import Handler, spawn
+from ..asgi import ASGIApp as _CoreASGIApp
 from ..namespace import Namespace
 from ..server import Server
 from ..socket import Socket
 from . import exceptions
 from .exceptions import ConnectionRefusedError, TimeoutError
 
-__all__ = ("AsyncNamespace", "AsyncServer", "Reason", "environ_of", "exceptions")
+__all__ = ("ASGIApp", "AsyncNamespace", "AsyncServer", "Reason", "environ_of", "exceptions")
 
 
 class Reason:
@@ -96,6 +99,15 @@ def environ_of(sock: Socket) -> dict[str, Any]:
         key = name.upper().replace("-", "_")
         env[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
     return env
+
+
+def _static_files(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """python-socketio's ``static_files``: a directory key without a trailing ``/``
+    is taken as a directory (fastsio's keys of directories end with ``/``)."""
+    return {
+        (url + "/" if not url.endswith("/") and isinstance(path, str) and os.path.isdir(path) else url): path
+        for url, path in mapping.items()
+    }
 
 
 def _args(data: Any) -> tuple[Any, ...]:
@@ -185,10 +197,7 @@ class AsyncServer:
         if isinstance(logger, logging.Logger):
             options["logger"] = logger
         if options.get("static_files"):
-            options["static_files"] = {
-                (url + "/" if not url.endswith("/") and isinstance(path, str) and os.path.isdir(path) else url): path
-                for url, path in options["static_files"].items()
-            }
+            options["static_files"] = _static_files(options["static_files"])
         #: the fastsio server underneath (``sio.server.of("/chat")`` ...: the core API)
         self.server: Server = Server(**options)
         #: the server's logger
@@ -675,3 +684,44 @@ class AsyncNamespace:
     async def disconnect(self, sid: str, namespace: str | None = None) -> None:
         """:meth:`AsyncServer.disconnect` on this namespace."""
         await self._server.disconnect(sid, namespace or self.namespace)
+
+
+class ASGIApp(_CoreASGIApp):
+    """python-socketio's ``socketio.ASGIApp``: ``socketio_server`` (an
+    :class:`AsyncServer`) inside an ASGI server (uvicorn, hypercorn), beside
+    ``other_asgi_app``; see :class:`fastsio.ASGIApp` for how it works.
+
+    Args:
+        socketio_server: the :class:`AsyncServer` (or a core :class:`fastsio.Server`).
+        other_asgi_app: the ASGI app of the other paths (and of the ``lifespan`` scope).
+        static_files: as python-socketio's (a directory key without a trailing ``/``
+            is a directory).
+        socketio_path: must be the server's ``path`` (``"socket.io"`` by default:
+            give ``AsyncServer(path=...)`` for another one).
+        on_startup: called (awaited if async) on the ASGI ``lifespan.startup``.
+        on_shutdown: called on ``lifespan.shutdown``.
+
+    Raises:
+        ValueError: ``socketio_path`` is not the server's path.
+    """
+
+    def __init__(
+        self,
+        socketio_server: AsyncServer | Server,
+        other_asgi_app: Any = None,
+        static_files: Mapping[str, Any] | None = None,
+        socketio_path: str = "socket.io",
+        on_startup: Callable[[], Any] | None = None,
+        on_shutdown: Callable[[], Any] | None = None,
+    ) -> None:
+        server = socketio_server.server if isinstance(socketio_server, AsyncServer) else socketio_server
+        super().__init__(
+            server,
+            other_asgi_app,
+            socketio_path,
+            static_files=_static_files(static_files) if static_files else None,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+        )
+        #: the :class:`AsyncServer` given (or the core server)
+        self.engineio_server: Any = socketio_server
