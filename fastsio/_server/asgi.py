@@ -301,6 +301,12 @@ class AsgiWebSocket:
         """Close with code 1000 after what was queued (the handler is told at once)."""
         self._close(_CLOSE_NORMAL, "transport close")
 
+    @property
+    def congested(self) -> bool:
+        """Never: over an ASGI server a slow consumer is always disconnected
+        (``slow_consumer="drop"`` is fastsio's own server's)."""
+        return False
+
     def hold_writes(self, delay: float) -> None:
         """Send the messages ``delay`` seconds after the accept (EIO3's OPEN packet)."""
         self.hold = delay

@@ -95,6 +95,10 @@ class EngineWebSocket(Protocol):
     def hold_writes(self, delay: float) -> None:
         """Send what is written from now on ``delay`` seconds later (EIO3's OPEN)."""
 
+    @property
+    def congested(self) -> bool:
+        """Its packets are being dropped (``slow_consumer="drop"``)."""
+
 
 class Exchange(Protocol):
     """What the engine needs of the connection a request came on (its answer, and
@@ -111,6 +115,10 @@ class Exchange(Protocol):
     poll_headers: list[tuple[str, str]] | tuple[()]
     poll_owner: Session | None
     poll_encoding: str | None
+
+    @property
+    def log(self) -> logging.Logger:
+        """The logger of the connection's log lines."""
 
     @property
     def frames_websocket(self) -> bool:
