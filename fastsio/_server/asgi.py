@@ -559,7 +559,6 @@ class AsgiFallback:
     Args:
         app: the ASGI 3 application.
         log: where its errors are logged.
-        next_: what answers when the app is not wanted (unused: the app answers all).
     """
 
     def __init__(self, app: ASGIApplication, log: logging.Logger) -> None:
