@@ -212,7 +212,22 @@ def zig_cc() -> Path:
     # sysconfig's CFLAGS (-O3 -g ... here); zig cc without an -O flag would build in its
     # Debug mode (UBSan traps), hence the -O2 default before the arguments, and -g0
     # after them drops the debug info (setting CFLAGS instead would replace sysconfig's).
-    wrapper.write_text(f'#!/bin/sh\nexec "{zig}" cc -target {target} -O2 -fno-sanitize=undefined "$@" -g0\n')
+    # Debian's Python headers: /usr/include/python3.X/pyconfig.h includes
+    # <x86_64-linux-gnu/python3.X/pyconfig.h>, from the multiarch folder, which zig's own
+    # search path lacks.  A folder holding only that name, searched after zig's libc
+    # headers (-idirafter), resolves it and nothing else.
+    extra = ""
+    multiarch = Path(f"/usr/include/{ARCH}-linux-gnu")
+    if multiarch.is_dir():
+        shim = WORK / "multiarch"
+        shim.mkdir(exist_ok=True)
+        link = shim / multiarch.name
+        if not link.is_symlink():
+            link.symlink_to(multiarch)
+        extra = f' -idirafter "{shim}"'
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{zig}" cc -target {target}{extra} -O2 -fno-sanitize=undefined "$@" -g0\n'
+    )
     wrapper.chmod(0o755)
     return wrapper
 
