@@ -389,30 +389,10 @@ async def test_fast_reader_gets_20_mb_and_a_stopped_reader_is_dropped(
         stdout=asyncio.subprocess.PIPE,
     )
     assert reader.stdout is not None
-    stalled = socketlib.socket()
-    stalled.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
-    stalled.setblocking(False)
+    stalled: socketlib.socket | None = None
     try:
         assert (await asyncio.wait_for(reader.stdout.readline(), 10)).strip() == b"ready"
-        await asyncio.get_running_loop().sock_connect(stalled, (host, port))
-        r, w = await asyncio.open_connection(sock=stalled)
-        slow_ws = WSConn(r, w)
-        await slow_ws.send(
-            build_request(
-                "GET",
-                eio_path("/socket.io/", transport="websocket"),
-                headers={
-                    "Upgrade": "websocket",
-                    "Connection": "Upgrade",
-                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                    "Sec-WebSocket-Version": "13",
-                },
-            )
-        )
-        await slow_ws.response_head()
-        assert str(await slow_ws.recv()).startswith("0")
-        await slow_ws.send_text("40")
-        assert str(await slow_ws.recv()).startswith("40")
+        _, stalled = await stalled_ws(url)
         # from here on the stalled client reads nothing
         await burst()
         got = int((await asyncio.wait_for(reader.stdout.readline(), 60)).strip())
@@ -422,7 +402,8 @@ async def test_fast_reader_gets_20_mb_and_a_stopped_reader_is_dropped(
         if reader.returncode is None:
             reader.kill()
             await reader.wait()
-        stalled.close()
+        if stalled is not None:
+            stalled.close()
     # the stalled client dropped; the reader's own close ("transport close") may follow
     assert reasons[:1] == ["send buffer full"] and reasons.count("send buffer full") == 1, reasons
     assert_logged(logs, "over max_buffer_size")
