@@ -73,6 +73,18 @@ def _import_redis() -> Any:
     return aioredis
 
 
+
+def _remote_sockets(adapter: Any, responses: list[dict[str, Any]]) -> list[RemoteSocket]:
+    """The sockets listed by the other nodes' fetch-sockets responses (malformed
+    entries skipped); ``adapter`` carries their actions."""
+    found: list[RemoteSocket] = []
+    for response in responses:
+        sockets = response.get("sockets")
+        if isinstance(sockets, list):
+            found.extend(RemoteSocket(adapter, s) for s in sockets if isinstance(s, dict))
+    return found
+
+
 class RedisAdapter:
     """The Redis adapter's factory: ``Server(adapter=RedisAdapter(...))``.
 
@@ -701,12 +713,7 @@ class RedisNamespaceAdapter(MemoryAdapter):
         responses = await self._request(
             wire.REMOTE_FETCH, {"opts": wire.wire_opts(rooms, except_rooms)}, "fetchSockets"
         )
-        found: list[RemoteSocket] = []
-        for response in responses:
-            sockets = response.get("sockets")
-            if isinstance(sockets, list):
-                found.extend(RemoteSocket(self, s) for s in sockets if isinstance(s, dict))
-        return found
+        return _remote_sockets(self, responses)
 
     async def all_rooms(self) -> set[str]:
         """See :meth:`Adapter.all_rooms` (request type 1)."""
@@ -1182,12 +1189,7 @@ class ShardedNamespaceAdapter(RedisNamespaceAdapter):
         responses = await self._request(
             wire.S_FETCH_SOCKETS, {"opts": self._opts(rooms, except_rooms)}, "fetchSockets"
         )
-        found: list[RemoteSocket] = []
-        for response in responses:
-            sockets = response.get("sockets")
-            if isinstance(sockets, list):
-                found.extend(RemoteSocket(self, s) for s in sockets if isinstance(s, dict))
-        return found
+        return _remote_sockets(self, responses)
 
     async def all_rooms(self) -> set[str]:
         """This node's rooms (the sharded protocol has no all-rooms request)."""
