@@ -28,7 +28,7 @@ import asyncio
 import inspect
 from typing import Any, Awaitable, Callable, Mapping, MutableMapping
 
-from ._server.asgi import ASGIApplication, AsgiExchange, request_of, serve_http, serve_websocket
+from ._server.asgi import ASGIApplication, AsgiExchange, FrameMessages, request_of, serve_http, serve_websocket
 from ._server.listener import Lifecycle
 from ._server.static import StaticFiles
 
@@ -95,6 +95,8 @@ class ASGIApp:
         self._static = StaticFiles(dict(static_files)) if static_files else None
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
+        # the broadcast frames' messages, decoded once per broadcast for all its WebSockets
+        self._messages = FrameMessages()
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
@@ -110,7 +112,7 @@ class ASGIApp:
             if kind == "http":
                 await serve_http(engine, scope, receive, send)
             elif kind == "websocket":
-                await serve_websocket(engine, scope, receive, send)
+                await serve_websocket(engine, scope, receive, send, self._messages)
             return
         if self._static is not None and kind == "http" and self._static.resolve(path) is not None:
             await self._serve_static(scope, receive, send)

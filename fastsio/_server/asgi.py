@@ -21,7 +21,8 @@ in order, so the ASGI server's own flow control (a slow client's socket) holds t
 writer, not the session; more than ``max_buffer_size`` bytes waiting drops the
 connection as a slow consumer (``"send buffer full"``), as fastsio's own WebSocket
 connections do.  The broadcast fan-out hands it pre-built frames (``send_frame``):
-their payload is sent as the message (a frame of one broadcast is decoded once).
+their payload is sent as the message (a frame of one broadcast is decoded once, by the
+:class:`FrameMessages` of its app).
 
 Behind fastsio's own server (``Server(app=...)``)
 -------------------------------------------------
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = (
     "ASGIApplication",
     "AsgiExchange",
+    "FrameMessages",
     "AsgiFallback",
     "AsgiWebSocket",
     "Lifespan",
@@ -125,18 +127,27 @@ class AsgiExchange:
     :class:`AsgiWebSocket` of an accepted WebSocket), and the long-polling GET it may
     be for a session (the poll sink: ``respond``/``drop``)."""
 
-    __slots__ = ("loop", "log", "limit", "client", "closed", "poll_headers", "poll_owner", "poll_encoding", "answer")
+    __slots__ = (
+        "loop", "log", "limit", "client", "closed", "poll_headers", "poll_owner", "poll_encoding", "answer", "messages",
+    )
 
     #: the ASGI server does the WebSocket handshake and framing: ``accept_messages``
     frames_websocket = False
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, client: tuple[str, int] | None, log: logging.Logger, limit: int = 0
+        self,
+        loop: asyncio.AbstractEventLoop,
+        client: tuple[str, int] | None,
+        log: logging.Logger,
+        limit: int = 0,
+        messages: FrameMessages | None = None,
     ) -> None:
         self.loop = loop
         self.log = log
         # max_buffer_size, for the WebSocket accepted
         self.limit = limit
+        # the broadcast frames' messages, shared by the app's WebSockets
+        self.messages = messages
         self.client = client
         self.closed = False
         self.poll_headers: list[tuple[str, str]] | tuple[()] = ()
@@ -175,7 +186,9 @@ class AsgiExchange:
     def accept_messages(self, handler: Any, headers: list[tuple[str, str]], max_size: int, eio3: bool) -> AsgiWebSocket:
         """Accept the WebSocket: its :class:`AsgiWebSocket` (the ASGI accept is sent,
         then what is sent to it, once the ASGI coroutine takes the answer)."""
-        ws = AsgiWebSocket(self.loop, self.log, handler, headers, max_size, eio3, self.client, self.limit)
+        ws = AsgiWebSocket(
+            self.loop, self.log, handler, headers, max_size, eio3, self.client, self.limit, self.messages or FrameMessages()
+        )
         if not self.answer.done():
             self.answer.set_result(ws)
         else:  # pragma: no cover - the engine answers once
@@ -192,22 +205,29 @@ class AsgiExchange:
             owner.poll_closed(self)
 
 
-_last_frame: Any = None
-_last_message: str | bytes = b""
+class FrameMessages:
+    """The message of an unmasked, unfragmented server frame (the broadcast fan-out's
+    pre-built frames): text as ``str``, binary as ``bytes``.  One broadcast hands the
+    same frame object to every sink, so the last frame's message is remembered: one
+    decode per broadcast, not per recipient.  One per :class:`fastsio.ASGIApp` (state
+    of its own, never the module's); it holds one frame at most."""
 
+    __slots__ = ("frame", "message")
 
-def _frame_message(frame: bytes) -> str | bytes:
-    """The message of an unmasked, unfragmented server frame (the fan-out's): text
-    as ``str``; the frame of the last call is remembered (one broadcast, many sinks)."""
-    global _last_frame, _last_message
-    if frame is _last_frame:
-        return _last_message
-    n = frame[1] & 0x7F
-    start = 2 if n < 126 else (4 if n == 126 else 10)
-    payload = bytes(frame[start:])
-    message: str | bytes = payload.decode("utf-8") if frame[0] & 0x0F == OP_TEXT else payload
-    _last_frame, _last_message = frame, message
-    return message
+    def __init__(self) -> None:
+        self.frame: Any = None
+        self.message: str | bytes = b""
+
+    def of(self, frame: bytes) -> str | bytes:
+        """The message ``frame`` carries."""
+        if frame is self.frame:
+            return self.message
+        n = frame[1] & 0x7F
+        start = 2 if n < 126 else (4 if n == 126 else 10)
+        payload = bytes(frame[start:])
+        message: str | bytes = payload.decode("utf-8") if frame[0] & 0x0F == OP_TEXT else payload
+        self.frame, self.message = frame, message
+        return message
 
 
 class AsgiWebSocket:
@@ -231,6 +251,7 @@ class AsgiWebSocket:
         "wakeup",
         "hold",
         "close_code",
+        "messages",
     )
 
     #: the fan-out's per-connection compressor: none (the ASGI server compresses)
@@ -246,6 +267,7 @@ class AsgiWebSocket:
         eio3: bool,
         client: tuple[str, int] | None,
         limit: int = 0,
+        messages: FrameMessages | None = None,
     ) -> None:
         self.loop = loop
         self.log = log
@@ -256,6 +278,8 @@ class AsgiWebSocket:
         self.client = client
         # max_buffer_size: bytes waiting to be sent before the client is dropped (0: no limit)
         self.limit = limit
+        # the messages of the broadcast fan-out's frames (shared: one decode per broadcast)
+        self.messages = messages if messages is not None else FrameMessages()
         self.queue: collections.deque[Any] = collections.deque()
         self.queued = 0
         self.closing = False
@@ -291,7 +315,7 @@ class AsgiWebSocket:
 
     def send_frame(self, frame: bytes) -> None:
         """A pre-built frame of the broadcast fan-out: its message is sent."""
-        self.send(_frame_message(frame))
+        self.send(self.messages.of(frame))
 
     def writable(self) -> bool:
         """Nothing is waiting (a message sent now goes to the ASGI server at once)."""
@@ -491,6 +515,7 @@ async def serve_websocket(
     scope: MutableMapping[str, Any],
     receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
     send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    messages: FrameMessages | None = None,
 ) -> None:
     """Serve one ASGI ``websocket`` connection on the engine's path: the engine
     accepts it (a session's WebSocket, or the probe of a polling one's upgrade) or
@@ -502,7 +527,7 @@ async def serve_websocket(
         return
     log = engine.server_log
     req = request_of(scope)
-    conn = AsgiExchange(asyncio.get_running_loop(), req.client, log, engine.options.max_buffer_size or 0)
+    conn = AsgiExchange(asyncio.get_running_loop(), req.client, log, engine.options.max_buffer_size or 0, messages)
     try:
         engine.handle_upgrade(conn, req)
     except Exception:
