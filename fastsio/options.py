@@ -762,8 +762,10 @@ class ServerOptions(EngineOptions):
         :class:`fastsio.ASGIApp` is the other way round).  Its ``lifespan`` startup
         runs when the server starts, its shutdown when it stops.  Its request bodies
         are bounded by ``max_http_buffer_size`` (413 beyond); its response is sent
-        once complete (a streamed response is gathered first); WebSocket requests
-        outside ``path`` get 404.  An exception from it is logged and answered 500.""",
+        once complete (a streamed response is gathered first); its WebSocket routes
+        are served with fastsio's own WebSocket framing (messages bounded by
+        ``max_http_buffer_size``).  An exception from it is logged and answered 500
+        (closed with 1011 on a WebSocket).""",
     )
     cleanup_empty_child_namespaces: bool = _option(
         False,

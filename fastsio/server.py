@@ -100,7 +100,13 @@ class Server(Lifecycle):
         fallback: Callable[[Exchange, Request], Any] | None = None
         static = StaticFiles(dict(opts.static_files)) if opts.static_files else None
         # the ``app`` option: an ASGI app on the other paths (after the static files)
-        self._app = AsgiFallback(opts.app, self.log.getChild("asgi")) if opts.app is not None else None
+        self._app = (
+            AsgiFallback(
+                opts.app, self.log.getChild("asgi"), opts.engine.max_http_buffer_size, opts.engine.per_message_deflate
+            )
+            if opts.app is not None
+            else None
+        )
         self._lifespan: Lifespan | None = None
         app = self._app
         if static is not None and app is not None:
@@ -114,6 +120,7 @@ class Server(Lifecycle):
             opts.engine,
             factory=self._new_client,
             fallback=fallback,
+            websocket_fallback=app.websocket if app is not None else None,
             logger=self.log,
         )
 

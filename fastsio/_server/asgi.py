@@ -34,6 +34,22 @@ an exception from it is logged and answered 500, never reaches the connection's
 callbacks.  :class:`Lifespan` drives the app's ``lifespan`` scope (startup when the
 server starts, shutdown when it stops); an app that does not support it is told
 nothing more.
+
+A WebSocket upgrade outside the Socket.IO path goes to ``AsgiFallback.websocket``
+(the engine's ``websocket_fallback``): the app runs on a ``websocket`` scope.  Its
+``websocket.accept`` makes fastsio answer 101 (with the app's subprotocol and headers,
+and permessage-deflate when the ``per_message_deflate`` option allows it) and hand the
+connection to a :class:`~fastsio._server.websocket.WebSocketConnection` whose handler
+is an :class:`AppWebSocket`: the messages the client sends queue there for the app's
+``receive`` (reading pauses while ``APP_WS_QUEUE`` messages wait, so a client cannot
+fill memory while the app is busy), ``websocket.send`` frames a message,
+``websocket.close`` sends a close frame, and the client's close (or a lost connection)
+is ``websocket.disconnect``.  A ``websocket.close`` before the accept is answered 403,
+and the ``websocket.http.response`` extension answers with the app's own response.  An
+exception from the app is logged, and answered 500 before the accept or closed with
+1011 after.  Outgoing messages are bounded like Socket.IO's: more than
+``max_buffer_size`` bytes waiting closes the connection as a slow consumer, and
+``websocket.send`` waits while the transport holds more than ``APP_WS_DRAIN`` bytes.
 """
 
 from __future__ import annotations
@@ -41,12 +57,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, MutableMapping, NoReturn
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, MutableMapping, NoReturn
 from urllib.parse import unquote
 
-from ..protocol.websocket.frames import OP_TEXT
+from ..options import DeflateOptions
+from ..protocol.websocket.deflate import Deflater, negotiate
+from ..protocol.websocket.frames import CLOSE_NORMAL, OP_TEXT
+from ..protocol.websocket.handshake import check_handshake, handshake_response
 from .polling import poll_response
 from .request import Request, header_name, header_value
+from .websocket import WebSocketConnection
 
 if TYPE_CHECKING:
     from ..protocol.engineio.session import Session
@@ -58,6 +78,10 @@ __all__ = (
     "FrameMessages",
     "AsgiFallback",
     "AsgiWebSocket",
+    "AppWebSocket",
+    "AppWebSocketConnection",
+    "APP_WS_DRAIN",
+    "APP_WS_QUEUE",
     "Lifespan",
     "request_of",
     "serve_http",
@@ -577,6 +601,93 @@ def scope_of(req: Request, server: tuple[str, int] | None = None) -> dict[str, A
 _OWN_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 
 
+#: messages from the client waiting for the app's ``receive`` before reading pauses
+APP_WS_QUEUE = 32
+#: bytes the transport may hold before the app's ``websocket.send`` waits for it to drain
+APP_WS_DRAIN = 256 * 1024
+
+
+class AppWebSocket:
+    """The handler of one WebSocket of the ASGI app on fastsio's own server (a
+    :class:`~fastsio._server.websocket.WebSocketHandler`): it queues what the client
+    sends for the app's ``receive`` and says when the client is gone.  See the module
+    docstring."""
+
+    __slots__ = ("ws", "queue", "waiter", "closed", "paused", "code")
+
+    def __init__(self) -> None:
+        self.ws: Any = None
+        # the close code of websocket.disconnect: the client's (1005: it gave none),
+        # 1006 when the connection was lost without a close frame
+        self.code = 1006
+        self.queue: collections.deque[str | bytes] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.paused = False
+
+    def receive_ws(self, sink: Any, message: str | bytes, now: float) -> None:
+        """A message from the client: queued (reading pauses at ``APP_WS_QUEUE``)."""
+        self.queue.append(message)
+        if len(self.queue) >= APP_WS_QUEUE and not self.paused:
+            transport = getattr(sink, "transport", None)
+            if transport is not None:
+                self.paused = True
+                transport.pause_reading()
+        self._wake()
+
+    def ws_closed(self, sink: Any, reason: str = "") -> None:
+        """The client closed, or the connection is gone."""
+        self.closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next(self) -> dict[str, Any]:
+        """The app's next ``receive``: a message, or ``websocket.disconnect``."""
+        while not self.queue and not self.closed:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+            self.waiter = None
+        if self.queue:
+            message = self.queue.popleft()
+            if self.paused and len(self.queue) < APP_WS_QUEUE // 2:
+                self.paused = False
+                transport = getattr(self.ws, "transport", None)
+                if transport is not None and not self.closed:
+                    transport.resume_reading()
+            if isinstance(message, str):
+                return {"type": "websocket.receive", "text": message}
+            return {"type": "websocket.receive", "bytes": bytes(message)}
+        return {"type": "websocket.disconnect", "code": self.code}
+
+    async def drained(self) -> None:
+        """Return once the transport holds at most ``APP_WS_DRAIN`` bytes (or the
+        connection is gone): the app's sends wait for a slow client."""
+        ws = self.ws
+        while not self.closed and ws is not None:
+            transport = ws.transport
+            if transport is None or transport.get_write_buffer_size() <= APP_WS_DRAIN:
+                return
+            await asyncio.sleep(0.01)
+
+
+class AppWebSocketConnection(WebSocketConnection):
+    """The WebSocket connection of an :class:`AppWebSocket`: it tells its handler the
+    close code (the client's, or the protocol error's) before closing."""
+
+    __slots__ = ()
+
+    def ws_close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        """Record ``code`` for the app's ``websocket.disconnect``, then close."""
+        handler = self.handler
+        if isinstance(handler, AppWebSocket) and not (self.ws_closing or self.closed):
+            handler.code = code
+        WebSocketConnection.ws_close(self, code, reason)
+
+
 class AsgiFallback:
     """``Server(app=...)``: the engine's fallback that answers a request outside the
     Socket.IO path with the ASGI ``app`` (see the module docstring).
@@ -584,18 +695,135 @@ class AsgiFallback:
     Args:
         app: the ASGI 3 application.
         log: where its errors are logged.
+        max_size: the largest WebSocket message the app's WebSockets accept
+            (``max_http_buffer_size``).
+        deflate: the ``per_message_deflate`` option (``None``: off).
     """
 
-    def __init__(self, app: ASGIApplication, log: logging.Logger) -> None:
+    def __init__(
+        self, app: ASGIApplication, log: logging.Logger, max_size: int = 1_000_000, deflate: DeflateOptions | None = None
+    ) -> None:
         self.app = app
         self.log = log
+        self.max_size = max_size
+        self.deflate = deflate
         # the apps' tasks running (kept referenced until done)
         self.tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, conn: Exchange, req: Request) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(conn, req))
+        self._spawn(self._run(conn, req))
+
+    def websocket(self, conn: Exchange, req: Request) -> None:
+        """A WebSocket upgrade outside the Socket.IO path: the app's (see the module
+        docstring).  A handshake that is not a valid WebSocket one gets 400."""
+        problem = check_handshake(req.method, req.headers)
+        if problem is not None:
+            self.log.info("bad WebSocket handshake from %s: %s", conn.client, problem)
+            conn.send_response(400, [("Content-Type", "text/plain")], b"Bad Request", close=True)
+            return
+        self._spawn(self._run_websocket(conn, req))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _run_websocket(self, conn: Exchange, req: Request) -> None:
+        scope = scope_of(req)
+        del scope["method"]
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if req.secure else "ws"
+        scope["subprotocols"] = [
+            p.strip() for p in req.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
+        ]
+        scope["extensions"] = {"websocket.http.response": {}}
+        bridge = AppWebSocket()
+        connected = False
+        responded = False  # an HTTP answer instead of the accept
+        status = 0
+        headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal connected
+            if not connected:
+                connected = True
+                return {"type": "websocket.connect"}
+            return await bridge.next()
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal responded, status
+            kind = message["type"]
+            ws = bridge.ws
+            if kind == "websocket.send":
+                if ws is None:
+                    raise RuntimeError("websocket.send before websocket.accept")
+                if bridge.closed:
+                    return  # the client is gone: as ASGI servers do, nothing is sent
+                text = message.get("text")
+                ws.send(text if text is not None else bytes(message.get("bytes") or b""))
+                await bridge.drained()
+            elif kind == "websocket.accept":
+                if ws is not None or responded:
+                    raise RuntimeError("websocket.accept twice, or after a response")
+                if conn.closed:
+                    bridge.ws_closed(None)
+                    return
+                extra: list[tuple[str, str]] = []
+                subprotocol = message.get("subprotocol")
+                if subprotocol:
+                    extra.append(("Sec-WebSocket-Protocol", str(subprotocol)))
+                for name, value in message.get("headers", ()):
+                    extra.append((bytes(name).decode("latin-1"), bytes(value).decode("latin-1")))
+                deflater = None
+                if self.deflate is not None:
+                    params = negotiate(req.headers.get("sec-websocket-extensions"), self.deflate)
+                    if params is not None:
+                        extra.append(("Sec-WebSocket-Extensions", params.response))
+                        deflater = Deflater(params, self.deflate)
+                bridge.ws = conn.accept_websocket(
+                    handshake_response(req.headers["sec-websocket-key"], extra),
+                    bridge,
+                    self.max_size,
+                    deflater,
+                    cls=AppWebSocketConnection,
+                )
+            elif kind == "websocket.close":
+                if ws is not None:
+                    ws.ws_close(int(message.get("code") or CLOSE_NORMAL), str(message.get("reason") or ""))
+                elif not responded:
+                    responded = True
+                    conn.send_response(403, [("Content-Type", "text/plain")], b"Forbidden", close=True)
+            elif kind == "websocket.http.response.start":
+                if ws is not None or responded or status:
+                    raise RuntimeError("websocket.http.response.start after the accept or a response")
+                status = int(message["status"])
+                for name, value in message.get("headers", ()):
+                    if bytes(name).lower() not in _OWN_HEADERS:
+                        headers.append((bytes(name).decode("latin-1"), bytes(value).decode("latin-1")))
+            elif kind == "websocket.http.response.body":
+                if not status or responded:
+                    raise RuntimeError("websocket.http.response.body without its start")
+                chunks.append(bytes(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    responded = True
+                    conn.send_response(status, headers, b"".join(chunks), close=True)
+
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            self.log.exception("the ASGI app raised on its WebSocket %s", req.url)
+            if bridge.ws is not None:
+                bridge.ws.ws_close(1011)
+            elif not responded:
+                responded = True
+                conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+            return
+        if bridge.ws is not None:
+            bridge.ws.close()  # the app returned: close frame 1000 (nothing if closed already)
+        elif not responded:
+            # returned without accepting: refused, as ASGI servers answer it
+            conn.send_response(403, [("Content-Type", "text/plain")], b"Forbidden", close=True)
 
     async def _run(self, conn: Exchange, req: Request) -> None:
         scope = scope_of(req)

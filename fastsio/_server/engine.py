@@ -169,6 +169,9 @@ class Engine:
             session (a :class:`~fastsio.protocol.engineio.session.SessionHandler`).
         fallback: ``fallback(conn, request)`` answers the HTTP requests outside
             :attr:`path` (static files); ``None``: 404.
+        websocket_fallback: ``websocket_fallback(conn, request)`` answers the
+            WebSocket upgrades outside :attr:`path` on fastsio's own server (the
+            ``app`` option's WebSocket routes); ``None``: 404.
         logger: the server's logger (default ``logging.getLogger("fastsio")``); the
             engine logs to its ``engine`` child, connections to its ``server`` child.
     """
@@ -179,6 +182,7 @@ class Engine:
         *,
         factory: Callable[[Session], SessionHandler] | None = None,
         fallback: Callable[[Exchange, Request], Any] | None = None,
+        websocket_fallback: Callable[[Exchange, Request], Any] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.options = options
@@ -194,6 +198,7 @@ class Engine:
         self.versions = options.versions
         self.factory = factory
         self.fallback = fallback
+        self.websocket_fallback = websocket_fallback
         self.sessions: dict[str, Session] = {}
         # upgrades completed on this engine (see ``upgraded``): who keeps a session's
         # transport (the memory adapter's broadcast target lists) compares it
@@ -591,6 +596,9 @@ class Engine:
             return
         path = req.path
         if path != self.path and path != self.path_noslash:
+            if self.websocket_fallback is not None and conn.frames_websocket:
+                self.websocket_fallback(conn, req)
+                return
             self.log.info("upgrade request from %s refused: 404 Not Found (%.100r)", conn.client, path)
             conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found", close=True)
             return

@@ -100,7 +100,7 @@ async def test_app_errors_are_500_and_logged(start_server, caplog: pytest.LogCap
     assert any("broken app" in str(r.exc_info) for r in caplog.records)
 
 
-async def test_body_bounded_and_websocket_elsewhere_refused(start_server) -> None:
+async def test_body_and_websocket_messages_bounded(start_server) -> None:
     sio, api, seen = build(serve_app=True, max_http_buffer_size=1000)
     url = await start_server(sio)
     async with aiohttp.ClientSession() as http:
@@ -108,9 +108,15 @@ async def test_body_bounded_and_websocket_elsewhere_refused(start_server) -> Non
             assert r.status == 413
         async with http.post(url + "/api/items", json={"a": "small"}) as r:
             assert r.status == 200
-        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-            await http.ws_connect(url + "/api/ws")
-        assert info.value.status == 404
+        # the app's own WebSocket route, on fastsio's server (test_server_app_websocket.py
+        # has the rest); its messages are bounded by max_http_buffer_size too
+        async with http.ws_connect(url + "/api/ws") as ws:
+            await ws.send_str("small")
+            assert (await ws.receive(timeout=5)).data == "echo:small"
+        async with http.ws_connect(url + "/api/ws") as ws:
+            await ws.send_str("x" * 2000)
+            closed = await ws.receive(timeout=5)
+            assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 1009
 
 
 async def test_static_files_before_the_app(start_server, tmp_path: Path) -> None:
