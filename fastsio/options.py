@@ -761,8 +761,8 @@ class ServerOptions(EngineOptions):
         outside ``path`` and ``static_files`` on the same port (see docs/asgi.md;
         :class:`fastsio.ASGIApp` is the other way round).  Its ``lifespan`` startup
         runs when the server starts, its shutdown when it stops.  Its request bodies
-        are bounded by ``max_http_buffer_size`` (413 beyond); its response is sent
-        once complete (a streamed response is gathered first); its WebSocket routes
+        are bounded by ``max_http_buffer_size`` (413 beyond); a streamed response goes
+        out as it comes (chunked); its WebSocket routes
         are served with fastsio's own WebSocket framing (messages bounded by
         ``max_http_buffer_size``).  An exception from it is logged and answered 500
         (closed with 1011 on a WebSocket).""",

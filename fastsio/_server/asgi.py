@@ -28,8 +28,13 @@ Behind fastsio's own server (``Server(app=...)``)
 -------------------------------------------------
 :class:`AsgiFallback` is the engine's ``fallback(conn, request)`` for the requests
 outside the Socket.IO path: it runs the ASGI app on an ``http`` scope built from the
-request (its body already read, within ``max_http_buffer_size``), gathers the
-response and answers it with ``conn.send_response``.  The app runs in its own task:
+request (its body already read, within ``max_http_buffer_size``) and answers with
+``conn.send_response`` a response whose body comes in one piece; a body in several
+pieces (a ``StreamingResponse``, server-sent events) is sent as it comes, in the
+chunked transfer coding (``start_stream``/``write_chunk``/``end_stream``), the app's
+``send`` waiting while a slow client has more than 256 KiB waiting, and raising
+:class:`ClientGone` once the client is gone (its ``receive`` then says
+``http.disconnect``), so an endless response stops.  The app runs in its own task:
 an exception from it is logged and answered 500, never reaches the connection's
 callbacks.  :class:`Lifespan` drives the app's ``lifespan`` scope (startup when the
 server starts, shutdown when it stops); an app that does not support it is told
@@ -57,7 +62,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, MutableMapping, NoReturn
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, MutableMapping, NoReturn, Protocol, cast
 from urllib.parse import unquote
 
 from ..options import DeflateOptions
@@ -79,6 +84,8 @@ __all__ = (
     "AsgiFallback",
     "AsgiWebSocket",
     "AppWebSocket",
+    "ClientGone",
+    "StreamingExchange",
     "AppWebSocketConnection",
     "APP_WS_DRAIN",
     "APP_WS_QUEUE",
@@ -835,17 +842,22 @@ class AsgiFallback:
         length: int | None = None
         close = False
         complete = False
+        stream = cast("StreamingExchange", conn)
+        streaming: bool | None = None  # None: not streaming; else whether chunked
 
         async def receive() -> dict[str, Any]:
             nonlocal sent_body
             if not sent_body:
                 sent_body = True
                 return {"type": "http.request", "body": req.body, "more_body": False}
-            await done  # then nothing until the response is complete
+            # then nothing until the response is complete or the client is gone (a
+            # streamed response's app listens for that)
+            while not done.done() and not conn.closed:
+                await asyncio.wait((done,), timeout=_DISCONNECT_POLL)
             return {"type": "http.disconnect"}
 
         async def send(message: MutableMapping[str, Any]) -> None:
-            nonlocal status, length, close, complete
+            nonlocal status, length, close, complete, streaming
             kind = message["type"]
             if kind == "http.response.start":
                 status = int(message["status"])
@@ -861,26 +873,97 @@ class AsgiFallback:
             elif kind == "http.response.body":
                 if not status:
                     raise RuntimeError("http.response.body before http.response.start")
+                if complete:
+                    return
                 chunk = message.get("body", b"")
+                more = message.get("more_body", False)
+                if streaming is None and more and req.method != "HEAD":
+                    # a body in several pieces: sent as they come (chunked), not gathered
+                    streaming = stream.start_stream(status, headers, close)
+                    chunk = b"".join(chunks) + bytes(chunk)
+                    chunks.clear()
+                if streaming is not None:
+                    if conn.closed:
+                        raise ClientGone("the client is gone")
+                    stream.write_chunk(bytes(chunk), streaming)
+                    if not more:
+                        complete = True
+                        stream.end_stream(streaming)
+                    else:
+                        await _drained(stream)
+                    return
                 if chunk:
                     chunks.append(bytes(chunk))
-                if not message.get("more_body", False) and not complete:
+                if not more:
                     complete = True
-                    conn.send_response(status, headers, b"".join(chunks), close=close, length=length)
+                    body = b"".join(chunks)
+                    if req.method == "HEAD":
+                        # no body in a HEAD answer: its length is the app's, or what it sent
+                        body, length = b"", len(body) if length is None else length
+                    conn.send_response(status, headers, body, close=close, length=length)
 
         try:
             await self.app(scope, receive, send)
+        except ClientGone:
+            self.log.debug("the client of %s %s went away during its streamed response", req.method, req.url)
+            return
         except Exception:
             self.log.exception("the ASGI app raised on %s %s", req.method, req.url)
             if not complete:
                 complete = True
-                conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+                if streaming is not None:
+                    stream.close()  # a streamed response cut short: the client sees it end early
+                else:
+                    conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
         finally:
             if not done.done():
                 done.set_result(None)
         if not complete:
             self.log.error("the ASGI app returned without a complete response to %s %s", req.method, req.url)
-            conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+            if streaming is not None:
+                stream.close()
+            else:
+                conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error", close=True)
+
+
+#: seconds between looks at whether the client of a pending ``receive`` is gone
+_DISCONNECT_POLL = 0.25
+#: bytes a streamed response may have waiting in the transport before ``send`` waits
+_STREAM_DRAIN = 256 * 1024
+
+
+class ClientGone(OSError):
+    """The client of a streamed response went away (raised by ``send``, as ASGI
+    servers do, so an endless response stops)."""
+
+
+class StreamingExchange(Protocol):
+    """What a streamed response needs of fastsio's own HTTP connection (beyond the
+    :class:`~fastsio._server.engine.Exchange`)."""
+
+    closed: bool
+    transport: Any
+
+    def start_stream(self, status: int, headers: list[tuple[str, str]] | tuple[()], close: bool = False) -> bool:
+        """Send the head of a response whose body comes in pieces; whether chunked."""
+
+    def write_chunk(self, data: bytes, chunked: bool) -> None:
+        """Send a piece of the body."""
+
+    def end_stream(self, chunked: bool) -> None:
+        """The body is complete."""
+
+    def close(self) -> None:
+        """Close the connection (a streamed response cut short)."""
+
+
+async def _drained(conn: StreamingExchange) -> None:
+    """Wait while a slow client has more than ``_STREAM_DRAIN`` bytes waiting."""
+    while not conn.closed:
+        transport = conn.transport
+        if transport is None or transport.get_write_buffer_size() <= _STREAM_DRAIN:
+            return
+        await asyncio.sleep(0.01)
 
 
 class Lifespan:

@@ -413,6 +413,44 @@ class Connection(FlowControl, asyncio.Protocol):
         if self.backlog:
             self._next()
 
+    def start_stream(self, status: int, headers: list[tuple[str, str]] | tuple[()], close: bool = False) -> bool:
+        """Answer the current request with a body that comes in pieces
+        (:meth:`write_chunk`, then :meth:`end_stream`): in the chunked transfer coding
+        on a keep-alive connection, else delimited by closing the connection.  Returns
+        whether it is chunked."""
+        if self.closed:
+            return False
+        chunked = self.keep_alive and not close
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+        for name, value in headers:
+            lines.append(f"{name}: {value}\r\n")
+        lines.append("Transfer-Encoding: chunked\r\n\r\n" if chunked else "Connection: close\r\n\r\n")
+        self.write("".join(lines).encode("latin-1"))
+        return chunked
+
+    def write_chunk(self, data: bytes, chunked: bool) -> None:
+        """A piece of the body of :meth:`start_stream`, handed to the transport now (not
+        coalesced to the end of the loop iteration: the caller waits for the transport
+        to drain between pieces, so the pieces of one iteration do not pile up)."""
+        if data and not self.closed:
+            self.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            self.flush()
+
+    def end_stream(self, chunked: bool) -> None:
+        """The body of :meth:`start_stream` is complete; then as :meth:`send_response`
+        (the next pipelined request, or the keep-alive deadline)."""
+        if self.closed:
+            return
+        self.busy = False
+        if not chunked:
+            self.shutdown()
+            return
+        self.write(b"0\r\n\r\n")
+        if not self.in_request:
+            self._deadline(self.app.options.http_keep_alive_timeout)
+        if self.backlog:
+            self._next()
+
     def send_error(self, status: int, body: bytes = b"", close: bool = False) -> None:
         """Answer with ``status`` and a short body (the reason phrase by default)."""
         headers = [("Content-Type", "application/json" if body else "text/plain")]
