@@ -187,6 +187,9 @@ class BroadcastOperator(Generic[S]):
                 ns.notify_outgoing(sock, event, args)
         parts = None
         if ns.recovery is not None and not self.flags.get("volatile"):
+            if ns.adapter.cluster_recovery and not self.flags.get("local"):
+                # the offset is the cluster's (a stream entry id): delivered here with it
+                return ns.adapter.publish_kept(event, args, self.rooms, self.except_rooms, self.flags)
             # connection state recovery: the packet gets an offset (its last argument)
             # and is kept for the sessions that may miss it
             offset = ns.adapter.next_offset()

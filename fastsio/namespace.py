@@ -11,7 +11,7 @@ import logging
 from typing import Any, Awaitable, Callable, Iterable, Protocol
 
 from ._handlers import Handler, ack_args, is_awaitable, spawn
-from .adapters.base import Adapter, RemoteSocket, TransportCounter
+from .adapters.base import Adapter, RecoverySession, RemoteSocket, TransportCounter
 from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
@@ -303,11 +303,38 @@ class Namespace:
         self._pending += 1  # until _accept or _refuse
         steps = list(self.middlewares)
         recovery = self.recovery
+        client.begin_connect(self.name)
         if recovery is not None and client.session.eio != 3:
+            if (
+                self.adapter.cluster_recovery
+                and isinstance(auth.get("pid"), str)
+                and isinstance(auth.get("offset"), str)
+            ):
+                # the session is in the cluster (a Redis stream adapter): fetched first
+                spawn(self._restore_then_connect(client, sock, auth))
+                return
             if self._restore(sock, auth) and recovery.skip_middlewares:
                 steps = []
+        self._run_connect(client, sock, auth, steps)
+
+    async def _restore_then_connect(self, client: Client, sock: Socket, auth: dict[str, Any]) -> None:
+        """Connection state recovery through the cluster: fetch the session the client
+        names, then connect as :meth:`connect_client` does."""
+        kept = None
+        try:
+            kept = await self.adapter.fetch_session(auth["pid"], auth["offset"])
+        except Exception as exc:
+            self.log.warning("socket %s on %s: the session could not be fetched: %s", sock.id, self.name, exc)
+        steps = list(self.middlewares)
+        recovery = self.recovery
+        if self._adopt(sock, auth, kept) and recovery is not None and recovery.skip_middlewares:
+            steps = []
+        self._run_connect(client, sock, auth, steps)
+
+    def _run_connect(self, client: Client, sock: Socket, auth: dict[str, Any], steps: list[Handler]) -> None:
+        """The middleware ``steps`` and the connect handler, then :meth:`_accept` (or
+        :meth:`_refuse`)."""
         connect = self.handlers.get("connect")
-        client.begin_connect(self.name)
         for i, step in enumerate(steps):
             try:
                 result = step(sock, auth)
@@ -377,20 +404,28 @@ class Namespace:
         on reconnection) if it can be recovered; else a new private session id."""
         pid = auth.get("pid")
         offset = auth.get("offset")
+        kept = None
         if isinstance(pid, str) and isinstance(offset, str):
             kept = self.adapter.restore_session(pid, offset)
-            if kept is not None:
-                if kept.sid in self.sockets:  # pragma: no cover - kept only once disconnected
-                    self.adapter.release(kept)
-                else:
-                    sock.id = kept.sid
-                    sock.pid = kept.pid
-                    sock.data = kept.data
-                    sock.recovered = True
-                    sock.restoring = kept
-                    self.adapter.add_all(kept.sid, kept.rooms)
-                    self.log.debug("socket %s on %s: session recovered", sock.id, self.name)
-                    return True
+        return self._adopt(sock, auth, kept)
+
+    def _adopt(self, sock: Socket, auth: dict[str, Any], kept: RecoverySession | None) -> bool:
+        """Give ``sock`` the kept session (the id, rooms and data it had), or, with none,
+        a new private session id; whether it was recovered."""
+        pid = auth.get("pid")
+        offset = auth.get("offset")
+        if kept is not None:
+            if kept.sid in self.sockets:  # pragma: no cover - kept only once disconnected
+                self.adapter.release(kept)
+            else:
+                sock.id = kept.sid
+                sock.pid = kept.pid
+                sock.data = kept.data
+                sock.recovered = True
+                sock.restoring = kept
+                self.adapter.add_all(kept.sid, kept.rooms)
+                self.log.debug("socket %s on %s: session recovered", sock.id, self.name)
+                return True
         if pid is not None or offset is not None:
             # a reconnection after expiry, or a forged / replayed pid or offset
             self.log.debug(

@@ -392,17 +392,29 @@ class Socket:
         client comes back after missing it (even when the socket is disconnected now)."""
         ns = self.namespace
         adapter = ns.adapter
+        if adapter.cluster_recovery:
+            # the offset is the cluster's (a stream entry id, as Node's socket.emit
+            # through adapter.broadcast): sent once the cluster stored it
+            def deliver(parts: list[str | bytes]) -> None:
+                self._send_kept(event, args, parts, compress)
+
+            flags = {} if compress else {"compress": False}
+            adapter.publish_kept(event, args, frozenset((self.id,)), _NO_ROOMS, flags, deliver)
+            return
         offset = adapter.next_offset()
         if offset is None:  # an adapter that keeps no packets
             parts = ns.parser.encode_event(ns.name, event, args)
         else:
             parts = ns.parser.encode_event(ns.name, event, (*args, offset))
             adapter.store(offset, parts, frozenset((self.id,)), _NO_ROOMS)
+        self._send_kept(event, args, parts, compress)
+
+    def _send_kept(self, event: str, args: tuple[Any, ...], parts: list[str | bytes], compress: bool) -> None:
         if not self.connected and self._held is None:
             return
         if self.restoring is not None:
             return  # the replay that follows the CONNECT reply includes it
-        ns.notify_outgoing(self, event, args)
+        self.namespace.notify_outgoing(self, event, args)
         self.send_packet(parts, compress)
 
     def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:

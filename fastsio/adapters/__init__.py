@@ -1,10 +1,12 @@
 """Adapters: rooms and fan-out (``MemoryAdapter`` is the default); ``RedisAdapter``
-joins a Node-compatible socket.io cluster on Redis, ``Emitter`` publishes to one."""
+joins a Node-compatible socket.io cluster on Redis (``RedisStreamsAdapter``: on a
+Redis stream, with connection state recovery across nodes), ``Emitter`` publishes to one."""
 
 from .base import Adapter, RecoveryOptions, RecoverySession, RemoteSocket
 from .emitter import Emitter
 from .memory import MemoryAdapter
 from .redis_adapter import RedisAdapter, RedisNamespaceAdapter
+from .redis_streams import RedisStreamsAdapter
 
 __all__ = (
     "Adapter",
@@ -14,5 +16,6 @@ __all__ = (
     "RecoverySession",
     "RedisAdapter",
     "RedisNamespaceAdapter",
+    "RedisStreamsAdapter",
     "RemoteSocket",
 )

@@ -20,8 +20,10 @@ sockets of other nodes come back from ``fetch_sockets`` as :class:`RemoteSocket`
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+from ..exceptions import AckTimeout
 from ..options import RecoveryOptions, ServerOptions
 from ..protocol.engineio.session import Session
 
@@ -33,6 +35,7 @@ __all__ = (
     "RecoveryOptions",
     "RecoverySession",
     "RemoteSocket",
+    "RemoteSocketTimeout",
     "TransportCounter",
 )
 
@@ -201,6 +204,11 @@ class RemoteSocket:
         """Send ``event`` to this socket's client (through its node)."""
         self.adapter.publish([event, *args], frozenset((self.id,)), frozenset(), {"expectSingleResponse": True})
 
+    def timeout(self, seconds: float) -> RemoteSocketTimeout:
+        """``timeout(s).emit_with_ack(event, *args)``: an event this socket's client
+        acknowledges within ``seconds`` (Node's ``remoteSocket.timeout(ms).emitWithAck``)."""
+        return RemoteSocketTimeout(self, seconds)
+
     def join(self, room: str | Iterable[str]) -> None:
         """Make it join ``room`` (or several)."""
         names = [room] if isinstance(room, str) else list(room)
@@ -216,6 +224,50 @@ class RemoteSocket:
         self.adapter.remote_disconnect(frozenset((self.id,)), frozenset(), close)
 
 
+class RemoteSocketTimeout:
+    """``RemoteSocket.timeout(seconds)``: what waits for that socket's acknowledgement.
+
+    Args:
+        socket: the remote socket.
+        seconds: how long to wait.
+    """
+
+    __slots__ = ("socket", "seconds")
+
+    def __init__(self, socket: RemoteSocket, seconds: float) -> None:
+        if not seconds > 0:
+            raise ValueError("timeout must be positive")
+        self.socket = socket
+        self.seconds = float(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send ``event`` to the socket's client through its node; its reply (the first
+        argument of its acknowledgement, as Node forwards it).  Raises
+        :class:`~fastsio.AckTimeout` if none came within the timeout (or no node has
+        that socket)."""
+        adapter = self.socket.adapter
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+
+        def on_count(count: int) -> None:
+            pass
+
+        def on_ack(value: Any) -> None:
+            if not done.done():
+                done.set_result(value)
+
+        stop = adapter.publish_with_ack(
+            [event, *args], frozenset((self.socket.id,)), frozenset(),
+            {"expectSingleResponse": True, "timeout": self.seconds}, on_count, on_ack,
+        )
+        try:
+            return await asyncio.wait_for(done, self.seconds)
+        except asyncio.TimeoutError:
+            raise AckTimeout("operation has timed out") from None
+        finally:
+            stop()
+
+
 class Adapter:
     """Keeps who is in which room and delivers broadcasts.  One per namespace, made by
     ``Server(adapter=factory)``'s ``factory(namespace)``.
@@ -227,6 +279,11 @@ class Adapter:
     #: whether other nodes may exist behind this adapter (a cluster adapter); False:
     #: every operation is local and the cluster methods below are no-ops
     clustered = False
+    #: connection state recovery through the cluster (the Redis Streams adapter): the
+    #: offset of a kept packet is the id the cluster gives it once stored, so emits hand
+    #: such packets to :meth:`publish_kept`, and sessions are fetched, awaited, with
+    #: :meth:`fetch_session`; False: :meth:`next_offset` and :meth:`restore_session`
+    cluster_recovery = False
     #: how long a cluster request waits for the other nodes (seconds; None: no cluster);
     #: also the wait of a broadcast ``emit_with_ack`` across the cluster without ``timeout``
     requests_timeout: float | None = None
@@ -360,6 +417,26 @@ class Adapter:
     def sweep(self) -> None:
         """Expire what connection state recovery keeps and nobody needs any more (the
         server's periodic sweep; nothing by default)."""
+
+    def publish_kept(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        rooms: frozenset[str],
+        except_rooms: frozenset[str],
+        flags: dict[str, Any],
+        deliver: Callable[[list[str | bytes]], None] | None = None,
+    ) -> int:
+        """:attr:`cluster_recovery` only: publish a broadcast to keep for recovery; once
+        the cluster gave its offset, it is encoded with the offset as its last argument
+        and delivered here (to ``deliver(parts)`` instead when given: one socket's emit).
+        Returns how many of this node's sockets it is for."""
+        raise NotImplementedError
+
+    async def fetch_session(self, pid: str, offset: str) -> RecoverySession | None:
+        """:meth:`restore_session`, awaited (:attr:`cluster_recovery`: the session and
+        the packets it missed are fetched from the cluster)."""
+        return self.restore_session(pid, offset)
 
     def release(self, session: RecoverySession) -> None:
         """A restored session did not connect after all (refused, or the connection went

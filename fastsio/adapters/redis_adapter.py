@@ -153,12 +153,15 @@ class RedisAdapter:
         self._confirm: dict[bytes, asyncio.Future[None]] = {}
         # redis-py's client for commands; our own publishing and subscribing connections
         self._client: Any = None
-        self._pub: _Resp | None = None
-        self._sub: _Resp | None = None
+        self._pub: RespConnection | None = None
+        self._sub: RespConnection | None = None
         self._supervisor: asyncio.Task[None] | None = None
         # PUBLISH commands waiting for the publishing connection to come back
         self._backlog: deque[bytes] = deque()
         self._connecting: asyncio.Lock | None = None
+        #: whether every command written to the publishing connection has its reply
+        #: handed back (see :meth:`send_command`): the streams adapter's XADD ids
+        self.reply_slots = False
         self._publish_head = (b"*3\r\n$8\r\nSPUBLISH\r\n" if mode == "sharded" else b"*3\r\n$7\r\nPUBLISH\r\n") + (
             b"$%d\r\n%b\r\n$%d\r\n"
         )
@@ -201,8 +204,8 @@ class RedisAdapter:
         client = aioredis.Redis.from_url(self.url, **self.redis_options)
         try:
             await client.ping()
-            self._pub = await self._open(None)
-            self._sub = await self._open(self._on_push)
+            self._pub = await self.open_connection(None, self.reply_slots)
+            self._sub = await self.open_connection(self._on_push)
         except BaseException:
             for conn in (self._pub, self._sub):
                 if conn is not None:
@@ -212,13 +215,23 @@ class RedisAdapter:
             raise
         self._client = client
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        await self.connected()
 
-    async def _open(self, push: Callable[[list[Any]], None] | None) -> _Resp:
+    async def connected(self) -> None:
+        """Called once the connections are up (a subclass starts what it reads here)."""
+
+    async def closing(self) -> None:
+        """Called when the last namespace leaves, before the connections close."""
+
+    async def open_connection(
+        self, push: Callable[[list[Any]], None] | None = None, slots: bool = False
+    ) -> RespConnection:
         """A RESP connection of our own to the URL's server (host and port, or a unix
-        socket; TLS for ``rediss://``; AUTH with the URL's user and password)."""
+        socket; TLS for ``rediss://``; AUTH with the URL's user and password);
+        ``push`` and ``slots``: see :class:`RespConnection`."""
         address = _address(self.url)
         loop = asyncio.get_running_loop()
-        factory = functools.partial(_Resp, push, self.log)
+        factory = functools.partial(RespConnection, push, self.log, slots)
         if address["path"]:
             _, conn = await loop.create_unix_connection(factory, address["path"])
         else:
@@ -257,14 +270,14 @@ class RedisAdapter:
             while self._pub is None or self._sub is None:
                 try:
                     if self._pub is None:
-                        self._pub = await self._open(None)
+                        self._pub = await self.open_connection(None, self.reply_slots)
                         backlog, self._backlog = self._backlog, deque()
                         self._pending_bytes = 0
                         for command in backlog:
                             self._pub.write(command)
                             self.published += 1
                     if self._sub is None:
-                        sub = await self._open(self._on_push)
+                        sub = await self.open_connection(self._on_push)
                         self._sub = sub
                         self._resubscribe(sub)
                 except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
@@ -273,7 +286,7 @@ class RedisAdapter:
                     backoff = min(backoff * 2, 5.0)
             self.log.warning("redis adapter: reconnected to Redis (%d messages dropped so far)", self.dropped)
 
-    def _resubscribe(self, sub: _Resp) -> None:
+    def _resubscribe(self, sub: RespConnection) -> None:
         if self._patterns:
             sub.send(b"PSUBSCRIBE", *self._patterns)
         if self._channels:
@@ -332,6 +345,7 @@ class RedisAdapter:
             sub.send(b"SUNSUBSCRIBE" if self._sharded else b"UNSUBSCRIBE", *names)
 
     async def _disconnect(self) -> None:
+        await self.closing()
         supervisor, self._supervisor = self._supervisor, None
         if supervisor is not None:
             supervisor.cancel()
@@ -356,18 +370,26 @@ class RedisAdapter:
         publishing connection (its replies are read and dropped), or queued while it is
         down; never blocks.  Beyond ``max_pending_bytes`` (unsent on the connection, or
         queued) the message is dropped and counted."""
-        command = (self._publish_head % (len(channel), channel, len(payload))) + payload + b"\r\n"
+        self.send_command((self._publish_head % (len(channel), channel, len(payload))) + payload + b"\r\n")
+
+    def send_command(self, command: bytes, on_reply: Callable[[Any], None] | None = None) -> bool:
+        """Write ``command`` (one whole RESP command) to the publishing connection, or
+        queue it while the connection is down (dropped, and counted, beyond
+        ``max_pending_bytes``); never blocks.  With :attr:`reply_slots`, ``on_reply`` is
+        called with its reply (a :class:`ConnectionError` if it failed or the
+        connection went away) when it was written at once; returns whether it was (a
+        queued command's reply is dropped)."""
         pub = self._pub
         if pub is not None and pub.transport is not None:
             if pub.buffered() > self.max_pending_bytes:
                 self.dropped += 1
-                return
-            pub.write(command)
+                return False
+            pub.write(command, on_reply)
             self.published += 1
-            return
+            return True
         if self._client is None:
             self.dropped += 1  # not connected (or shut down)
-            return
+            return False
         queue = self._backlog
         total = self._pending_bytes + len(command)
         while total > self.max_pending_bytes and queue:
@@ -375,6 +397,19 @@ class RedisAdapter:
             self.dropped += 1
         self._pending_bytes = total
         queue.append(command)
+        return False
+
+    def call(self, *args: bytes) -> asyncio.Future[Any]:
+        """Send a command on the publishing connection (:attr:`reply_slots` only: its
+        replies are otherwise dropped); the future of its reply (a ConnectionError when
+        the connection is down).  Commands are answered in the order they were written,
+        the publishing connection's other commands included."""
+        pub = self._pub
+        if pub is None or not self.reply_slots:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            fut.set_exception(ConnectionError("not connected to Redis"))
+            return fut
+        return pub.command(*args)
 
     # ------------------------------------------------------------ receiving
     def _on_push(self, msg: list[Any]) -> None:
@@ -389,8 +424,10 @@ class RedisAdapter:
                 if entry is not None:
                     if entry[1] == _REQUEST:
                         entry[0].on_request(msg[2])
-                    else:
+                    elif entry[1] == _RESPONSE:
                         entry[0].on_response(msg[2])
+                    else:  # the streams adapter's envelopes (plain pub/sub)
+                        entry[0].on_message(msg[1], msg[2])
             elif kind == b"smessage":
                 entry = self._channels.get(msg[1])
                 if entry is not None:
@@ -449,23 +486,28 @@ def _resp(*args: bytes) -> bytes:
     return b"".join(out)
 
 
-class _Resp(asyncio.Protocol):
+class RespConnection(asyncio.Protocol):
     """One RESP2 connection of the adapter's own (hiredis parses what comes back).
 
     ``push``: the subscriber's, called with every pub/sub message and subscription
     confirmation; other replies answer the commands sent with :meth:`command` in order,
     and, on the publishing connection (no ``push``), the replies of the PUBLISHes are read
-    and dropped (an error reply is logged)."""
+    and dropped (an error reply is logged).  ``slots``: every command written has its
+    place in the queue of replies (``None``: dropped; a callable: called with the reply,
+    a :class:`ConnectionError` for an error reply or a lost connection; a future), so
+    that commands whose replies matter (XADD's id, XRANGE) can be mixed with the rest.
+    """
 
-    def __init__(self, push: Callable[[list[Any]], None] | None, log: logging.Logger) -> None:
+    def __init__(self, push: Callable[[list[Any]], None] | None, log: logging.Logger, slots: bool = False) -> None:
         import hiredis
 
         self.push = push
         self.log = log
+        self.slots = slots
         self.reader = hiredis.Reader()
         self.error_type = hiredis.ReplyError
         self.transport: asyncio.Transport | None = None
-        self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.waiters: deque[Any] = deque()
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -484,27 +526,49 @@ class _Resp(asyncio.Protocol):
                 push(reply)
             elif waiters:
                 waiter = waiters.popleft()
-                if not waiter.done():
+                if waiter is None:
                     if isinstance(reply, self.error_type):
-                        waiter.set_exception(ConnectionError(f"Redis: {reply}"))
-                    else:
-                        waiter.set_result(reply)
+                        self.log.warning("redis adapter: Redis answered %s", reply)
+                elif isinstance(waiter, asyncio.Future):
+                    if not waiter.done():
+                        if isinstance(reply, self.error_type):
+                            waiter.set_exception(ConnectionError(f"Redis: {reply}"))
+                        else:
+                            waiter.set_result(reply)
+                else:
+                    if isinstance(reply, self.error_type):
+                        reply = ConnectionError(f"Redis: {reply}")
+                    try:
+                        waiter(reply)
+                    except Exception:
+                        self.log.exception("redis adapter: a reply's callback failed")
             elif isinstance(reply, self.error_type):
                 self.log.warning("redis adapter: Redis answered %s", reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        for waiter in self.waiters:
-            if not waiter.done():
-                waiter.set_exception(ConnectionError("connection to Redis lost"))
-        self.waiters.clear()
+        waiters, self.waiters = self.waiters, deque()
+        for waiter in waiters:
+            if waiter is None:
+                continue
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError("connection to Redis lost"))
+                continue
+            try:
+                waiter(ConnectionError("connection to Redis lost"))
+            except Exception:
+                self.log.exception("redis adapter: a reply's callback failed")
         if not self.lost.done():
             self.lost.set_result(None)
 
-    def write(self, data: bytes) -> None:
-        """Send ``data`` (whole commands) as they are."""
+    def write(self, data: bytes, slot: Callable[[Any], None] | None = None) -> None:
+        """Send ``data`` (whole commands; one command with ``slots``, whose reply goes to
+        ``slot``) as they are."""
         transport = self.transport
         if transport is not None:
+            if self.slots:
+                self.waiters.append(slot)
             transport.write(data)
 
     def send(self, *args: bytes) -> None:
@@ -514,11 +578,12 @@ class _Resp(asyncio.Protocol):
     def command(self, *args: bytes) -> asyncio.Future[Any]:
         """Send a command; its reply."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        if self.transport is None:
+        transport = self.transport
+        if transport is None:
             fut.set_exception(ConnectionError("not connected to Redis"))
             return fut
         self.waiters.append(fut)
-        self.write(_resp(*args))
+        transport.write(_resp(*args))
         return fut
 
     def buffered(self) -> int:

@@ -21,6 +21,10 @@ member) and :mod:`fastsio.adapters.emitter` (a publisher without sockets) share 
   ``{type, data, uid, nsp}`` with socket.io-adapter's ClusterAdapter types (3-12),
   JSON unless it may hold binary and does (then msgpack); the packet carries no
   ``nsp``; uids are 16 hex characters; answers go to the requester's own channel.
+* Streams mode (``@socket.io/redis-streams-adapter`` 0.3): the same envelopes, the
+  durable ones as stream entries (fields ``uid nsp type data``), the others msgpack on
+  plain pub/sub; sessions kept for recovery as ``base64(msgpack({sid, pid, rooms,
+  data}))`` under ``sio:session:<pid>``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = (
     "REMOTE_LEAVE",
     "SERVER_SIDE_EMIT",
     "SOCKETS",
+    "STREAM_TYPES",
     "SUBSCRIPTION_MODES",
     "S_BINARY_TYPES",
     "S_BROADCAST",
@@ -56,18 +61,25 @@ __all__ = (
     "S_SOCKETS_LEAVE",
     "Channels",
     "ShardedChannels",
+    "decode_session",
+    "decode_stream_data",
     "dumps_json",
     "encode_envelope",
+    "encode_session",
+    "encode_stream_data",
     "from_wire_flags",
     "glob_escape",
     "has_binary",
+    "java_hash",
     "js_compatible",
     "load_msgpack",
     "loads",
     "new_cluster_uid",
     "new_uid",
     "pack",
+    "parse_id",
     "room_name",
+    "stream_key",
     "to_wire_flags",
     "wire_opts",
 )
@@ -340,3 +352,86 @@ class ShardedChannels:
             if self.mode == "dynamic-private" or len(room) != 20:
                 return self.room(room)
         return self.main
+
+
+# ---------------------------------------------------------------------------------- streams
+# ``@socket.io/redis-streams-adapter`` 0.3: the durable messages (BROADCAST without ack,
+# SOCKETS_JOIN/LEAVE, DISCONNECT_SOCKETS) are stream entries ``uid <uid> nsp <nsp> type
+# <decimal> data <json | base64(msgpack)>``; the rest are msgpack envelopes on pub/sub.
+
+#: the types a stream entry may carry (the durable ones)
+STREAM_TYPES = frozenset((S_BROADCAST, S_SOCKETS_JOIN, S_SOCKETS_LEAVE, S_DISCONNECT_SOCKETS))
+
+
+def java_hash(text: str) -> int:
+    """Java's ``String.hashCode`` as the streams adapter computes it in JavaScript: over
+    UTF-16 code units, wrapping to a signed 32-bit integer."""
+    h = 0
+    units = text.encode("utf-16-le")
+    for i in range(0, len(units), 2):
+        h = (h * 31 + (units[i] | (units[i + 1] << 8))) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def stream_key(stream_name: str, stream_count: int, nsp: str) -> str:
+    """The stream a namespace writes to: ``stream_name``, or with several streams
+    ``stream_name-<hash(nsp) % count>`` with JavaScript's remainder (negative for a
+    negative hash: a stream no reader polls, as Node's 0.3.1 does)."""
+    if stream_count == 1:
+        return stream_name
+    h = java_hash(nsp)
+    index = abs(h) % stream_count
+    return f"{stream_name}-{-index if h < 0 else index}"
+
+
+def encode_stream_data(kind: int, data: Any, only_plaintext: bool = False) -> bytes:
+    """A stream entry's ``data`` field: JSON, or ``base64(msgpack)`` when the type may
+    hold binary and it does (unless ``only_plaintext``)."""
+    if not only_plaintext and kind in S_BINARY_TYPES and has_binary(data):
+        import base64
+
+        return base64.b64encode(pack(data))
+    return dumps_json(data)
+
+
+def decode_stream_data(raw: bytes) -> Any:
+    """A stream entry's ``data`` field: JSON when it starts with ``{``, else base64
+    msgpack."""
+    if raw[:1] == b"{":
+        return json.loads(raw)
+    import base64
+
+    return load_msgpack(base64.b64decode(raw, validate=True))
+
+
+def parse_id(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id ``<ms>-<seq>`` as a pair of integers (ValueError if it is not
+    one)."""
+    text = entry_id.decode("ascii") if isinstance(entry_id, bytes) else entry_id
+    ms, sep, seq = text.partition("-")
+    if not sep or not ms.isdigit() or not seq.isdigit() or not ms.isascii() or not seq.isascii():
+        raise ValueError(f"not a stream id: {text!r}")
+    return int(ms), int(seq)
+
+
+def encode_session(sid: str, pid: str, rooms: Iterable[str], data: Any) -> bytes:
+    """A session kept for recovery as Node's streams adapter stores it:
+    ``base64(msgpack({sid, pid, rooms, data}))``."""
+    import base64
+
+    return base64.b64encode(pack({"sid": sid, "pid": pid, "rooms": list(rooms), "data": data}))
+
+
+def decode_session(raw: bytes) -> dict[str, Any] | None:
+    """A stored session (see :func:`encode_session`); None if it is not one."""
+    import base64
+
+    try:
+        session = load_msgpack(base64.b64decode(raw, validate=True))
+    except Exception:
+        return None
+    if not isinstance(session, dict) or not isinstance(session.get("sid"), str):
+        return None
+    if not isinstance(session.get("pid"), str) or not isinstance(session.get("rooms", []), list):
+        return None
+    return session

@@ -49,6 +49,8 @@ class NodeMember:
         requests_timeout: int = 5000,
         specific_responses: bool = False,
         sharded: str | None = None,
+        streams: bool = False,
+        recovery: int | None = None,
     ) -> NodeMember:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
@@ -62,7 +64,8 @@ class NodeMember:
         )
         assert proc.stdin is not None and proc.stdout is not None
         config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout,
-                  "publishOnSpecificResponseChannel": specific_responses, "sharded": sharded}
+                  "publishOnSpecificResponseChannel": specific_responses, "sharded": sharded,
+                  "streams": streams, "recovery": recovery}
         proc.stdin.write(json.dumps(config).encode() + b"\n")
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ready = json.loads(line)

@@ -1,7 +1,8 @@
 """Fixtures of the cluster tests: a real ``redis-server`` on a free port (one per test
 session), a fresh channel prefix per test (so tests never hear each other), fastsio
-nodes on :class:`fastsio.adapters.RedisAdapter`, and Node socket.io nodes
-(``_member.NodeMember``) on ``@socket.io/redis-adapter``.
+nodes on :class:`fastsio.adapters.RedisAdapter` (or ``RedisStreamsAdapter``), and Node
+socket.io nodes (``_member.NodeMember``) on ``@socket.io/redis-adapter`` (or
+``@socket.io/redis-streams-adapter``).
 
 Skipped when ``redis-server`` is not installed (``make redis``, part of ``make test``,
 installs it), or, for the Node members, when ``tests/cluster/node_modules`` is missing
@@ -78,15 +79,39 @@ async def fastsio_node(
 
 
 @pytest.fixture
+async def streams_node(
+    redis_url: str, key: str, start_server: Callable[[Any], Awaitable[str]]
+) -> Callable[..., Awaitable[tuple[fastsio.Server, str]]]:
+    """Start a fastsio node on :class:`fastsio.adapters.RedisStreamsAdapter` (the test's
+    prefix as stream name, channel prefix and session key prefix, as the Node members
+    started with ``streams=True``): ``(server, url)``."""
+
+    async def start(namespaces: tuple[str, ...] = (), requests_timeout: float = 5.0,
+                    **options: Any) -> tuple[fastsio.Server, str]:
+        adapter = fastsio.adapters.RedisStreamsAdapter(
+            redis_url, stream_name=key, channel_prefix=key, session_key_prefix=key + ":session:",
+            requests_timeout=requests_timeout,
+        )
+        server = fastsio.Server(adapter=adapter, **options)
+        for nsp in namespaces:
+            server.of(nsp)
+        url = await start_server(server)
+        return server, url
+
+    return start
+
+
+@pytest.fixture
 async def node_member(redis_url: str, key: str) -> AsyncIterator[Callable[..., Awaitable[NodeMember]]]:
     """Start Node socket.io members on the test's Redis and prefix."""
     started: list[NodeMember] = []
 
     async def start(
         namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000, specific_responses: bool = False,
-        sharded: str | None = None,
+        sharded: str | None = None, streams: bool = False, recovery: int | None = None,
     ) -> NodeMember:
-        member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses, sharded)
+        member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses, sharded,
+                                        streams, recovery)
         started.append(member)
         return member
 

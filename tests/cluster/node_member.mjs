@@ -5,7 +5,10 @@
 //   node node_member.mjs        then, on stdin, one JSON line per command:
 //   {"redis": URL, "key": PREFIX, "requestsTimeout": MS, "namespaces": ["/", "/chat"],
 //    "publishOnSpecificResponseChannel": BOOL, "sharded": null | SUBSCRIPTION_MODE}  first: start
-//   ("sharded": createShardedAdapter with that subscriptionMode instead of createAdapter)
+//   ("sharded": createShardedAdapter with that subscriptionMode instead of createAdapter;
+//    "streams": true: @socket.io/redis-streams-adapter 0.3 with {streamName, channelPrefix:
+//    PREFIX, sessionKeyPrefix}; "recovery": MS: connectionStateRecovery with that
+//    maxDisconnectionDuration)
 //   {"id": N, "code": "...js...", "args": {...}}        then: run `code` as the body of an async
 //                                                       function of (ctx, args); its result is printed
 //
@@ -14,7 +17,9 @@
 // Binary values are printed as {"$bin": "<base64>"}.
 //
 // ctx: io (the Server), port, emitter (an Emitter on the same key), Buffer, sleep(ms),
-//   connect(name, url, {nsp, auth, transports}) -> the client socket's id once connected
+//   connect(name, url, {nsp, auth, transports, recover}) -> the client socket's id once
+//     connected (recover: the name of an earlier client whose session, its private id and
+//     last offset, the new one reconnects with, as socket.io-client does on reconnection),
 //     (the client records every event it receives; one that asks for an ack is answered
 //     "ack-from-<name>"),
 //   events(name, event?) -> [[event, ...args]] received so far,
@@ -23,6 +28,7 @@
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { Emitter } from "@socket.io/redis-emitter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { io as ioc } from "socket.io-client";
 import { createServer } from "node:http";
@@ -61,7 +67,14 @@ ctx.connect = (name, url, opts = {}) =>
       auth: opts.auth || {},
       reconnection: false,
       forceNew: true,
+      autoConnect: false,
     });
+    if (opts.recover) {
+      const old = clients.get(opts.recover).socket;
+      socket._pid = old._pid;
+      socket._lastOffset = old._lastOffset;
+    }
+    socket.connect();
     const rec = { socket, events: [] };
     clients.set(name, rec);
     socket.onAny((event, ...args) => {
@@ -105,19 +118,53 @@ rl.on("line", async (line) => {
     for (const c of [pub, sub, emitterClient]) c.on("error", () => {}); // reconnects by itself
     await Promise.all([pub.connect(), sub.connect(), emitterClient.connect()]);
     const http = createServer();
-    const adapter = msg.sharded
-      ? createShardedAdapter(pub, sub, { channelPrefix: msg.key, subscriptionMode: msg.sharded })
-      : createAdapter(pub, sub, {
-          key: msg.key,
-          requestsTimeout: msg.requestsTimeout || 5000,
-          publishOnSpecificResponseChannel: !!msg.publishOnSpecificResponseChannel,
-        });
-    const io = new Server(http, { adapter });
+    let streamsClient = null;
+    let adapter;
+    if (msg.streams) {
+      // its own connections are duplicates of this one: the name tells its reader apart
+      streamsClient = createClient({ url: msg.redis, name: "streams-" + msg.key + "-" + process.pid });
+      streamsClient.on("error", () => {});
+      await streamsClient.connect();
+      adapter = createStreamsAdapter(streamsClient, {
+        streamName: msg.key, channelPrefix: msg.key, sessionKeyPrefix: msg.key + ":session:",
+      });
+    } else if (msg.sharded) {
+      adapter = createShardedAdapter(pub, sub, { channelPrefix: msg.key, subscriptionMode: msg.sharded });
+    } else {
+      adapter = createAdapter(pub, sub, {
+        key: msg.key,
+        requestsTimeout: msg.requestsTimeout || 5000,
+        publishOnSpecificResponseChannel: !!msg.publishOnSpecificResponseChannel,
+      });
+    }
+    const options = { adapter };
+    if (msg.recovery) options.connectionStateRecovery = { maxDisconnectionDuration: msg.recovery };
+    const io = new Server(http, options);
     for (const nsp of msg.namespaces || []) io.of(nsp);
-    // the adapters subscribe without waiting; commands on one connection are answered in
-    // order, so once this one is confirmed, theirs are too (the node counts as a member)
-    if (msg.sharded) await sub.sSubscribe("__ready__", () => {});
-    else await sub.subscribe("__ready__", () => {});
+    if (msg.streams) {
+      // the adapter subscribes and starts reading without a promise to wait for: ready once
+      // each namespace's own channel has its subscriber and the reader is blocked in XREAD
+      const name = "streams-" + msg.key + "-" + process.pid;
+      for (let i = 0; ; i++) {
+        let ready = true;
+        for (const nsp of ["/", ...(msg.namespaces || [])]) {
+          const own = `${msg.key}#${nsp}#${io.of(nsp).adapter.uid}#`;
+          const [, count] = await pub.sendCommand(["PUBSUB", "NUMSUB", own]);
+          if (Number(count) < 1) ready = false;
+        }
+        const list = await pub.sendCommand(["CLIENT", "LIST"]);
+        if (!list.split("\n").some((l) => l.includes(`name=${name} `) && l.includes("cmd=xread"))) ready = false;
+        if (ready) break;
+        if (i > 1000) throw new Error("the streams adapter did not start");
+        await sleep(5);
+      }
+    } else if (msg.sharded) {
+      // the adapters subscribe without waiting; commands on one connection are answered in
+      // order, so once this one is confirmed, theirs are too (the node counts as a member)
+      await sub.sSubscribe("__ready__", () => {});
+    } else {
+      await sub.subscribe("__ready__", () => {});
+    }
     await new Promise((r) => http.listen(0, "127.0.0.1", r));
     ctx.io = io;
     ctx.port = http.address().port;
@@ -125,7 +172,7 @@ rl.on("line", async (line) => {
     ctx.close = async () => {
       for (const { socket } of clients.values()) socket.close();
       io.close();
-      await Promise.allSettled([pub.quit(), sub.quit(), emitterClient.quit()]);
+      await Promise.allSettled([pub.quit(), sub.quit(), emitterClient.quit(), streamsClient?.quit()]);
     };
     out({ ready: true, port: ctx.port });
     return;
