@@ -511,9 +511,11 @@ class RespConnection(asyncio.Protocol):
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The connection is open."""
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        """Parse the replies and pushes in ``data`` and hand each on (see the class)."""
         reader = self.reader
         reader.feed(data)
         push = self.push
@@ -546,6 +548,7 @@ class RespConnection(asyncio.Protocol):
                 self.log.warning("redis adapter: Redis answered %s", reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone: every reply waited for fails."""
         self.transport = None
         waiters, self.waiters = self.waiters, deque()
         for waiter in waiters:
