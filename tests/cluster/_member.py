@@ -51,6 +51,7 @@ class NodeMember:
         sharded: str | None = None,
         streams: bool = False,
         recovery: int | None = None,
+        clients_only: bool = False,
     ) -> NodeMember:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
@@ -65,7 +66,7 @@ class NodeMember:
         assert proc.stdin is not None and proc.stdout is not None
         config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout,
                   "publishOnSpecificResponseChannel": specific_responses, "sharded": sharded,
-                  "streams": streams, "recovery": recovery}
+                  "streams": streams, "recovery": recovery, "clientsOnly": clients_only}
         proc.stdin.write(json.dumps(config).encode() + b"\n")
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ready = json.loads(line)

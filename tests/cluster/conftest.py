@@ -109,9 +109,10 @@ async def node_member(redis_url: str, key: str) -> AsyncIterator[Callable[..., A
     async def start(
         namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000, specific_responses: bool = False,
         sharded: str | None = None, streams: bool = False, recovery: int | None = None,
+        clients_only: bool = False,
     ) -> NodeMember:
         member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses, sharded,
-                                        streams, recovery)
+                                        streams, recovery, clients_only)
         started.append(member)
         return member
 

@@ -8,7 +8,7 @@
 //   ("sharded": createShardedAdapter with that subscriptionMode instead of createAdapter;
 //    "streams": true: @socket.io/redis-streams-adapter 0.3 with {streamName, channelPrefix:
 //    PREFIX, sessionKeyPrefix}; "recovery": MS: connectionStateRecovery with that
-//    maxDisconnectionDuration)
+//    maxDisconnectionDuration; "clientsOnly": true: no node at all, the clients only)
 //   {"id": N, "code": "...js...", "args": {...}}        then: run `code` as the body of an async
 //                                                       function of (ctx, args); its result is printed
 //
@@ -112,6 +112,14 @@ rl.on("line", async (line) => {
   const msg = JSON.parse(line);
   if (!started) {
     started = true;
+    if (msg.clientsOnly) {
+      // no node: socket.io-client clients only (for a cluster of fastsio nodes)
+      ctx.close = async () => {
+        for (const { socket } of clients.values()) socket.close();
+      };
+      out({ ready: true, port: 0 });
+      return;
+    }
     const pub = createClient({ url: msg.redis });
     const sub = pub.duplicate();
     const emitterClient = pub.duplicate();
