@@ -208,3 +208,21 @@ async def test_entry_format(streams_node: Any, node_member: Any, redis_url: str,
 
 async def _count(client: Any, key: str, n: int) -> bool:
     return bool(await client.xlen(key) >= n)
+
+
+async def test_remote_socket_ack_classic(fastsio_node: Any, node_member: Any) -> None:
+    """``RemoteSocket.timeout(s).emit_with_ack`` on the classic adapter too, both ways,
+    and its timeout."""
+    server, url = await fastsio_node()
+    node = await node_member()
+    sid_c = await node.connect("c1", url)
+    sid_n = await node.connect("n1", node.url)
+    (remote,) = [s for s in await server.fetch_sockets() if isinstance(s, RemoteSocket)]
+    assert remote.id == sid_n
+    assert await remote.timeout(5).emit_with_ack("ask", 1) == "ack-from-n1"
+    reply = await node.eval("const [s] = (await ctx.io.fetchSockets()).filter(s => s.id === args.sid);"
+                            " return await s.timeout(5000).emitWithAck('ask', 2)", sid=sid_c)
+    assert reply == "ack-from-c1"
+    await node.eval("ctx.client('n1').offAny(); ctx.client('n1').onAny(() => {})")  # no more answers
+    with pytest.raises(fastsio.AckTimeout):
+        await remote.timeout(0.3).emit_with_ack("ask", 3)
