@@ -8,6 +8,9 @@ the second node; the control client, the first, on the first).
   publishes it once, node B receives it from Redis and fans it out to its own.
   Deliveries/s to all N clients (the load generator's fan-out throughput phase), and
   p50/p99 of one broadcast reaching all N.
+* ``fastsio-streams`` and ``node-socketio-streams``: the same two runs on the Redis
+  Streams adapters (``RedisStreamsAdapter``, ``@socket.io/redis-streams-adapter`` 0.3;
+  without connection state recovery): each broadcast is an XADD that the other node reads.
 * **latency across Redis** (10(c)): 2 clients, one on each node: p50/p99 of one broadcast
   from node A reaching the client of node B (the slower of the two), against the same two
   clients on one node without an adapter.  The difference is what crossing Redis adds
@@ -21,6 +24,7 @@ consumers (the default 1 MB).
     python -m benchmarks.cluster                         # fastsio and node-socketio, N = 1000, 10000
     python -m benchmarks.cluster --quick                 # N = 200, short phases
     python -m benchmarks.cluster --impls fastsio --clients 1000 --repeats 3
+    python -m benchmarks.cluster --impls fastsio-streams,node-socketio-streams
 
 Needs ``redis-server`` on the PATH (``make redis``), a C compiler (the load generator)
 and, for node-socketio, Node.js and npm (``benchmarks/servers/node`` is npm-installed on
@@ -61,7 +65,17 @@ from .runner import (
     versions,
 )
 
-CLUSTER_IMPLS = ("fastsio", "fastsio-pure", "node-socketio")
+CLUSTER_IMPLS = ("fastsio", "fastsio-pure", "node-socketio", "fastsio-streams", "node-socketio-streams")
+
+
+def cluster_impl(name: str) -> Impl:
+    """The implementation ``name`` of :data:`CLUSTER_IMPLS` (``-streams``: on the Redis
+    Streams adapter)."""
+    base = name.removesuffix("-streams")
+    impl = IMPL_BY_NAME[base]
+    if base == name:
+        return impl
+    return replace(impl, name=name, args=(*impl.args, "--streams"))
 
 
 @contextlib.contextmanager
@@ -175,12 +189,14 @@ def report(rows: list[dict[str, Any]], impls: list[str], clients: list[int], com
                 f"| {name} | {n:,} | {_fmt(_median(sel, 'deliveries_per_s'))} "
                 f"| {_fmt(_median(sel, 'lat_p50_ms'), ' ms')} | {_fmt(_median(sel, 'lat_p99_ms'), ' ms')} |"
             )
-    if "fastsio" in impls and "node-socketio" in impls:
-        lines += ["", "| N | fastsio / node-socketio, deliveries/s |", "| --- | --- |"]
+    for ours, theirs in (("fastsio", "node-socketio"), ("fastsio-streams", "node-socketio-streams")):
+        if ours not in impls or theirs not in impls:
+            continue
+        lines += ["", f"| N | {ours} / {theirs}, deliveries/s |", "| --- | --- |"]
         for n in clients:
-            a = _median([r for r in rows if r["impl"] == "fastsio" and r["n"] == n and r["nodes"] == 2],
+            a = _median([r for r in rows if r["impl"] == ours and r["n"] == n and r["nodes"] == 2],
                         "deliveries_per_s")
-            b = _median([r for r in rows if r["impl"] == "node-socketio" and r["n"] == n and r["nodes"] == 2],
+            b = _median([r for r in rows if r["impl"] == theirs and r["n"] == n and r["nodes"] == 2],
                         "deliveries_per_s")
             lines.append(f"| {n:,} | {a / b:.2f}x |" if a and b else f"| {n:,} | n/a |")
     lines += [
@@ -232,17 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     loadgen = build_loadgen()
     rows: list[dict[str, Any]] = []
     with open(out_dir / "logs" / "servers.log", "w") as log, redis_server(log) as redis_url:
-        if "node-socketio" in impls:
+        node_impls = [name for name in impls if name.startswith("node-")]
+        if node_impls:
             why = prepare_node(log)
             if why is not None:
-                print(f"node-socketio skipped: {why}", file=sys.stderr)
-                impls.remove("node-socketio")
+                print(f"{', '.join(node_impls)} skipped: {why}", file=sys.stderr)
+                impls = [name for name in impls if name not in node_impls]
         plan = [(n, True) for n in clients] + [(2, False), (2, True)]
         for repeat in range(args.repeats):
             order = impls[repeat % len(impls):] + impls[: repeat % len(impls)]
             for n, cluster in plan:
                 for name in order:
-                    impl = IMPL_BY_NAME[name]
+                    impl = cluster_impl(name)
                     rounds = latency_rounds if n == 2 else 20
                     row = run_one(impl, n, cluster, redis_url, loadgen, log, duration, rounds)
                     row["repeat"] = repeat

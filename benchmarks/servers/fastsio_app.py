@@ -6,7 +6,7 @@ broadcasts ``tick`` with a ``size``-byte string to ``all`` ``count`` times, then
     python -m benchmarks.servers.fastsio_app --port 8000
     FASTSIO_NO_EXTENSIONS=1 python -m benchmarks.servers.fastsio_app --port 8000   # the pure twin
     python -m benchmarks.servers.fastsio_app --port 8000 --redis redis://127.0.0.1:6379/0 --key k
-        # a node of a cluster on Redis (benchmarks/cluster.py)
+        # a node of a cluster on Redis (benchmarks/cluster.py); --streams: on RedisStreamsAdapter
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ def _adapter() -> object:
         return None
     url = sys.argv[sys.argv.index("--redis") + 1]
     key = sys.argv[sys.argv.index("--key") + 1] if "--key" in sys.argv else "socket.io"
+    if "--streams" in sys.argv:
+        return fastsio.adapters.RedisStreamsAdapter(url, stream_name=key, channel_prefix=key)
     return fastsio.adapters.RedisAdapter(url, key=key)
 
 
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis", help="a Redis URL: join a cluster (RedisAdapter)")
     parser.add_argument("--key", default="socket.io", help="the cluster's channel prefix")
+    parser.add_argument("--streams", action="store_true", help="RedisStreamsAdapter (the key as stream name)")
     parser.add_argument("--max-buffer-size", type=int, help="the server's max_buffer_size")
     args = parser.parse_args()
     sio.run(host=args.host, port=args.port)

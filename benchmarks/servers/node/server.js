@@ -1,7 +1,8 @@
 // The benchmark app on Node socket.io 4.8: join "all" on connect, "echo" acks its arguments,
 // "burst"(count, size) broadcasts "tick" count times to "all", then acks count.
-//   node server.js --port 8000 [--host 127.0.0.1] [--redis URL --key K]
-// (--redis: a node of a cluster on @socket.io/redis-adapter, for benchmarks/cluster.py)
+//   node server.js --port 8000 [--host 127.0.0.1] [--redis URL --key K [--streams]]
+// (--redis: a node of a cluster on @socket.io/redis-adapter, for benchmarks/cluster.py;
+// --streams: on @socket.io/redis-streams-adapter, the key as stream name and channel prefix)
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
@@ -17,7 +18,23 @@ const httpServer = http.createServer();
 const io = new Server(httpServer, { cors: { origin: "*" } });
 const redisUrl = arg("--redis", null);
 let ready = Promise.resolve();
-if (redisUrl) {
+if (redisUrl && process.argv.includes("--streams")) {
+  const { createAdapter } = require("@socket.io/redis-streams-adapter");
+  const { createClient } = require("redis");
+  // the adapter's reader (a duplicate, so of the same name) starts from the stream's end
+  // without a promise to wait for: listen once it is blocked in XREAD
+  const name = "bench-streams-" + process.pid;
+  const client = createClient({ url: redisUrl, name });
+  const key = arg("--key", "socket.io");
+  ready = client.connect().then(async () => {
+    io.adapter(createAdapter(client, { streamName: key, channelPrefix: key }));
+    for (;;) {
+      const list = await client.sendCommand(["CLIENT", "LIST"]);
+      if (list.split("\n").some((l) => l.includes(`name=${name} `) && l.includes("cmd=xread"))) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  });
+} else if (redisUrl) {
   const { createAdapter } = require("@socket.io/redis-adapter");
   const { createClient } = require("redis");
   const pub = createClient({ url: redisUrl });
