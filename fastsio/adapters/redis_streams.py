@@ -61,7 +61,8 @@ from .redis_adapter import RedisAdapter, RedisNamespaceAdapter, RespConnection, 
 
 __all__ = ("RedisStreamsAdapter", "StreamSession", "StreamsNamespaceAdapter")
 
-_OFFSET = re.compile(r"[0-9]+-[0-9]+\Z")
+# a stream id (20 digits at most each side: Redis ids are two unsigned 64-bit integers)
+_OFFSET = re.compile(r"[0-9]{1,20}-[0-9]{1,20}\Z")
 # entries remembered while sessions are being restored, at most
 _LATE_LIMIT = 100_000
 # XRANGE calls of one restore, at most (Node's RESTORE_SESSION_MAX_XRANGE_CALLS), and their COUNT
