@@ -7,7 +7,8 @@ SPUBLISH/SSUBSCRIBE, Redis 7+, :class:`ShardedNamespaceAdapter`).
 factory the server calls once per namespace; it owns the two Redis connections of the
 process (redis-py's asyncio client, hiredis when installed): one that publishes and
 one subscriber, shared by every namespace, each of which has its own uid and channels
-(see :mod:`fastsio.adapters.redis_wire` for the formats).
+(see :mod:`fastsio.adapters.redis_wire` for the formats).  The streams adapter
+(:mod:`fastsio.adapters.redis_streams`) is built on these classes.
 
 How it works:
 
