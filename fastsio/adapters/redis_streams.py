@@ -298,14 +298,19 @@ class RedisStreamsAdapter(RedisAdapter):
                     self.skipped += 1
                     self.log.debug("redis streams adapter: skipped the entry %r: %r", entry_id, exc)
 
-    def xadd(self, stream: bytes, uid: str, nsp: str, kind: int, data: bytes,
-             on_reply: Callable[[Any], None] | None = None) -> bool:
-        """Write one entry (``XADD stream MAXLEN ~ maxlen * uid nsp type data``); see
-        :meth:`RedisAdapter.send_command` for ``on_reply`` and the result."""
-        command = _resp(
-            b"XADD", stream, b"MAXLEN", b"~", str(self.maxlen).encode(), b"*",
-            b"uid", uid.encode(), b"nsp", nsp.encode(), b"type", str(kind).encode(), b"data", data,
-        )
+    def xadd_head(self, stream: bytes, uid: str, nsp: str) -> bytes:
+        """The start of the XADDs of one namespace adapter, up to its ``nsp`` field:
+        ``XADD stream MAXLEN ~ maxlen * uid <uid> nsp <nsp>`` (then :meth:`xadd`)."""
+        # 14 arguments: this head, then "type", the type, "data", the data
+        head = _resp(b"XADD", stream, b"MAXLEN", b"~", str(self.maxlen).encode(), b"*",
+                     b"uid", uid.encode(), b"nsp", nsp.encode())
+        return b"*14" + head[head.index(b"\r\n"):]
+
+    def xadd(self, head: bytes, kind: int, data: bytes, on_reply: Callable[[Any], None] | None = None) -> bool:
+        """Write one entry (``head`` from :meth:`xadd_head`, then ``type`` and ``data``);
+        see :meth:`RedisAdapter.send_command` for ``on_reply`` and the result."""
+        command = b"%b$4\r\ntype\r\n$%d\r\n%d\r\n$4\r\ndata\r\n$%d\r\n%b\r\n" % (
+            head, len(str(kind)), kind, len(data), data)
         return self.send_command(command, on_reply)
 
 
@@ -330,6 +335,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
                 "(the negative hash of @socket.io/redis-streams-adapter 0.3, reproduced for compatibility)",
                 namespace.name, self.stream,
             )
+        self._head = factory.xadd_head(self.stream, self.uid, self.nsp)
         recovery = namespace.options.connection_state_recovery
         self.cluster_recovery = recovery is not None
         self._keep_ms = str(int(recovery.max_disconnection_duration * 1000) if recovery else 0).encode()
@@ -363,7 +369,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
             self.factory.dropped += 1
             self.namespace.log.error("redis streams adapter: cannot write a message of type %d: %s", kind, exc)
             return False
-        return self.streams.xadd(self.stream, self.uid, self.nsp, kind, encoded, on_reply)
+        return self.streams.xadd(self._head, kind, encoded, on_reply)
 
     def publish(
         self, data: list[Any], rooms: frozenset[str], except_rooms: frozenset[str], flags: dict[str, Any]
