@@ -52,6 +52,7 @@ class NodeMember:
         streams: bool = False,
         recovery: int | None = None,
         clients_only: bool = False,
+        stream_count: int = 1,
     ) -> NodeMember:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
@@ -66,7 +67,8 @@ class NodeMember:
         assert proc.stdin is not None and proc.stdout is not None
         config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout,
                   "publishOnSpecificResponseChannel": specific_responses, "sharded": sharded,
-                  "streams": streams, "recovery": recovery, "clientsOnly": clients_only}
+                  "streams": streams, "recovery": recovery, "clientsOnly": clients_only,
+                  "streamCount": stream_count}
         proc.stdin.write(json.dumps(config).encode() + b"\n")
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ready = json.loads(line)

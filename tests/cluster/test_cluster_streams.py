@@ -226,3 +226,26 @@ async def test_remote_socket_ack_classic(fastsio_node: Any, node_member: Any) ->
     await node.eval("ctx.client('n1').offAny(); ctx.client('n1').onAny(() => {})")  # no more answers
     with pytest.raises(fastsio.AckTimeout):
         await remote.timeout(0.3).emit_with_ack("ask", 3)
+
+
+async def test_several_streams(streams_node: Any, node_member: Any, redis_url: str, key: str) -> None:
+    """``stream_count=4`` (Node's ``streamCount``): each namespace writes to the stream its
+    name hashes to, as Node computes it, and both sides read all four."""
+    import redis.asyncio as aioredis
+
+    server, url = await streams_node(namespaces=("/admin",), stream_count=4)
+    node = await node_member(namespaces=("/admin",), streams=True, stream_count=4)
+    for nsp in ("/", "/admin"):
+        await node.connect("c" + nsp, url, nsp=nsp)
+        await node.connect("n" + nsp, node.url, nsp=nsp)
+        server.of(nsp).emit("ev", "py")
+        await node.eval("ctx.io.of(args.nsp).emit('ev', 'node')", nsp=nsp)
+    for nsp in ("/", "/admin"):
+        for name in ("c" + nsp, "n" + nsp):
+            assert sorted(e[1] for e in await node.wait_for(name, "ev", 2)) == ["node", "py"]
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await client.xlen(f"{key}-3") == 2  # "/" (hash 47)
+        assert await client.xlen(f"{key}-0") == 2  # "/admin" (hash 1438238848)
+    finally:
+        await client.aclose()
