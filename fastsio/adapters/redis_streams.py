@@ -188,11 +188,11 @@ class RedisStreamsAdapter(RedisAdapter):
             task.add_done_callback(self._opened)
         return adapter
 
-    def cursor(self, stream: bytes) -> tuple[int, int]:
-        """The id of the last entry of ``stream`` the reader handed on (``(0, 0)``
-        before the first)."""
+    def cursor(self, stream: bytes) -> tuple[int, int] | None:
+        """The id of the last entry of ``stream`` the reader handed on (``(0, 0)`` for an
+        empty stream; None while the reader has not started)."""
         last = self._cursors.get(stream)
-        return wire.parse_id(last) if last else (0, 0)
+        return wire.parse_id(last) if last else None
 
     async def attach(self, adapter: RedisNamespaceAdapter) -> None:
         """See :meth:`RedisAdapter.attach` (and route the namespace's stream entries)."""
@@ -599,7 +599,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
         reached = self.streams.cursor(self.stream)
         found: dict[tuple[int, int], list[str | bytes]] = {}
         for entry, parts, ours in session.missed:
-            if ours or entry <= reached:
+            if ours or reached is None or entry <= reached:
                 found[entry] = parts
         rooms = session.rooms
         for entry, parts, included, excluded, _ in self._late:
