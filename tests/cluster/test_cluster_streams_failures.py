@@ -158,3 +158,31 @@ async def test_broadcasts_while_restoring(streams_node: Any, node_member: Any, r
     target.emit("end")
     await clients.wait_for("c1b", "end")
     assert [e[1] for e in await clients.events("c1b", "m")] == [2, 3, 4, 5, 6]
+
+
+async def test_recovery_while_redis_is_away(own_redis: RedisProcess, key: str, start_server: Any) -> None:
+    """A client that reconnects with its session while Redis is away gets a new session
+    (the server goes on); a socket that closes meanwhile is kept once Redis is back."""
+    server = fastsio.Server(adapter=_adapter(own_redis.url, key), connection_state_recovery=RECOVERY)
+    url = await start_server(server)
+    clients = await NodeMember.start(own_redis.url, key, clients_only=True)
+    try:
+        sid = await clients.connect("c1", url)
+        server.emit("first", 1)
+        await clients.wait_for("c1", "first")
+        own_redis.stop()
+        await clients.eval("ctx.client('c1').io.engine.close()")  # its session waits for Redis
+        await until(lambda: not server.of("/").sockets)
+        again = await clients.connect("c1b", url, recover="c1")
+        assert again != sid
+        server.emit("live", 2)  # delivered here without an offset
+        assert await clients.wait_for("c1b", "live") == [["live", 2]]
+        own_redis.start()
+        pid = await clients.eval("return ctx.client('c1')._pid")
+        redis = aioredis.Redis.from_url(own_redis.url)
+        try:
+            await until(lambda: redis.exists(f"{key}:session:{pid}"), timeout=15)
+        finally:
+            await redis.aclose()
+    finally:
+        await clients.close()
