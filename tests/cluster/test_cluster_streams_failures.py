@@ -119,6 +119,8 @@ async def test_broadcasts_while_restoring(streams_node: Any, node_member: Any, r
         if socket.recovered:
             entered.set()
             await gate.wait()
+        else:
+            socket.join("r")
 
     @origin.on("connect")
     def joined(socket: fastsio.Socket, auth: Any) -> None:
@@ -126,7 +128,8 @@ async def test_broadcasts_while_restoring(streams_node: Any, node_member: Any, r
 
     clients = await node_member(clients_only=True)
     sid = await clients.connect("c1", url_a)
-    await clients.connect("w", url_a)
+    # a watcher on the target: once it has a packet, the target has delivered it
+    await clients.connect("w", url_b)
     origin.to("r").emit("m", 1)
     await clients.wait_for("c1", "m")
     pid = await clients.eval("return ctx.client('c1')._pid")
@@ -171,6 +174,9 @@ async def test_recovery_while_redis_is_away(own_redis: RedisProcess, key: str, s
         server.emit("first", 1)
         await clients.wait_for("c1", "first")
         own_redis.stop()
+        factory = server.options.adapter
+        # once the node knows (what is written to a connection that is breaking is lost)
+        await until(lambda: (server.emit("probe"), factory.pending)[1])
         await clients.eval("ctx.client('c1').io.engine.close()")  # its session waits for Redis
         await until(lambda: not server.of("/").sockets)
         again = await clients.connect("c1b", url, recover="c1")
