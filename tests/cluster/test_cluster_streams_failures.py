@@ -192,3 +192,30 @@ async def test_recovery_while_redis_is_away(own_redis: RedisProcess, key: str, s
             await redis.aclose()
     finally:
         await clients.close()
+
+
+async def test_request_timeouts(streams_node: Any, node_member: Any, redis_url: str, key: str) -> None:
+    """A member that never answers (a bare subscriber to the public channel) counts as a
+    node: requests fail at requests_timeout, and broadcasts flow meanwhile."""
+    server, url = await streams_node(requests_timeout=0.5)
+    clients = await node_member(clients_only=True)
+    await clients.connect("c1", url)
+    silent = aioredis.Redis.from_url(redis_url)
+    pubsub = silent.pubsub()
+    await pubsub.subscribe(f"{key}#/#")
+    try:
+        assert await server.of("/").adapter.server_count() == 2
+        with pytest.raises(fastsio.AckTimeout):
+            await server.fetch_sockets()
+        with pytest.raises(fastsio.AckTimeout):
+            await server.server_side_emit_with_ack("nobody-handles-it")
+        with pytest.raises(fastsio.AckTimeout) as info:
+            await server.timeout(0.5).emit_with_ack("ask")
+        assert info.value.replies == ["ack-from-c1"]
+        server.emit("still", 1)
+        await clients.wait_for("c1", "still")
+    finally:
+        await pubsub.aclose()
+        await silent.aclose()
+    assert await server.of("/").adapter.server_count() == 1
+    assert len(await server.fetch_sockets()) == 1
