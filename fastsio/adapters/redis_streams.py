@@ -112,6 +112,8 @@ class RedisStreamsAdapter(RedisAdapter):
         block_ms: how long an ``XREAD`` waits for entries (Node's ``blockTimeInMs``).
         only_plaintext: never encode binary as msgpack in the stream (Node's
             ``onlyPlaintext``).
+        use_sharded_pubsub: the pub/sub messages with SPUBLISH/SSUBSCRIBE (Redis 7+;
+            Node's ``useShardedPubSub``), the server count with ``PUBSUB SHARDNUMSUB``.
         requests_timeout: seconds a cluster request waits for every node.
         max_pending_bytes: bytes of commands queued for Redis at most (see
             :class:`RedisAdapter`).
@@ -135,6 +137,7 @@ class RedisStreamsAdapter(RedisAdapter):
         read_count: int = 100,
         block_ms: int = 5000,
         only_plaintext: bool = False,
+        use_sharded_pubsub: bool = False,
         requests_timeout: float = 5.0,
         max_pending_bytes: int = 64 * 1024 * 1024,
         **redis_options: Any,
@@ -148,7 +151,7 @@ class RedisStreamsAdapter(RedisAdapter):
         super().__init__(
             url,
             key=channel_prefix,
-            mode="classic",
+            mode="sharded" if use_sharded_pubsub else "classic",
             subscription_mode="static",
             requests_timeout=requests_timeout,
             max_pending_bytes=max_pending_bytes,
@@ -162,6 +165,7 @@ class RedisStreamsAdapter(RedisAdapter):
         self.read_count = read_count
         self.block_ms = block_ms
         self.only_plaintext = only_plaintext
+        self.use_sharded_pubsub = use_sharded_pubsub
         self.read = 0
         self.skipped = 0
         #: the streams the reader polls (bytes)

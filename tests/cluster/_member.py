@@ -53,6 +53,7 @@ class NodeMember:
         recovery: int | None = None,
         clients_only: bool = False,
         stream_count: int = 1,
+        use_sharded_pubsub: bool = False,
     ) -> NodeMember:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
@@ -68,7 +69,7 @@ class NodeMember:
         config = {"redis": redis_url, "key": key, "namespaces": list(namespaces), "requestsTimeout": requests_timeout,
                   "publishOnSpecificResponseChannel": specific_responses, "sharded": sharded,
                   "streams": streams, "recovery": recovery, "clientsOnly": clients_only,
-                  "streamCount": stream_count}
+                  "streamCount": stream_count, "useShardedPubSub": use_sharded_pubsub}
         proc.stdin.write(json.dumps(config).encode() + b"\n")
         line = await asyncio.wait_for(proc.stdout.readline(), 20)
         ready = json.loads(line)

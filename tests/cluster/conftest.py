@@ -87,10 +87,10 @@ async def streams_node(
     started with ``streams=True``): ``(server, url)``."""
 
     async def start(namespaces: tuple[str, ...] = (), requests_timeout: float = 5.0, stream_count: int = 1,
-                    **options: Any) -> tuple[fastsio.Server, str]:
+                    use_sharded_pubsub: bool = False, **options: Any) -> tuple[fastsio.Server, str]:
         adapter = fastsio.adapters.RedisStreamsAdapter(
             redis_url, stream_name=key, channel_prefix=key, session_key_prefix=key + ":session:",
-            requests_timeout=requests_timeout, stream_count=stream_count,
+            requests_timeout=requests_timeout, stream_count=stream_count, use_sharded_pubsub=use_sharded_pubsub,
         )
         server = fastsio.Server(adapter=adapter, **options)
         for nsp in namespaces:
@@ -109,10 +109,10 @@ async def node_member(redis_url: str, key: str) -> AsyncIterator[Callable[..., A
     async def start(
         namespaces: tuple[str, ...] = ("/",), requests_timeout: int = 5000, specific_responses: bool = False,
         sharded: str | None = None, streams: bool = False, recovery: int | None = None,
-        clients_only: bool = False, stream_count: int = 1,
+        clients_only: bool = False, stream_count: int = 1, use_sharded_pubsub: bool = False,
     ) -> NodeMember:
         member = await NodeMember.start(redis_url, key, namespaces, requests_timeout, specific_responses, sharded,
-                                        streams, recovery, clients_only, stream_count)
+                                        streams, recovery, clients_only, stream_count, use_sharded_pubsub)
         started.append(member)
         return member
 

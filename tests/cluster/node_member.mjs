@@ -7,7 +7,7 @@
 //    "publishOnSpecificResponseChannel": BOOL, "sharded": null | SUBSCRIPTION_MODE}  first: start
 //   ("sharded": createShardedAdapter with that subscriptionMode instead of createAdapter;
 //    "streams": true: @socket.io/redis-streams-adapter 0.3 with {streamName, channelPrefix:
-//    PREFIX, sessionKeyPrefix, streamCount: "streamCount" or 1}; "recovery": MS: connectionStateRecovery with that
+//    PREFIX, sessionKeyPrefix, streamCount: "streamCount" or 1, useShardedPubSub}; "recovery": MS: connectionStateRecovery with that
 //    maxDisconnectionDuration; "clientsOnly": true: no node at all, the clients only)
 //   {"id": N, "code": "...js...", "args": {...}}        then: run `code` as the body of an async
 //                                                       function of (ctx, args); its result is printed
@@ -135,7 +135,7 @@ rl.on("line", async (line) => {
       await streamsClient.connect();
       adapter = createStreamsAdapter(streamsClient, {
         streamName: msg.key, channelPrefix: msg.key, sessionKeyPrefix: msg.key + ":session:",
-        streamCount: msg.streamCount || 1,
+        streamCount: msg.streamCount || 1, useShardedPubSub: !!msg.useShardedPubSub,
       });
     } else if (msg.sharded) {
       adapter = createShardedAdapter(pub, sub, { channelPrefix: msg.key, subscriptionMode: msg.sharded });
@@ -158,7 +158,7 @@ rl.on("line", async (line) => {
         let ready = true;
         for (const nsp of ["/", ...(msg.namespaces || [])]) {
           const own = `${msg.key}#${nsp}#${io.of(nsp).adapter.uid}#`;
-          const [, count] = await pub.sendCommand(["PUBSUB", "NUMSUB", own]);
+          const [, count] = await pub.sendCommand(["PUBSUB", msg.useShardedPubSub ? "SHARDNUMSUB" : "NUMSUB", own]);
           if (Number(count) < 1) ready = false;
         }
         const list = await pub.sendCommand(["CLIENT", "LIST"]);

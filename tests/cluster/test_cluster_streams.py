@@ -249,3 +249,22 @@ async def test_several_streams(streams_node: Any, node_member: Any, redis_url: s
         assert await client.xlen(f"{key}-0") == 2  # "/admin" (hash 1438238848)
     finally:
         await client.aclose()
+
+
+async def test_sharded_pubsub(streams_node: Any, node_member: Any) -> None:
+    """``use_sharded_pubsub`` (Node's ``useShardedPubSub``, Redis 7+): the requests and
+    answers with SPUBLISH/SSUBSCRIBE, the server count with SHARDNUMSUB; broadcasts in the
+    stream as always."""
+    server, url = await streams_node(use_sharded_pubsub=True)
+    node = await node_member(streams=True, use_sharded_pubsub=True)
+    sid_c = await node.connect("c1", url)
+    sid_n = await node.connect("n1", node.url)
+    assert await server.of("/").adapter.server_count() == 2
+    assert await node.eval("return await ctx.io.of('/').adapter.serverCount()") == 2
+    assert {s.id for s in await server.fetch_sockets()} == {sid_c, sid_n}
+    assert set(await node.eval("return (await ctx.io.fetchSockets()).map(s => s.id)")) == {sid_c, sid_n}
+    assert sorted(await server.timeout(5).emit_with_ack("ask")) == ["ack-from-c1", "ack-from-n1"]
+    server.emit("all", "py")
+    await node.eval("ctx.io.emit('all', 'node')")
+    for name in ("c1", "n1"):
+        assert sorted(e[1] for e in await node.wait_for(name, "all", 2)) == ["node", "py"]
