@@ -25,6 +25,7 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TypeVar
 
 from .adapters.base import Adapter, RemoteSocket
 from .exceptions import AckTimeout
+from .observers import Observer, notify
 from .options import RecoveryOptions, ServerOptions
 
 __all__ = ("BroadcastNamespace", "BroadcastOperator", "BroadcastSocket")
@@ -97,6 +98,16 @@ class BroadcastNamespace(Protocol[S]):
     @property
     def sockets(self) -> Mapping[str, S]:
         """Socket id -> connected socket."""
+        ...
+
+    @property
+    def observers(self) -> list[Observer]:
+        """The server's observers (told of each broadcast)."""
+        ...
+
+    @property
+    def log(self) -> Any:
+        """The server's logger."""
         ...
 
     def has_outgoing(self) -> bool:
@@ -200,6 +211,9 @@ class BroadcastOperator(Generic[S]):
             parts = ns.parser.encode_event(ns.name, event, args)
         adapter = ns.adapter
         count = adapter.broadcast(parts, set(self.rooms), set(self.except_rooms), self.flags)
+        observers = ns.observers
+        if observers:
+            notify(observers, ns.log, "broadcast", ns, parts, count)
         if adapter.clustered and not self.flags.get("local"):
             adapter.publish([event, *args], self.rooms, self.except_rooms, self.flags)
         return count

@@ -15,6 +15,7 @@ from .adapters.base import Adapter, RecoverySession, RemoteSocket, TransportCoun
 from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
+from .observers import Observer, notify
 from .protocol.socketio import packets as sio
 from .socket import Client, ClientRouter, Socket, new_socket_id
 
@@ -33,6 +34,11 @@ class NamespaceServer(ClientRouter, Protocol):
 
     def remove_namespace(self, ns: Namespace) -> None:
         """Forget the child namespace ``ns`` (``cleanup_empty_child_namespaces``)."""
+        ...
+
+    @property
+    def observers(self) -> list[Observer]:
+        """The server's observers (one list, shared by its namespaces)."""
         ...
 
 
@@ -79,6 +85,8 @@ class Namespace:
         self.parser: Any = server.parser
         self.engine: TransportCounter = server.engine
         self.recovery = options.connection_state_recovery
+        # the server's observers (fastsio.observers; the same list object, usually empty)
+        self.observers: list[Observer] = server.observers
         factory: Callable[[Namespace], Adapter] = options.adapter or MemoryAdapter
         self.adapter: Adapter = factory(self)
         self._ack_id = 0
@@ -484,6 +492,8 @@ class Namespace:
         else:
             client.send_parts(self.parser.encode(sio.CONNECT, self.name, {"sid": sock.id}))
         sock.release_held()
+        if self.observers:
+            notify(self.observers, self.log, "socket_connected", sock)
         for pkt in queued:
             if not sock.connected:
                 break
@@ -496,6 +506,8 @@ class Namespace:
         handler = self.handlers.get("disconnect")
         if handler is not None:
             self._run(sock, handler, (sock, reason), None)
+        if self.observers:
+            notify(self.observers, self.log, "socket_disconnected", sock, reason)
         self.adapter.delete_all(sock.id)
         self.sockets.pop(sock.id, None)
         self._cleanup()

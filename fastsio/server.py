@@ -11,6 +11,7 @@ import time
 from typing import Any, Awaitable, Callable, Iterable
 
 from ._handlers import Handler, spawn
+from .admin import Admin
 from ._server.asgi import AsgiFallback, Lifespan
 from ._server.engine import Engine, Exchange
 from ._server.listener import Lifecycle
@@ -18,6 +19,7 @@ from ._server.static import StaticFiles
 from .adapters.base import RemoteSocket
 from .broadcast import BroadcastOperator
 from .namespace import Namespace, ParentNamespace
+from .observers import Observer, notify
 from .options import ServerOptions, render_options
 from .protection import LogThrottle
 from .protocol.socketio import packets as sio
@@ -91,6 +93,13 @@ class Server(Lifecycle):
         self._sweeper: asyncio.TimerHandle | None = None
         self._running = False
         self._engine = self._new_engine(opts)
+        #: the observers of sockets, rooms and broadcasts (:class:`fastsio.observers.Observer`;
+        #: empty: nothing is called), shared by every namespace; see :meth:`observe`
+        self.observers: list[Observer] = []
+        #: the class of each new connection's Socket.IO :class:`~fastsio.Client` (a
+        #: subclass may be set before connections come: those already open keep theirs)
+        self.client_class: type[Client] = Client
+        self._admin: Any = None
         self.namespaces: dict[str, Namespace] = {}
         # dynamic namespaces, tried in the order they were declared
         self.parents: list[ParentNamespace] = []
@@ -134,13 +143,69 @@ class Server(Lifecycle):
                     return parent
             parent = ParentNamespace(self, name)
             self.parents.append(parent)
+            if self.observers:
+                notify(self.observers, self.log, "namespace_created", parent)
             return parent
         if not name.startswith("/"):
             name = "/" + name
         ns = self.namespaces.get(name)
         if ns is None:
             ns = self.namespaces[name] = Namespace(self, name)
+            if self.observers:
+                notify(self.observers, self.log, "namespace_created", ns)
         return ns
+
+    def observe(self, observer: Observer) -> None:
+        """Add ``observer`` (see :class:`fastsio.observers.Observer`): it is told of
+        every socket connected or disconnected, room joined or left, broadcast, and
+        namespace made from now on."""
+        if observer not in self.observers:
+            self.observers.append(observer)
+
+    def unobserve(self, observer: Observer) -> None:
+        """Remove ``observer`` (nothing if it is not there)."""
+        if observer in self.observers:
+            self.observers.remove(observer)
+
+    def instrument(
+        self,
+        auth: Any,
+        mode: str = "development",
+        read_only: bool = False,
+        namespace: str = "/admin",
+        server_id: str | None = None,
+        server_stats_interval: float = 2.0,
+    ) -> Any:
+        """Serve the Socket.IO Admin UI (``@socket.io/admin-ui`` 0.5) on ``namespace``;
+        returns the :class:`fastsio.admin.Admin` doing it.  docs/admin-ui.md tells how
+        to open the UI.
+
+        Args:
+            auth: ``{"username": ..., "password": ...}`` (plain-text password), a list
+                of such dicts, a callable ``fn(auth) -> bool`` (may be async) given the
+                UI's CONNECT auth, or ``False`` (no authentication: never in production).
+            mode: ``"development"`` (sockets, rooms and every event are reported) or
+                ``"production"`` (server stats and aggregated counts only).
+            read_only: no actions from the UI (join, leave, disconnect, emit).
+            namespace: the admin namespace.
+            server_id: the name the UI shows for this server (default: the host name).
+            server_stats_interval: seconds between two ``server_stats``.
+
+        Raises:
+            ValueError: a bad argument, or ``instrument()`` called twice.
+        """
+        if self._admin is not None:
+            raise ValueError("instrument() was already called on this server")
+        self._admin = Admin(
+            self,
+            auth=auth,
+            mode=mode,
+            read_only=read_only,
+            namespace=namespace,
+            server_id=server_id,
+            server_stats_interval=server_stats_interval,
+        )
+        return self._admin
 
     def remove_namespace(self, ns: Namespace) -> None:
         """Forget namespace ``ns`` (an empty child of a dynamic namespace, with
@@ -278,7 +343,7 @@ class Server(Lifecycle):
 
     # ------------------------------------------------------------------ plumbing
     def _new_client(self, session: Session) -> Client:
-        return Client(self, session)
+        return self.client_class(self, session)
 
     def connect_namespace(self, client: Client, name: str, auth: Any) -> None:
         """A CONNECT from ``client`` to namespace ``name``: connect it (a static

@@ -26,6 +26,7 @@ from .adapters.base import RECOVERABLE_REASONS, Adapter, RecoverySession
 from ._ids import random_id
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, DisconnectedError
+from .observers import Observer, notify
 from .options import RecoveryOptions, ServerOptions
 from .protection import RATE_LIMIT_EVENT, RATE_LIMIT_REASON
 from .protocol.socketio import packets as sio
@@ -127,6 +128,11 @@ class SocketNamespace(Protocol):
     @property
     def adapter(self) -> Adapter:
         """The namespace's adapter (rooms, recovery store)."""
+        ...
+
+    @property
+    def observers(self) -> list[Observer]:
+        """The server's observers (told of rooms joined and left)."""
         ...
 
     @property
@@ -345,11 +351,26 @@ class Socket:
     def join(self, room: str | list[str] | tuple[str, ...] | set[str]) -> None:
         """Join ``room`` (or several)."""
         rooms = [room] if isinstance(room, str) else list(room)
-        self.namespace.adapter.add_all(self.id, rooms)
+        ns = self.namespace
+        observers = ns.observers
+        if observers and self.connected:
+            before = ns.adapter.socket_rooms(self.id)
+            ns.adapter.add_all(self.id, rooms)
+            for name in dict.fromkeys(rooms):
+                if name not in before:
+                    notify(observers, ns.log, "room_joined", self, name)
+            return
+        ns.adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
-        self.namespace.adapter.delete(self.id, room)
+        ns = self.namespace
+        observers = ns.observers
+        if observers and self.connected and room in ns.adapter.socket_rooms(self.id):
+            ns.adapter.delete(self.id, room)
+            notify(observers, ns.log, "room_left", self, room)
+            return
+        ns.adapter.delete(self.id, room)
 
     # ------------------------------------------------------------------ emitting
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:

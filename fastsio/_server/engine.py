@@ -51,6 +51,7 @@ __all__ = (
     "BUSY_BODY",
     "SHUTTING_DOWN_BODY",
     "Engine",
+    "EngineObserver",
     "EngineWebSocket",
     "Exchange",
     "generate_sid",
@@ -76,6 +77,24 @@ def _address(req: Any) -> str:
 def generate_sid() -> str:
     """20 URL-safe characters, like the reference server's ids."""
     return random_id()
+
+
+class EngineObserver(Protocol):
+    """Told of each Engine.IO session's life (:attr:`Engine.observers`; the Admin UI's
+    instrumentation is one): once per session, never per packet.  The calls run inline
+    and must not raise (an exception is logged)."""
+
+    def session_opened(self, session: Session) -> None:
+        """``session`` was opened (its layer above exists and was told)."""
+        ...
+
+    def session_upgraded(self, session: Session) -> None:
+        """``session`` moved onto its WebSocket."""
+        ...
+
+    def session_closed(self, session: Session) -> None:
+        """``session`` is over (``session.close_reason`` says why) and forgotten."""
+        ...
 
 
 class EngineWebSocket(Protocol):
@@ -203,6 +222,9 @@ class Engine:
         # upgrades completed on this engine (see ``upgraded``): who keeps a session's
         # transport (the memory adapter's broadcast target lists) compares it
         self.transport_changes = 0
+        #: told of each session opened, upgraded and closed (:class:`EngineObserver`;
+        #: empty by default: nothing is called)
+        self.observers: list[EngineObserver] = []
         # hooks on the raw HTTP request (``use``)
         self.hooks: list[Callable[[Any], Any]] = []
         # the live protocol objects (HTTP connections, WebSocket connections)
@@ -294,10 +316,21 @@ class Engine:
                 else:
                     self.per_ip.pop(ip, None)
             self.handshaking.discard(session)
+            if self.observers:
+                self._notify("session_closed", session)
 
     def upgraded(self, session: Session) -> None:
         """A session moved onto its WebSocket: broadcast target lists may be stale."""
         self.transport_changes += 1
+        if self.observers:
+            self._notify("session_upgraded", session)
+
+    def _notify(self, call: str, session: Session) -> None:
+        for observer in list(self.observers):
+            try:
+                getattr(observer, call)(session)
+            except Exception:
+                self.log.exception("engine observer %r raised in %s", observer, call)
 
     def handshake_done(self, session: Session) -> None:
         """The layer above completed its handshake (Socket.IO: a namespace CONNECT)."""
@@ -539,6 +572,8 @@ class Engine:
                 handler.on_open(now)
             except Exception:
                 self.log.exception("connection handler raised")
+        if self.observers:
+            self._notify("session_opened", session)
 
     def _open_polling(self, conn: Exchange, req: Request, cors: list[tuple[str, str]]) -> None:
         if (self.max_connections_per_ip or self.max_concurrent_handshakes or self.draining) and not self._admit(

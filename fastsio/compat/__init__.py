@@ -23,7 +23,9 @@ python-socketio).  Emits are the core's broadcasts (``to``/``room`` -> ``to()``,
 :class:`ASGIApp` is python-socketio's ``socketio.ASGIApp`` on :class:`fastsio.ASGIApp`:
 the server inside uvicorn (or any ASGI server) beside another ASGI app.
 
-Not here (see the migration guide): ``attach()``, ``instrument()`` (the Admin UI), client managers (fastsio's cluster
+``instrument()`` serves the Admin UI (the core's ``Server.instrument``).
+
+Not here (see the migration guide): ``attach()``, client managers (fastsio's cluster
 adapters are the ``adapter=`` option), a custom ``json`` module, ``always_connect``,
 ``async_handlers=False``, and catch-all *namespace* handlers (``namespace="*"``).
 """
@@ -557,13 +559,39 @@ class AsyncServer:
             " instead of attach() (see docs/migrating-from-python-socketio.md)"
         )
 
-    def instrument(self, *args: Any, **kwargs: Any) -> None:
-        """Not yet in fastsio (the Admin UI).
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: str = "development",
+        read_only: bool = False,
+        server_id: str | None = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+    ) -> Any:
+        """Serve the Socket.IO Admin UI, as python-socketio's ``instrument()``: the
+        core's :meth:`fastsio.Server.instrument` (docs/admin-ui.md), whose
+        :class:`fastsio.admin.Admin` it returns.
+
+        Args:
+            auth: ``{"username": ..., "password": ...}``, a list of such dicts, a
+                callable ``fn(auth) -> bool`` (may be async), or ``False`` (none).
+            mode: ``"development"`` or ``"production"``.
+            read_only: the UI may not join, leave, disconnect or emit.
+            server_id: the server's name in the UI (default: the host name).
+            namespace: the admin namespace.
+            server_stats_interval: seconds between two ``server_stats``.
 
         Raises:
-            NotImplementedError: always.
+            ValueError: ``auth`` not given (python-socketio's rule), or another bad argument.
         """
-        raise NotImplementedError("the Socket.IO Admin UI (instrument()) is not in fastsio yet")
+        return self.server.instrument(
+            auth,
+            mode=mode,
+            read_only=read_only,
+            namespace=namespace,
+            server_id=server_id,
+            server_stats_interval=server_stats_interval,
+        )
 
 
 @asynccontextmanager

@@ -19,6 +19,7 @@
 //   {"t":"open","manager":M,"transport":T}      {"t":"close","manager":M,"reason":R}
 //   {"t":"sync","name":N}   {"t":"done"}   {"t":"error","message":M} (then exit 1)
 // Binary values travel as {"$bin": "<base64>"} both ways (Buffer in the client).
+// In the arguments of a step, {"$id": S} is the id of the driver's socket S (its current one).
 //
 // Steps (sock defaults to "s", manager to "m", nsp to "/"):
 //   connect   {sock, nsp, manager, auth, options, replies, expect: "connect"|"connect_error"|null}
@@ -80,6 +81,7 @@ function dec(v) {
   if (Array.isArray(v)) return v.map(dec);
   if (v && typeof v === "object") {
     if (typeof v.$bin === "string" && Object.keys(v).length === 1) return Buffer.from(v.$bin, "base64");
+    if (typeof v.$id === "string" && Object.keys(v).length === 1) return sockets.get(v.$id)?.id ?? null;
     const o = {};
     for (const [k, x] of Object.entries(v)) o[k] = dec(x);
     return o;
