@@ -63,10 +63,10 @@ from ._server.engine import Engine
 from .exceptions import ConnectionRefused
 from .namespace import Namespace, ParentNamespace
 from .observers import Observer
-from .protocol.engineio.session import OPEN, POLLING, Session
+from .protocol.engineio.session import POLLING, Session
 from .socket import Client, Socket
 
-__all__ = ("Admin", "AdminServer", "EventBuffer", "serialize_socket")
+__all__ = ("Admin", "AdminServer", "EventBuffer", "Meter", "serialize_socket")
 
 #: what the UI may do, as ``config.supportedFeatures`` names it
 ACTION_FEATURES = ("EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT")
@@ -194,11 +194,31 @@ class EventBuffer:
         return out
 
 
+class Meter:
+    """Traffic counters (messages and bytes, in and out) since the last ``server_stats``:
+    plain additions on the message paths, read and reset once per stats tick (the UI
+    draws them in 10-second bars, so one bucket per tick loses nothing it shows).  Text
+    messages count their characters (their UTF-8 bytes for ASCII text)."""
+
+    __slots__ = ("packets_in", "bytes_in", "packets_out", "bytes_out")
+
+    def __init__(self) -> None:
+        self.packets_in = self.bytes_in = self.packets_out = self.bytes_out = 0
+
+    def drain_into(self, events: EventBuffer) -> None:
+        """Add the counts to ``events`` (the current second), and reset them."""
+        for kind, count in (("packetsIn", self.packets_in), ("bytesIn", self.bytes_in),
+                            ("packetsOut", self.packets_out), ("bytesOut", self.bytes_out)):
+            if count:
+                events.push(kind, count)
+        self.packets_in = self.bytes_in = self.packets_out = self.bytes_out = 0
+
+
 def _counting_client(admin: Admin) -> type[Client]:
     """A :class:`Client` that counts its messages and bytes in and out into
-    ``admin.events`` while an admin is connected."""
+    ``admin.meter`` while an admin is connected."""
     admins = admin.namespace.sockets
-    events = admin.events
+    meter = admin.meter
 
     class CountingClient(Client):
         """A connection's client counting its traffic for the Admin UI."""
@@ -208,15 +228,15 @@ def _counting_client(admin: Admin) -> type[Client]:
         def on_message(self, data: str | bytes) -> None:
             """See :meth:`Client.on_message`; counted first."""
             if admins:
-                events.push("packetsIn")
-                events.push("bytesIn", len(data.encode()) if isinstance(data, str) else len(data))
+                meter.packets_in += 1
+                meter.bytes_in += len(data)
             super().on_message(data)
 
         def send_parts(self, parts: list[str | bytes], compress: bool = True) -> None:
             """See :meth:`Client.send_parts`; counted first."""
-            if admins and self.session.state == OPEN:
-                events.push("packetsOut", len(parts))
-                events.push("bytesOut", _size(parts))
+            if admins:
+                meter.packets_out += len(parts)
+                meter.bytes_out += _size(parts)
             super().send_parts(parts, compress)
 
     return CountingClient
@@ -224,7 +244,10 @@ def _counting_client(admin: Admin) -> type[Client]:
 
 def _size(parts: list[str | bytes]) -> int:
     # each part is one Engine.IO message: its type prefix for a text one, then the data
-    return sum(len(p.encode()) + 1 if isinstance(p, str) else len(p) for p in parts)
+    if len(parts) == 1:
+        part = parts[0]
+        return len(part) + 1 if isinstance(part, str) else len(part)
+    return sum(len(p) + 1 if isinstance(p, str) else len(p) for p in parts)
 
 
 class Admin:
@@ -238,7 +261,8 @@ class Admin:
         read_only: whether the UI's actions are refused.
         server_id: the server's name in the UI.
         features: what ``config`` announces (``supportedFeatures``).
-        events: the counts of the next ``server_stats`` (:class:`EventBuffer`).
+        events: the connection counts of the next ``server_stats`` (:class:`EventBuffer`).
+        meter: its traffic counts (:class:`Meter`).
     """
 
     def __init__(
@@ -270,13 +294,17 @@ class Admin:
         if self.verbose:
             self.features.append("ALL_EVENTS")
         self.events = EventBuffer()
+        self.meter = Meter()
         self.started = time.monotonic()
         self.namespace = ns = server.of(namespace)
         # login session id -> when it expires (monotonic), oldest first
         self._sessions: OrderedDict[str, float] = OrderedDict()
         self._timer: asyncio.TimerHandle | None = None
-        # the catch-all listeners that report events are on (an admin is connected)
+        # the catch-all listeners that report events are on (an admin is connected); bound
+        # once, so that off_any finds them again (it compares by identity)
         self._watching = False
+        self._on_in: Callable[..., None] = self._incoming
+        self._on_out: Callable[..., None] = self._outgoing
         ns.use(self._authenticate)
         ns.on("connect", self._on_admin_connect)
         if not self.read_only:
@@ -352,16 +380,20 @@ class Admin:
             "uptime": time.monotonic() - self.started,
             "clientsCount": len(sessions),
             "pollingClientsCount": sum(1 for s in list(sessions.values()) if s.transport == POLLING),
-            "aggregatedEvents": self.events.drain() if drain else [],
+            "aggregatedEvents": self._drain() if drain else [],
             "namespaces": [
                 {"name": name, "socketsCount": len(ns.sockets)} for name, ns in list(self.server.namespaces.items())
             ],
         }
 
+    def _drain(self) -> list[dict[str, Any]]:
+        self.meter.drain_into(self.events)
+        return self.events.drain()
+
     def _tick(self) -> None:
         self._timer = None
         if not self.namespace.sockets:
-            self.events.drain()  # nobody is watching: forget
+            self._drain()  # nobody is watching: forget
             return
         try:
             self.namespace.emit("server_stats", self.stats())
@@ -425,11 +457,11 @@ class Admin:
         if ns is self.namespace or (ns.parent is not None and not isinstance(ns, ParentNamespace)):
             return  # the admin's own; a dynamic namespace's child shares its parent's lists
         if on:
-            ns.on_any(self._incoming)
-            ns.on_any_outgoing(self._outgoing)
+            ns.on_any(self._on_in)
+            ns.on_any_outgoing(self._on_out)
         else:
-            ns.off_any(self._incoming)
-            ns.off_any_outgoing(self._outgoing)
+            ns.off_any(self._on_in)
+            ns.off_any_outgoing(self._on_out)
 
     def _incoming(self, sock: Socket, event: Any, *args: Any) -> None:
         if self.namespace.sockets:
@@ -473,8 +505,9 @@ class Admin:
     def broadcast(self, ns: Any, parts: list[str | bytes], count: int) -> None:
         """See :class:`fastsio.observers.Observer`: counted as ``count`` packets out."""
         if count and self.namespace.sockets:
-            self.events.push("packetsOut", count * len(parts))
-            self.events.push("bytesOut", count * _size(parts))
+            meter = self.meter
+            meter.packets_out += count * len(parts)
+            meter.bytes_out += count * _size(parts)
 
     def namespace_created(self, ns: Any) -> None:
         """See :class:`fastsio.observers.Observer`."""

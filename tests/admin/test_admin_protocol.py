@@ -388,3 +388,44 @@ async def test_compat_instrument(start_server: Any) -> None:
     [(nsp, sid, reason, ts)] = await until(events, "socket_disconnected")
     assert (nsp, sid) == ("/", user_sid) and reason in ("client namespace disconnect", "transport close")
     await admin.disconnect()
+
+
+async def test_dynamic_late_namespaces_binary_and_msgpack(start_server: Any) -> None:
+    """Verify events are reported on a dynamic namespace's children and on a namespace
+    made after the admin connected, binary arguments included, on a msgpack server
+    (python-socketio's msgpack serializer as the admin); and that the listeners that
+    report events are taken off when the last admin leaves."""
+    import re
+
+    sio = fastsio.Server(parser="msgpack")
+    dyn = sio.of(re.compile(r"^/dyn-\d+$"))
+    dyn.on("ping", lambda sock, data: sock.emit("pong", data))
+    sio.instrument(auth=LOGIN, server_stats_interval=0.2)
+    url = await start_server(sio)
+    events: list[tuple[str, Any]] = []
+    admin = psio.AsyncClient(reconnection=False, serializer="msgpack")
+    admin.on("*", lambda event, *args: events.append((event, args)), namespace="/admin")
+    await admin.connect(url, namespaces=["/admin"], auth=LOGIN, transports=["websocket"], wait_timeout=5)
+    await until(events, "config")
+    late = sio.of("/late")  # made while an admin watches
+    late.on("echo", lambda sock, *args: args)
+    user = psio.AsyncClient(reconnection=False, serializer="msgpack")
+    await user.connect(url, namespaces=["/dyn-7", "/late"], transports=["websocket"], wait_timeout=5)
+    await user.emit("ping", b"\x00\xffbin", namespace="/dyn-7")
+    assert await user.call("echo", "x", namespace="/late", timeout=5) == "x"
+    received = [args for args in await until(events, "event_received", 2)]
+    assert ("/dyn-7", user.get_sid("/dyn-7"), ["ping", b"\x00\xffbin"]) in [r[:3] for r in received]
+    assert ("/late", user.get_sid("/late"), ["echo", "x"]) in [r[:3] for r in received]
+    sent = await until(events, "event_sent")
+    assert sent[0][:3] == ("/dyn-7", user.get_sid("/dyn-7"), ["pong", b"\x00\xffbin"])
+    connected = {args[0]["nsp"] for args in await until(events, "socket_connected", 2)}
+    assert {"/dyn-7", "/late"} <= connected
+    stats = await until(events, "server_stats", 2)
+    assert {"/dyn-7", "/late", "/admin", "/"} <= {n["name"] for n in stats[-1][0]["namespaces"]}
+    await admin.disconnect()
+    for _ in range(500):  # the server sees the admin leave
+        if not sio.of("/admin").sockets:
+            break
+        await asyncio.sleep(0.01)
+    assert not dyn.any_in and not dyn.any_out and not late.any_in and not late.any_out
+    await user.disconnect()
