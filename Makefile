@@ -66,7 +66,7 @@ node: $(NPM_STAMPS)
 else
 node:
 	@echo "warning: Node.js >= 18 with npm is needed for the npm test clients (found: $(or $(NODE_VERSION),no node)$(if $(shell command -v $(SYSTEM_NPM) 2>/dev/null),, and no npm))."
-	@echo "warning: the tests that drive them (tests/node, legacy, recovery, browser, and parts of api, compat, conformance) will be skipped, each saying why; install Node.js 18+ (npm 9+) to run them."
+	@echo "warning: the tests that drive them (tests/node, legacy, recovery, browser, admin, and parts of api, compat, conformance) will be skipped, each saying why; install Node.js 18+ (npm 9+) to run them."
 endif
 
 # headless Chromium for the browser tests (Debian's package; needs root, as in CI)
