@@ -429,3 +429,43 @@ async def test_dynamic_late_namespaces_binary_and_msgpack(start_server: Any) -> 
         await asyncio.sleep(0.01)
     assert not dyn.any_in and not dyn.any_out and not late.any_in and not late.any_out
     await user.disconnect()
+
+
+async def test_inside_uvicorn() -> None:
+    """Verify the Admin UI's protocol with the server inside uvicorn (fastsio.ASGIApp):
+    the admin over polling upgraded to WebSocket, as the UI connects, sees a polling
+    client connect, upgrade, emit, and the traffic counts."""
+    from asgi._asgi import uvicorn_serving
+
+    sio, _ = build_app()
+    async with uvicorn_serving(fastsio.ASGIApp(sio)) as url:
+        events: list[tuple[str, Any]] = []
+        admin = psio.AsyncClient(reconnection=False)
+        admin.on("*", lambda event, *args: events.append((event, args)), namespace="/admin")
+        await admin.connect(url, namespaces=["/admin"], auth=LOGIN, transports=["polling", "websocket"], wait_timeout=5)
+        await until(events, "all_sockets")
+        user = psio.AsyncClient(reconnection=False)
+        await user.connect(url, auth={"name": "uv"}, transports=["polling", "websocket"], wait_timeout=5)
+        sid = user.get_sid("/")
+        assert await user.call("hello", "via uvicorn", timeout=5) == "acked"
+        received = await until(events, "event_received")
+        assert received[0][:3] == ("/", sid, ["hello", "via uvicorn"])
+        [(connected, _ts)] = [args for args in await until(events, "socket_connected") if args[0]["id"] == sid]
+        assert connected["data"] == {"name": "uv"} and connected["nsp"] == "/"
+        for _ in range(1000):  # the user's upgrade, reported unless it was done before its CONNECT
+            if connected["transport"] == "websocket" or any(
+                e == "socket_updated" and a[0]["id"] == sid for e, a in events
+            ):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(events)
+        for _ in range(1000):
+            counts = {e["type"] for event, args in events if event == "server_stats" for e in args[0]["aggregatedEvents"]}
+            if {"rawConnection", "packetsIn", "bytesIn", "packetsOut", "bytesOut"} <= counts:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(events)
+        await user.disconnect()
+        await admin.disconnect()
