@@ -39,10 +39,16 @@ development mode the catch-all listeners that report events (which make broadcas
 notify per recipient) are attached only while an admin is connected, and taken off
 when the last one leaves.  Production mode reports no socket, room or event at all.
 
-Not done: sockets of other cluster nodes in ``all_sockets`` (Node asks them with
-``fetchSockets``); ``socket_updated`` when the application changes ``socket.data``
-(Node watches it through a Proxy); bcrypt-hashed passwords (pass a callable that checks
-them: :func:`bcrypt.checkpw`, for instance).
+A cluster (the admin namespace on a cluster adapter: ``RedisAdapter``): as in Node, every
+node's stats and reports are broadcasts on the admin namespace, so they reach the admins of
+every node, and each node counts and reports whether or not an admin is connected to it;
+``all_sockets`` has every node's sockets (``fetch_sockets``), and the actions reach every
+node's sockets (the broadcast operator's ``sockets_join``...).  The default ``server_id``
+is then ``hostname#pid``.
+
+Not done: ``socket_updated`` when the application changes ``socket.data`` (Node watches
+it through a Proxy); bcrypt-hashed passwords (pass a callable that checks them:
+:func:`bcrypt.checkpw`, for instance).
 """
 
 from __future__ import annotations
@@ -60,13 +66,14 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Protocol
 
 from ._server.engine import Engine
+from .adapters.base import RemoteSocket
 from .exceptions import ConnectionRefused
 from .namespace import Namespace, ParentNamespace
 from .observers import Observer
 from .protocol.engineio.session import POLLING, Session
 from .socket import Client, Socket
 
-__all__ = ("Admin", "AdminServer", "EventBuffer", "Meter", "serialize_socket")
+__all__ = ("Admin", "AdminServer", "EventBuffer", "Meter", "serialize_remote", "serialize_socket")
 
 #: what the UI may do, as ``config.supportedFeatures`` names it
 ACTION_FEATURES = ("EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT")
@@ -166,6 +173,25 @@ def serialize_socket(sock: Socket) -> dict[str, Any]:
     }
 
 
+def serialize_remote(sock: RemoteSocket, nsp: str) -> dict[str, Any]:
+    """A socket of another node (``fetch_sockets``) as the UI shows it: what that node
+    told (its handshake without the auth); its connection id is not told, so its own id
+    stands for it, and its transport is unknown."""
+    handshake = {k: v for k, v in sock.handshake.items() if k != "auth"}
+    data = sock.data
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "_admin"}
+    return {
+        "id": sock.id,
+        "clientId": sock.id,
+        "transport": None,
+        "nsp": nsp,
+        "data": _jsonable(data),
+        "handshake": _jsonable(handshake),
+        "rooms": sorted(sock.rooms),
+    }
+
+
 class EventBuffer:
     """The aggregated counts of ``server_stats``: per second (a timestamp in
     milliseconds), event type and sub-type, a count; drained by every stats tick."""
@@ -200,9 +226,12 @@ class Meter:
     draws them in 10-second bars, so one bucket per tick loses nothing it shows).  Text
     messages count their characters (their UTF-8 bytes for ASCII text)."""
 
-    __slots__ = ("packets_in", "bytes_in", "packets_out", "bytes_out")
+    __slots__ = ("on", "packets_in", "bytes_in", "packets_out", "bytes_out")
 
     def __init__(self) -> None:
+        #: whether anyone may be watching (an admin connected here, or a cluster, whose
+        #: admins on other nodes get this node's reports): nothing is counted otherwise
+        self.on = False
         self.packets_in = self.bytes_in = self.packets_out = self.bytes_out = 0
 
     def drain_into(self, events: EventBuffer) -> None:
@@ -216,8 +245,7 @@ class Meter:
 
 def _counting_client(admin: Admin) -> type[Client]:
     """A :class:`Client` that counts its messages and bytes in and out into
-    ``admin.meter`` while an admin is connected."""
-    admins = admin.namespace.sockets
+    ``admin.meter`` while anyone may be watching (``meter.on``)."""
     meter = admin.meter
 
     class CountingClient(Client):
@@ -227,14 +255,14 @@ def _counting_client(admin: Admin) -> type[Client]:
 
         def on_message(self, data: str | bytes) -> None:
             """See :meth:`Client.on_message`; counted first."""
-            if admins:
+            if meter.on:
                 meter.packets_in += 1
                 meter.bytes_in += len(data)
             super().on_message(data)
 
         def send_parts(self, parts: list[str | bytes], compress: bool = True) -> None:
             """See :meth:`Client.send_parts`; counted first."""
-            if admins:
+            if meter.on:
                 meter.packets_out += len(parts)
                 meter.bytes_out += _size(parts)
             super().send_parts(parts, compress)
@@ -263,6 +291,8 @@ class Admin:
         features: what ``config`` announces (``supportedFeatures``).
         events: the connection counts of the next ``server_stats`` (:class:`EventBuffer`).
         meter: its traffic counts (:class:`Meter`).
+        clustered: the admin namespace has a cluster adapter (every node reports to the
+            admins of every node).
     """
 
     def __init__(
@@ -288,7 +318,6 @@ class Admin:
         self.verbose = mode == "development"
         self.read_only = bool(read_only)
         self.hostname = _socket.gethostname()
-        self.server_id = server_id or self.hostname
         self.interval = float(server_stats_interval)
         self.features = ([] if self.read_only else list(ACTION_FEATURES)) + ["AGGREGATED_EVENTS"]
         if self.verbose:
@@ -297,6 +326,11 @@ class Admin:
         self.meter = Meter()
         self.started = time.monotonic()
         self.namespace = ns = server.of(namespace)
+        #: a cluster adapter: the admins of every node get this node's stats and reports
+        #: (broadcasts on the admin namespace reach them), whether or not one is here
+        self.clustered = bool(ns.adapter.clustered)
+        # as Node names a cluster's workers: the host, and the pid when several may share it
+        self.server_id = server_id or (f"{self.hostname}#{os.getpid()}" if self.clustered else self.hostname)
         # login session id -> when it expires (monotonic), oldest first
         self._sessions: OrderedDict[str, float] = OrderedDict()
         self._timer: asyncio.TimerHandle | None = None
@@ -315,6 +349,9 @@ class Admin:
         server.observers.append(self)
         server.engine.observers.append(self)
         server.client_class = _counting_client(self)
+        if self.clustered:
+            self.meter.on = True
+            self._watch(self.verbose)
 
     def __repr__(self) -> str:
         return f"<Admin {self.namespace.name!r} mode={self.mode!r} admins={len(self.namespace.sockets)}>"
@@ -357,17 +394,38 @@ class Admin:
         return True
 
     # ------------------------------------------------------------------ admin sockets
-    def _on_admin_connect(self, sock: Socket, auth: Any) -> None:
+    def _on_admin_connect(self, sock: Socket, auth: Any) -> Any:
+        if self._timer is None:  # a server not started by start() / run() / ASGIApp
+            self.start(asyncio.get_running_loop())
         sock.emit("config", {"supportedFeatures": self.features})
+        if self.verbose and self.clustered:
+            return self._send_all_sockets(sock)
         if self.verbose:
             sock.emit("all_sockets", self.all_sockets())
         sock.emit("server_stats", self.stats(drain=False))
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
+        return None
+
+    async def _send_all_sockets(self, sock: Socket) -> None:
+        sock.emit("all_sockets", await self.cluster_sockets())
+        sock.emit("server_stats", self.stats(drain=False))
 
     def all_sockets(self) -> list[dict[str, Any]]:
-        """Every connected socket of every namespace, serialized (``all_sockets``)."""
+        """Every connected socket of every namespace of this node, serialized (``all_sockets``)."""
         return [serialize_socket(sock) for ns in list(self.server.namespaces.values()) for sock in list(ns.sockets.values())]
+
+    async def cluster_sockets(self) -> list[dict[str, Any]]:
+        """Every connected socket of every namespace of every node (``fetch_sockets``
+        of each namespace); a namespace whose other nodes do not all answer in time
+        gives this node's sockets only (the failure is logged)."""
+        found: list[dict[str, Any]] = []
+        for ns in list(self.server.namespaces.values()):
+            try:
+                sockets = await ns.fetch_sockets()
+            except Exception:
+                self.server.log.warning("admin UI: fetch_sockets on %s failed; this node's sockets only", ns.name)
+                sockets = list(ns.sockets.values())
+            found.extend(serialize_socket(s) if isinstance(s, Socket) else serialize_remote(s, ns.name) for s in sockets)
+        return found
 
     def stats(self, drain: bool = True) -> dict[str, Any]:
         """The ``server_stats`` payload (``drain``: with the counts since the last one,
@@ -390,19 +448,24 @@ class Admin:
         self.meter.drain_into(self.events)
         return self.events.drain()
 
-    def _tick(self) -> None:
-        self._timer = None
-        if not self.namespace.sockets:
-            self._drain()  # nobody is watching: forget
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the ``server_stats`` timer on ``loop`` (the server calls it as it
+        starts): every interval, the stats go to the admins, if any may be listening."""
+        if self._timer is None:
+            self._timer = loop.call_later(self.interval, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = loop.call_later(self.interval, self._tick, loop)
+        if not self.meter.on:
             return
         try:
             self.namespace.emit("server_stats", self.stats())
         except Exception:
             self.server.log.exception("admin UI: server_stats failed")
-        self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
 
     def close(self) -> None:
-        """Stop the ``server_stats`` timer (the admin namespace and its handlers stay)."""
+        """Stop the ``server_stats`` timer (the server calls it as it stops; the admin
+        namespace and its handlers stay)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -464,27 +527,32 @@ class Admin:
             ns.off_any_outgoing(self._on_out)
 
     def _incoming(self, sock: Socket, event: Any, *args: Any) -> None:
-        if self.namespace.sockets:
+        if self.meter.on:
             self._report("event_received", sock.nsp, sock.id, [event, *args], now_iso())
 
     def _outgoing(self, sock: Socket, event: str, *args: Any) -> None:
-        if self.namespace.sockets:
+        if self.meter.on:
             self._report("event_sent", sock.nsp, sock.id, [event, *args], now_iso())
 
     # Observer (fastsio.observers): sockets, rooms, broadcasts, namespaces
     def socket_connected(self, sock: Socket) -> None:
         """See :class:`fastsio.observers.Observer`."""
         if sock.namespace is self.namespace:
+            self.meter.on = True
             self._watch(self.verbose)
-        if self.verbose and self.namespace.sockets:
+        if self.verbose and self.meter.on:
             self._report("socket_connected", serialize_socket(sock), now_iso())
 
     def socket_disconnected(self, sock: Socket, reason: str) -> None:
         """See :class:`fastsio.observers.Observer`."""
         admins = self.namespace.sockets
-        if sock.namespace is self.namespace and not any(s is not sock for s in admins.values()):
+        if sock.namespace is self.namespace and not self.clustered and not any(s is not sock for s in admins.values()):
+            # the last admin left: nobody to tell, counts and reports stop
             self._watch(False)
-        if self.verbose and admins:
+            self.meter.on = False
+            self._drain()
+            return
+        if self.verbose and self.meter.on:
             ts = now_iso()
             # an admin leaving is still in the admin namespace's rooms: not told itself
             to = self.namespace.except_(sock.id) if sock.namespace is self.namespace else self.namespace
@@ -494,18 +562,18 @@ class Admin:
 
     def room_joined(self, sock: Socket, room: str) -> None:
         """See :class:`fastsio.observers.Observer`."""
-        if self.verbose and self.namespace.sockets:
+        if self.verbose and self.meter.on:
             self._report("room_joined", sock.nsp, room, sock.id, now_iso())
 
     def room_left(self, sock: Socket, room: str) -> None:
         """See :class:`fastsio.observers.Observer`."""
-        if self.verbose and self.namespace.sockets:
+        if self.verbose and self.meter.on:
             self._report("room_left", sock.nsp, room, sock.id, now_iso())
 
     def broadcast(self, ns: Any, parts: list[str | bytes], count: int) -> None:
         """See :class:`fastsio.observers.Observer`: counted as ``count`` packets out."""
-        if count and self.namespace.sockets:
-            meter = self.meter
+        meter = self.meter
+        if count and meter.on:
             meter.packets_out += count * len(parts)
             meter.bytes_out += count * _size(parts)
 
@@ -517,12 +585,12 @@ class Admin:
     # EngineObserver: sessions
     def session_opened(self, session: Session) -> None:
         """A session opened: ``rawConnection``."""
-        if self.namespace.sockets:
+        if self.meter.on:
             self.events.push("rawConnection")
 
     def session_upgraded(self, session: Session) -> None:
         """A session moved onto its WebSocket: ``socket_updated`` for its sockets."""
-        if not (self.verbose and self.namespace.sockets):
+        if not (self.verbose and self.meter.on):
             return
         client = session.handler
         if isinstance(client, Client):
@@ -532,7 +600,7 @@ class Admin:
 
     def session_closed(self, session: Session) -> None:
         """A session ended: ``rawDisconnection`` (its reason as the sub-type)."""
-        if self.namespace.sockets:
+        if self.meter.on:
             self.events.push("rawDisconnection", sub_type=session.close_reason or None)
 
 

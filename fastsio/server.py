@@ -99,7 +99,7 @@ class Server(Lifecycle):
         #: the class of each new connection's Socket.IO :class:`~fastsio.Client` (a
         #: subclass may be set before connections come: those already open keep theirs)
         self.client_class: type[Client] = Client
-        self._admin: Any = None
+        self._admin: Admin | None = None
         self.namespaces: dict[str, Namespace] = {}
         # dynamic namespaces, tried in the order they were declared
         self.parents: list[ParentNamespace] = []
@@ -175,7 +175,7 @@ class Server(Lifecycle):
         namespace: str = "/admin",
         server_id: str | None = None,
         server_stats_interval: float = 2.0,
-    ) -> Any:
+    ) -> Admin:
         """Serve the Socket.IO Admin UI (``@socket.io/admin-ui`` 0.5) on ``namespace``;
         returns the :class:`fastsio.admin.Admin` doing it.  docs/admin-ui.md tells how
         to open the UI.
@@ -196,7 +196,7 @@ class Server(Lifecycle):
         """
         if self._admin is not None:
             raise ValueError("instrument() was already called on this server")
-        self._admin = Admin(
+        admin = self._admin = Admin(
             self,
             auth=auth,
             mode=mode,
@@ -205,7 +205,9 @@ class Server(Lifecycle):
             server_id=server_id,
             server_stats_interval=server_stats_interval,
         )
-        return self._admin
+        if self._running:  # instrumented once started: the stats timer starts now
+            admin.start(asyncio.get_running_loop())
+        return admin
 
     def remove_namespace(self, ns: Namespace) -> None:
         """Forget namespace ``ns`` (an empty child of a dynamic namespace, with
@@ -426,6 +428,8 @@ class Server(Lifecycle):
         recovery sweep, and ``gc.freeze()`` as ``gc_freeze`` says (by default only
         when ``owns_process``: under :meth:`run`)."""
         self._running = True
+        if self._admin is not None:
+            self._admin.start(loop)  # the Admin UI's server_stats timer
         if self.options.connection_state_recovery is not None:
             # the one periodic sweep of kept sessions and packets (expiry is lazy otherwise)
             self._sweeper = loop.call_later(self._sweep_interval(), self._sweep)
@@ -475,8 +479,10 @@ class Server(Lifecycle):
             await lifespan.shutdown()
 
     def on_stopping(self) -> None:
-        """Shut-down hook: stop the recovery sweep."""
+        """Shut-down hook: stop the recovery sweep (and the Admin UI's stats timer)."""
         self._running = False
+        if self._admin is not None:
+            self._admin.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

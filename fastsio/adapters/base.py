@@ -104,6 +104,14 @@ class AdapterSocket(Protocol):
         """Disconnect from the namespace (``close=True``: the whole connection)."""
         ...
 
+    def join(self, room: list[str]) -> None:
+        """Join the rooms (as the socket's own ``join``: its observers are told)."""
+        ...
+
+    def leave(self, room: str) -> None:
+        """Leave the room (as the socket's own ``leave``)."""
+        ...
+
 
 class AdapterNamespace(Protocol):
     """What an adapter needs of its namespace (:class:`fastsio.Namespace` satisfies it)."""

@@ -973,9 +973,9 @@ class RedisNamespaceAdapter(MemoryAdapter):
             if not isinstance(sid, str) or sid not in self.namespace.sockets:
                 return
             if kind == wire.REMOTE_JOIN:
-                self.add_all(sid, [wire.room_name(request.get("room"))])
+                self.namespace.sockets[sid].join([wire.room_name(request.get("room"))])
             elif kind == wire.REMOTE_LEAVE:
-                self.delete(sid, wire.room_name(request.get("room")))
+                self.namespace.sockets[sid].leave(wire.room_name(request.get("room")))
             else:
                 self.namespace.sockets[sid].disconnect(bool(request.get("close")))
             self._respond(request, {"requestId": request.get("requestId")})
@@ -1001,12 +1001,21 @@ class RedisNamespaceAdapter(MemoryAdapter):
         ``raw``: applied to the selected sockets here."""
         rooms, except_rooms = self._selection(opts)
         names = [wire.room_name(r) for r in raw] if isinstance(raw, list) else []
+        sockets = self.namespace.sockets
         for sid in self.sockets(rooms, except_rooms):
-            if join:
-                self.add_all(sid, names)
+            # through the socket (its join and leave tell the server's observers)
+            sock = sockets.get(sid)
+            if sock is None:  # still connecting: its rooms only
+                if join:
+                    self.add_all(sid, names)
+                else:
+                    for name in names:
+                        self.delete(sid, name)
+            elif join:
+                sock.join(names)
             else:
                 for name in names:
-                    self.delete(sid, name)
+                    sock.leave(name)
 
     def _server_side(self, request: dict[str, Any]) -> None:
         data = request.get("data")
