@@ -7,7 +7,8 @@ server's CORS with credentials is what lets it in.  Chromium is Debian's, driven
 playwright-core through ``tests/browser/driver.mjs`` (see tests/browser for the set-up and
 why it skips).  The UI is used as a person would: the login form (a wrong password first,
 then the right one), the sockets page listing the connected python-socketio clients, the
-rooms page, and the disconnect button of a socket's row, whose click the server carries out.
+rooms page, a socket's "join a room" form and the disconnect button of its row, which the
+server carries out, the events page showing that disconnection, and the dashboard.
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ async def test_admin_ui_in_chromium(start_server: Any) -> None:
         {"op": "click", "sel": f"tbody tr:has-text({json.dumps(kick)}) button"},
         {"op": "eval", "js": "location.hash = '#/sockets/'", "as": "again"},
         {"op": "wait", "js": f"{text_js(keep)} && !({text_js(kick)})", "timeout": 15000},
+        # the events page of "/": the disconnection, with the socket's id
+        {"op": "eval", "js": "location.hash = '#/events/'", "as": "events"},
+        {"op": "wait", "js": text_js(kick), "timeout": 15000},
         # the rooms page: the application's room
         {"op": "eval", "js": "location.hash = '#/rooms/'", "as": "nav"},
         {"op": "wait", "js": text_js("watched-room"), "timeout": 15000},
