@@ -28,13 +28,22 @@ from _nodedriver import Run, node_marks, run_driver
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 DRIVER = NODE_DIR / "driver.mjs"
-NODE_MARKS = node_marks(NODE_DIR)
+LEGACY_DIR = Path(__file__).resolve().parents[1] / "legacy"
 
 
-def needs_node(fn: Any) -> Any:
-    for mark in NODE_MARKS:
-        fn = mark(fn)
-    return fn
+def marked(marks: list[Any]) -> Any:
+    """A decorator applying ``marks``."""
+
+    def apply(fn: Any) -> Any:
+        for mark in marks:
+            fn = mark(fn)
+        return fn
+
+    return apply
+
+
+needs_node = marked(node_marks(NODE_DIR))
+needs_legacy = marked(node_marks(LEGACY_DIR, "sioc25", "run `npm ci` in tests/legacy"))
 
 LOGIN = {"username": "admin", "password": "s3cret pass"}
 # the Manager options of the UI's io() call (App.vue: tryConnect)
@@ -469,3 +478,41 @@ async def test_inside_uvicorn() -> None:
             raise AssertionError(events)
         await user.disconnect()
         await admin.disconnect()
+
+
+@needs_legacy
+async def test_legacy_client_watched(start_server: Any) -> None:
+    """Verify a Socket.IO v4 client (socket.io-client 2.5.0, Engine.IO v3) as the admin
+    sees it: its sockets (ids as Node gives them), its event, its disconnection."""
+    sio = fastsio.Server(allow_eio3=True)
+    sio.on("hello", lambda sock, *args: "acked")
+    sio.of("/chat").on("connect", lambda sock, auth: None)
+    sio.instrument(auth=LOGIN, server_stats_interval=0.2)
+    url = await start_server(sio)
+    events: list[tuple[str, Any]] = []
+    admin = await admin_client(url, LOGIN, events)
+    steps = [
+        {"op": "connect"},
+        {"op": "connect", "sock": "c", "nsp": "/chat"},
+        {"op": "emit", "event": "hello", "args": ["from 2.x"], "ack": True},
+        {"op": "disconnect", "sock": "c"},
+        {"op": "sync", "name": "seen"},
+    ]
+
+    async def on_sync(name: str) -> None:
+        await until(events, "socket_disconnected")
+
+    scenario = {"client": "sioc25", "url": url, "options": {"transports": ["websocket"]}, "timeout": 10000,
+                "steps": steps}
+    run = await run_driver(LEGACY_DIR / "driver.cjs", scenario, 10, on_sync)
+    assert run.returncode == 0, run
+    engine_id = run.one("connect", sock="s")["engine"]
+    connected = {args[0]["id"]: args[0] for args in await until(events, "socket_connected", 2)}
+    assert connected[engine_id]["nsp"] == "/" and connected[engine_id]["clientId"] == engine_id
+    assert connected[f"/chat#{engine_id}"]["nsp"] == "/chat"
+    assert connected[engine_id]["handshake"]["query"]["EIO"] == "3"
+    received = [r[:3] for r in await until(events, "event_received")]
+    assert ("/", engine_id, ["hello", "from 2.x"]) in received
+    gone = [d[:3] for d in await until(events, "socket_disconnected")]
+    assert ("/chat", f"/chat#{engine_id}", "client namespace disconnect") in gone
+    await admin.disconnect()
