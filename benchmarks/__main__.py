@@ -29,10 +29,12 @@ from . import chart, report
 from .progress import Progress
 from .runner import (
     BENCH,
+    BUILD,
     IMPL_BY_NAME,
     IMPLEMENTATIONS,
     RESULTS,
     ROOT,
+    SCENARIO_KINDS,
     Baseline,
     Impl,
     Scenario,
@@ -41,6 +43,8 @@ from .runner import (
     choose_pinning,
     cpu_busy_s,
     kill_all,
+    loadgen_has_tls,
+    make_certificate,
     max_connections,
     plan,
     prepare,
@@ -52,7 +56,8 @@ from .runner import (
     versions,
 )
 
-SCENARIOS = ("connect", "fanout", "echo", "churn")
+SCENARIOS = SCENARIO_KINDS
+BUILD_TLS = BUILD / "tls"  # the TLS scenario's self-signed certificate, made again every run
 
 QUICK = Settings(
     connect_n=("200",),
@@ -67,6 +72,15 @@ QUICK = Settings(
     duration=1.5,
     warmup=0.5,
     settle=0.5,
+    polling_n=100,
+    polling_connect_n=200,
+    rooms_clients=200,
+    rooms=20,
+    payload_n=100,
+    payload_budget_mb=64.0,
+    msgpack_n=200,
+    euf_n=200,
+    tls_n=100,
 )
 FULL = Settings()
 # Settings fields that a command-line option of the same name overrides
@@ -132,7 +146,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "(1000,10000,max / 200)",
     )
     g.add_argument("--fanout-n", type=_csv, default=None, metavar="LIST", help="fan-out clients (1000,10000 / 200)")
-    g.add_argument("--n", type=int, default=None, help="one N for both connect and fan-out (overrides the two above)")
+    g.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="one N for every scenario: connect, fan-out and the others (rooms: N clients in rooms of 10; "
+        "overrides the two above)",
+    )
     g.add_argument("--echo-clients", type=int, default=None, help="closed-loop echo clients (100)")
     g.add_argument("--churn-cycles", type=int, default=None, help="connect/disconnect cycles (20 / 4)")
     g.add_argument("--churn-batch", type=int, default=None, help="connections per churn cycle (500 / 100)")
@@ -207,9 +227,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
         changes["connect_n"] = tuple(args.connect_n)
     if args.fanout_n is not None:
         changes["fanout_n"] = tuple(int(n) for n in args.fanout_n)
-    if args.n is not None:
+    if args.n is not None:  # every scenario's N (rooms: N clients in rooms of 10)
         changes["connect_n"] = (str(args.n),)
         changes["fanout_n"] = (args.n,)
+        for name in ("polling_n", "polling_connect_n", "payload_n", "msgpack_n", "euf_n", "tls_n"):
+            changes[name] = args.n
+        changes["rooms_clients"] = max(10, args.n - args.n % 10)
+        changes["rooms"] = changes["rooms_clients"] // 10
     for name in OVERRIDABLE:
         value = getattr(args, name)
         if value is not None:
@@ -220,8 +244,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return replace(s, **changes)
 
 
-def write_report(meta: dict[str, Any], runs: list[dict[str, Any]], out_dir: Path, results_md: bool) -> str:
-    """report.md and chart.png in the run directory (and RESULTS.md/.png when asked); returns the markdown."""
+def write_report(
+    meta: dict[str, Any], runs: list[dict[str, Any]], out_dir: Path, results_md: bool, force: bool = False
+) -> str:
+    """report.md and chart.png in the run directory (and RESULTS.md/.png when asked); returns the markdown.
+
+    RESULTS.md is not written from a run whose noise invalidates a target (background CPU above
+    report.NOISE_LIMIT in a run it is computed from) unless ``force`` (``--results-md``); its
+    targets then say "noisy, not judged" rather than PASS or FAIL."""
     renderer = "none"
     chart_name: str | None = None
     if runs:
@@ -234,6 +264,15 @@ def write_report(meta: dict[str, Any], runs: list[dict[str, Any]], out_dir: Path
     if chart_name:
         text += f"\nChart drawn with the {'matplotlib' if renderer == 'matplotlib' else 'built-in PNG'} renderer.\n"
     (out_dir / "report.md").write_text(text)
+    noisy = report.noisy_targets(meta, runs) if results_md and runs else []
+    if noisy and not force:
+        print(
+            f"not updating {BENCH / 'RESULTS.md'}: the background CPU of this run invalidates {len(noisy)} "
+            f"target(s) ({'; '.join(dict.fromkeys(noisy))}); run on a quiet machine, or force it with --results-md",
+            file=sys.stderr,
+        )
+        meta["results_md_refused"] = noisy
+        return text
     if results_md and runs:
         shutil.copyfile(out_dir / "chart.png", BENCH / "RESULTS.png")
         md = report.markdown(meta, runs, "RESULTS.png", str(rel), title="fastsio benchmark results")
@@ -305,6 +344,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{impl.name} imports fastsio from {facts['fastsio_file']}", file=log)
     active = [impl for impl in impls if impl.name not in skipped]
     scenarios = plan(args.scenarios, settings)
+    not_run: dict[str, str] = {}  # scenario label -> why it does not run at all
+    tls_files: tuple[Path, Path] | None = None
+    if any(sc.tls for sc in scenarios):
+        made = make_certificate(BUILD_TLS) if loadgen_has_tls(loadgen) else (
+            "the load generator was built without OpenSSL (install libssl-dev)"
+        )
+        if isinstance(made, str):
+            for sc in scenarios:
+                if sc.tls:
+                    not_run[sc.label] = made
+                    print(f"not running {sc.label}: {made}", file=log)
+            scenarios = [sc for sc in scenarios if not sc.tls]
+        else:
+            tls_files = made
     if not active or not scenarios:
         print("error: nothing to run", file=log)
         return 2
@@ -326,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": [sc.label for sc in scenarios],
         "implementations": [i.name for i in impls],
         "skipped": skipped,
+        "not_run": not_run,
         "versions": versions(),
         "baselines": {name: b.record() for name, b in baselines.items()},
         "imports": imports,
@@ -336,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sc in scenarios:
             k = rep % len(active)  # rotate the order so no implementation always runs first
             for impl in active[k:] + active[:k]:
-                units.append((rep + 1, sc, impl))
+                if impl.supports(sc):  # e.g. no polling or msgpack on the floors
+                    units.append((rep + 1, sc, impl))
 
     print(
         f"{len(units)} runs: {len(scenarios)} scenario(s) x {len(active)} implementation(s) x {repeats} repeat(s); "
@@ -352,19 +407,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             sink.write(json.dumps(meta) + "\n")
             sink.flush()
             for index, (rep, sc, impl) in enumerate(units):
-                if impl.name in skipped:
+                if impl.name in skipped or _skip_key(impl, sc) in skipped:
                     continue
                 seq += 1
                 progress.start(f"{sc.label} · {impl.name} · repeat {rep}/{repeats}")
                 try:
                     record = run_unit(
-                        impl, sc, rep, seq, loadgen, pinning.server, pinning.client, out_dir, args.startup_timeout
+                        impl,
+                        sc,
+                        rep,
+                        seq,
+                        loadgen,
+                        pinning.server,
+                        pinning.client,
+                        out_dir,
+                        args.startup_timeout,
+                        tls_files,
                     )
-                except StartFailed as exc:  # skip the implementation from here on
-                    skipped[impl.name] = str(exc)
-                    left = sum(1 for _, _, other in units[index + 1 :] if other.name == impl.name)
+                except StartFailed as exc:  # skip the implementation (in this scenario) from here on
+                    key = _skip_key(impl, sc)
+                    skipped[key] = str(exc)
+                    left = sum(
+                        1
+                        for _, other_sc, other in units[index + 1 :]
+                        if other.name == impl.name and (key == impl.name or _skip_key(other, other_sc) == key)
+                    )
                     progress.log(
-                        f"skipping {impl.name} from now on: {exc} (log: {out_dir / 'logs' / (impl.name + '.log')})"
+                        f"skipping {key} from now on: {exc} (log: {out_dir / 'logs' / (impl.name + '.log')})"
                     )
                     progress.finish_step()
                     progress.skip(left)
@@ -385,12 +454,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["interrupted"] = interrupted
     if interrupted:
         print("interrupted: the report covers the runs that finished", file=log)
-    text = write_report(meta, runs, out_dir, results_md=results_md and not interrupted)
+    text = write_report(
+        meta, runs, out_dir, results_md=results_md and not interrupted, force=args.results_md is True
+    )
     print(text)
     print(f"report: {out_dir / 'report.md'}, chart: {out_dir / 'chart.png'}, raw: {results_path}", file=log)
-    if results_md and not interrupted:
+    if results_md and not interrupted and not meta.get("results_md_refused"):
         print(f"updated {BENCH / 'RESULTS.md'} and {BENCH / 'RESULTS.png'}", file=log)
     return 130 if interrupted else 0
+
+
+def _skip_key(impl: Impl, sc: Scenario) -> str:
+    """What a failed start skips: the implementation, or only its runs of this scenario kind when
+    the scenario starts the server differently (--parser msgpack, TLS)."""
+    return f"{impl.name} in {sc.kind}" if sc.server_args or sc.tls else impl.name
 
 
 class StartFailed(Exception):
@@ -407,14 +484,20 @@ def run_unit(
     client_cpu: str | None,
     out_dir: Path,
     startup_timeout: float,
+    tls_files: tuple[Path, Path] | None = None,
 ) -> dict[str, Any]:
     """One fresh server, one load-generator run, one record; raises StartFailed."""
     log_path = out_dir / "logs" / f"{impl.name}.log"
     t0 = time.monotonic()
+    extra = list(sc.server_args)
+    if sc.tls:
+        if tls_files is None:
+            raise StartFailed("a TLS scenario without a certificate")
+        extra += ["--tls-cert", str(tls_files[0]), "--tls-key", str(tls_files[1])]
     with log_path.open("a") as server_log:
         for attempt in (1, 2):
             try:
-                with server(impl, server_log, server_cpu, startup_timeout) as srv:
+                with server(impl, server_log, server_cpu, startup_timeout, extra, sc.tls) as srv:
                     busy0, srv0, self0, w0 = cpu_busy_s(), proc_cpu_s(srv.pid), time.process_time(), time.monotonic()
                     lg = run_loadgen(loadgen, sc, srv.port, srv.pid, client_cpu)
                     busy1, srv1, self1, w1 = cpu_busy_s(), proc_cpu_s(srv.pid), time.process_time(), time.monotonic()

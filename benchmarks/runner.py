@@ -38,6 +38,12 @@ FD_MARGIN = 250  # descriptors left to the server's own use when N = "max"
 # implementations
 
 
+# What a scenario may need beyond WebSocket fan-out, echo and connects with JSON: an implementation
+# runs the scenarios whose needs its features cover (see Scenario.needs)
+ALL_FEATURES = frozenset({"polling", "rooms", "binary", "msgpack", "tls"})
+FLOOR_FEATURES = frozenset({"rooms", "binary", "tls"})  # the floors speak WebSocket and JSON only
+
+
 @dataclass(frozen=True)
 class Impl:
     name: str
@@ -45,14 +51,19 @@ class Impl:
     runtime: str  # "python" or "node"
     args: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    features: frozenset[str] = ALL_FEATURES
     # A baseline (--baseline REV) runs from a git worktree of that commit: its cwd and the first
     # entry of its PYTHONPATH, so that ``import fastsio`` and its server module are that tree's
     root: Path | None = None
     commit: str | None = None
 
-    def argv(self, port: int) -> list[str]:
+    def argv(self, port: int, extra: Sequence[str] = ()) -> list[str]:
         head = [sys.executable] if self.runtime == "python" else [shutil.which("node") or "node"]
-        return [*head, *self.args, "--host", LOOPBACK, "--port", str(port)]
+        return [*head, *self.args, "--host", LOOPBACK, "--port", str(port), *extra]
+
+    def supports(self, scenario: Scenario) -> bool:
+        """Whether this implementation can run the scenario (its features cover the needs)."""
+        return scenario.needs <= self.features
 
     @property
     def cwd(self) -> Path:
@@ -95,21 +106,33 @@ IMPLEMENTATIONS: tuple[Impl, ...] = (
     ),
     Impl("node-socketio", "Node socket.io 4.8 (ws, bufferutil when it builds)", "node", ("server.js",)),
     Impl(
+        "node-socketio-uws",
+        "Node socket.io 4.8 attached to uWebSockets.js (io.attachApp(uWS.App()); the "
+        "@trufflesuite/uws-js-unofficial 20.30.0 binary loaded by path, the server exits when it does not "
+        "load; maxBackpressure raised to 1 GiB so that nothing is dropped, its one non-default option)",
+        "node",
+        ("server.js", "--uws"),
+    ),
+    Impl(
         "floor-write",
         "minimal uvloop server, one transport.write per message",
         "python",
         ("-m", "benchmarks.servers.floor", "--mode", "write"),
+        features=FLOOR_FEATURES,
     ),
     Impl(
         "floor-coalesce",
         "minimal uvloop server, writes coalesced per connection per loop iteration",
         "python",
         ("-m", "benchmarks.servers.floor", "--mode", "coalesce"),
+        features=FLOOR_FEATURES,
     ),
 )
 IMPL_BY_NAME = {impl.name: impl for impl in IMPLEMENTATIONS}
 NODE_REF = "node-socketio"
+UWS_REF = "node-socketio-uws"
 FLOOR_REF = "floor-coalesce"
+NODE_IMPLS = (NODE_REF, UWS_REF)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -135,15 +158,50 @@ class Settings:
     warmup: float = 1.0
     burst_budget_mb: float = 64.0
     settle: float = 1.0
+    polling_n: int = 1000  # polling-fanout clients
+    polling_connect_n: int = 2000  # polling-connect and upgrade-connect connections
+    rooms_clients: int = 10000
+    rooms: int = 1000
+    payload_n: int = 1000
+    payload_sizes: tuple[int, ...] = (16384, 65536)
+    payload_budget_mb: float = 256.0
+    msgpack_n: int = 10000
+    euf_n: int = 10000  # echo-under-fanout: the fan-out's clients (the echo clients are echo_clients)
+    tls_n: int = 1000
 
 
 @dataclass(frozen=True)
 class Scenario:
-    kind: str  # connect | fanout | echo | churn
+    kind: str  # connect | fanout | echo | churn | polling-fanout | polling-connect | upgrade-connect | ...
     n: int
-    label: str  # connect-1k, connect-max, fanout-10k, echo-100, churn
+    label: str  # connect-1k, connect-max, fanout-10k, echo-100, churn, rooms-10k, payload-16k, ...
     loadgen_args: tuple[str, ...]
     timeout: float  # the load generator's own hard limit, seconds
+    mode: str = ""  # the load generator's --mode (default: kind)
+    needs: frozenset[str] = frozenset()  # features an implementation must have (Impl.features)
+    server_args: tuple[str, ...] = ()  # more arguments for the server (--parser msgpack)
+    tls: bool = False  # the server serves TLS with a certificate made for the run; the load generator --tls
+
+    @property
+    def loadgen_mode(self) -> str:
+        return self.mode or self.kind
+
+
+# every scenario kind, in the order they run
+SCENARIO_KINDS = (
+    "connect",
+    "fanout",
+    "echo",
+    "churn",
+    "polling-fanout",
+    "polling-connect",
+    "upgrade-connect",
+    "rooms",
+    "payload",
+    "msgpack",
+    "echo-under-fanout",
+    "tls-fanout",
+)
 
 
 def n_label(n: int) -> str:
@@ -158,14 +216,91 @@ def max_connections() -> int:
 
 
 def _flags(**options: object) -> tuple[str, ...]:
-    """``--name value`` pairs for the load generator; underscores become dashes."""
-    return tuple(part for key, value in options.items() for part in (f"--{key.replace('_', '-')}", str(value)))
+    """``--name value`` pairs for the load generator; underscores become dashes; a value of ""
+    makes a bare flag (``--binary``)."""
+    out: list[str] = []
+    for key, value in options.items():
+        out.append(f"--{key.replace('_', '-')}")
+        if value != "":
+            out.append(str(value))
+    return tuple(out)
+
+
+def _fanout_flags(s: Settings, n: int, **more: object) -> tuple[str, ...]:
+    options: dict[str, object] = {
+        "clients": n,
+        "size": s.size,
+        "rounds": s.rounds,
+        "latency_budget": s.latency_budget,
+        "duration": s.duration,
+        "burst_budget_mb": s.burst_budget_mb,
+    }
+    options.update(more)
+    return _flags(**options)
+
+
+def _fanout_timeout(s: Settings, n: int) -> float:
+    return 60 + n / 100 + s.latency_budget + 30 + s.duration * 10 + 30
 
 
 def plan(scenarios: Sequence[str], s: Settings) -> list[Scenario]:
     out: list[Scenario] = []
     common = _flags(inflight=s.inflight, settle=s.settle)
     for kind in scenarios:
+        if kind == "polling-fanout":
+            n = s.polling_n
+            args = (*common, *_fanout_flags(s, n, transport="polling"))
+            out.append(
+                Scenario(kind, n, f"{kind}-{n_label(n)}", args, _fanout_timeout(s, n), "fanout", frozenset({"polling"}))
+            )
+            continue
+        if kind in ("polling-connect", "upgrade-connect"):
+            n = s.polling_connect_n
+            transport = "polling" if kind == "polling-connect" else "upgrade"
+            args = (*common, *_flags(clients=n, hold=s.hold, warmup_conns=10, transport=transport))
+            timeout = 60 + n / 50 + s.hold + 2 * s.settle
+            out.append(Scenario(kind, n, f"{kind}-{n_label(n)}", args, timeout, "connect", frozenset({"polling"})))
+            continue
+        if kind == "rooms":
+            n = s.rooms_clients
+            args = (*common, *_fanout_flags(s, n, rooms=s.rooms))
+            out.append(Scenario(kind, n, f"rooms-{n_label(n)}", args, _fanout_timeout(s, n), "fanout", frozenset({kind})))
+            continue
+        if kind == "payload":
+            n = s.payload_n
+            for size in s.payload_sizes:
+                args = (*common, *_fanout_flags(s, n, size=size, binary="", burst_budget_mb=s.payload_budget_mb))
+                label = f"payload-{size // 1024}k" if size % 1024 == 0 else f"payload-{size}"
+                out.append(Scenario(kind, n, label, args, _fanout_timeout(s, n), "fanout", frozenset({"binary"})))
+            continue
+        if kind == "msgpack":
+            n = s.msgpack_n
+            args = (*common, *_fanout_flags(s, n, parser="msgpack"))
+            out.append(
+                Scenario(
+                    kind, n, f"msgpack-{n_label(n)}", args, _fanout_timeout(s, n), "fanout",
+                    frozenset({"msgpack"}), ("--parser", "msgpack"),
+                )  # fmt: skip
+            )
+            continue
+        if kind == "echo-under-fanout":
+            # one broadcast per burst (count 1, two in flight): every implementation gets the same
+            # work between two echoes, whatever its speed
+            n = s.euf_n
+            args = (
+                *common,
+                *_fanout_flags(s, n, echo_clients=s.echo_clients, count=1, warmup=s.warmup, rounds=3),
+            )
+            out.append(
+                Scenario(kind, n, f"{kind}-{n_label(n)}", args, _fanout_timeout(s, n), "echofan", frozenset({"rooms"}))
+            )
+            continue
+        if kind == "tls-fanout":
+            n = s.tls_n
+            args = (*common, *_fanout_flags(s, n, tls=""))
+            timeout = _fanout_timeout(s, n) + n / 50  # TLS handshakes
+            out.append(Scenario(kind, n, f"{kind}-{n_label(n)}", args, timeout, "fanout", frozenset({"tls"}), tls=True))
+            continue
         if kind == "connect":
             for raw in s.connect_n:
                 is_max = raw == "max"
@@ -334,12 +469,42 @@ def build_loadgen(force: bool = False) -> Path:
     if not cc:
         raise RuntimeError("no C compiler found (set CC): the load generator is written in C")
     tmp = binary.with_suffix(".tmp")
-    cmd = [cc, "-O2", "-Wall", "-o", str(tmp), str(LOADGEN_SRC)]
+    # with OpenSSL (the tls-fanout scenario) when its headers and libraries are there, else without
+    cmd = [cc, "-O2", "-Wall", "-o", str(tmp), str(LOADGEN_SRC), "-lssl", "-lcrypto"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"building the load generator failed:\n{' '.join(cmd)}\n{done.stderr}")
+        plain = [cc, "-O2", "-Wall", "-DLOADGEN_NO_TLS", "-o", str(tmp), str(LOADGEN_SRC)]
+        again = subprocess.run(plain, capture_output=True, text=True, timeout=120, check=False)
+        if again.returncode != 0:
+            raise RuntimeError(f"building the load generator failed:\n{' '.join(plain)}\n{again.stderr}")
     tmp.replace(binary)
     return binary
+
+
+def loadgen_has_tls(binary: Path) -> bool:
+    """Whether the load generator was built with OpenSSL (``--tls``)."""
+    return b"built without OpenSSL" not in binary.read_bytes()
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path] | str:
+    """A self-signed certificate and its key (EC P-256, one day) for the TLS scenario, made with
+    the openssl command; returns (cert, key) or why it cannot be made."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        return "the openssl command is needed to make the TLS scenario's certificate"
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    cmd = [
+        openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return "openssl req timed out"
+    if done.returncode != 0 or not cert.exists():
+        return f"openssl req failed: {done.stderr.strip()[-300:]}"
+    return cert, key
 
 
 def prepare_node(log: IO[str]) -> str | None:
@@ -348,11 +513,15 @@ def prepare_node(log: IO[str]) -> str | None:
     if not node or not npm:
         return "node and npm are needed for node-socketio (install Node.js 18+)"
     stamp = NODE_DIR / "node_modules" / ".installed"
-    if stamp.exists() and stamp.stat().st_mtime >= (NODE_DIR / "package.json").stat().st_mtime:
+    lock = NODE_DIR / "package-lock.json"
+    inputs = [NODE_DIR / "package.json", *([lock] if lock.exists() else [])]
+    if stamp.exists() and all(stamp.stat().st_mtime >= f.stat().st_mtime for f in inputs):
         return None
-    log.write("installing socket.io for the Node server (npm install)...\n")
+    # the committed lock pins every package (registry tarballs only): npm ci installs exactly it
+    how = "npm ci" if lock.exists() else "npm install"
+    log.write(f"installing socket.io, uWebSockets.js and the msgpack parser for the Node server ({how})...\n")
     log.flush()
-    cmd = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error"]
+    cmd = [npm, "ci" if lock.exists() else "install", "--no-audit", "--no-fund", "--loglevel=error"]
     try:
         done = subprocess.run(cmd, cwd=NODE_DIR, capture_output=True, text=True, timeout=600, check=False)
     except subprocess.TimeoutExpired:
@@ -692,6 +861,9 @@ def versions() -> dict[str, Any]:
     if pkg.exists():
         v["socket.io"] = json.loads(pkg.read_text()).get("version")
     v["bufferutil"] = (NODE_DIR / "node_modules" / "bufferutil").exists() or None
+    uws = NODE_DIR / "node_modules" / "@trufflesuite" / "uws-js-unofficial" / "package.json"
+    if uws.exists():
+        v["uws"] = json.loads(uws.read_text()).get("version")
     cc = os.environ.get("CC") or "cc"
     out = _run_text([cc, "--version"])
     v["cc"] = out.splitlines()[0] if out else None
@@ -734,15 +906,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ws_frame(payload: bytes) -> bytes:
-    """A masked client text frame (payloads under 126 bytes)."""
+def _ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A masked client frame (payloads under 126 bytes), text by default."""
     mask = os.urandom(4)
     body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes((0x81, 0x80 | len(payload))) + mask + body
+    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + body
+
+
+# socket.io-msgpack-parser's CONNECT to "/": {"type": 0, "nsp": "/"}
+MSGPACK_CONNECT = b"\x82\xa4type\x00\xa3nsp\xa1/"
+MSGPACK_DISCONNECT = b"\x82\xa4type\x01\xa3nsp\xa1/"
 
 
 def _read_frame(sock: socket.socket, buf: bytearray) -> bytes:
-    """The payload of the next (unmasked, server) frame; reads more as needed."""
+    """The payload of the next (unmasked, server) frame, text or binary; reads more as needed."""
     while True:
         if len(buf) >= 2:
             length = buf[1] & 0x7F
@@ -760,9 +937,18 @@ def _read_frame(sock: socket.socket, buf: bytearray) -> bytes:
         buf += chunk
 
 
-def probe(port: int, timeout: float = 3.0) -> None:
-    """One full Socket.IO connection over WebSocket (upgrade, open, CONNECT); raises on failure."""
-    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+def probe(port: int, timeout: float = 3.0, tls: bool = False, msgpack: bool = False) -> None:
+    """One full Socket.IO connection over WebSocket (upgrade, open, CONNECT); raises on failure.
+    ``tls``: over TLS, the certificate not checked; ``msgpack``: the server's parser is msgpack."""
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((LOOPBACK, port), timeout=timeout))
+        if tls:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = stack.enter_context(ctx.wrap_socket(sock))
         sock.sendall(
             b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
             b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -782,25 +968,31 @@ def probe(port: int, timeout: float = 3.0) -> None:
         first = _read_frame(sock, buf)
         if not first.startswith(b"0"):
             raise ConnectionError(f"expected the Engine.IO open packet, got {first[:60]!r}")
-        sock.sendall(_ws_frame(b"40"))
+        sock.sendall(_ws_frame(MSGPACK_CONNECT, 0x2) if msgpack else _ws_frame(b"40"))
         for _ in range(20):
             packet = _read_frame(sock, buf)
-            if packet.startswith(b"40"):
+            if msgpack and b"\xa4type\x00" in packet:
                 break
-            if packet.startswith(b"44"):
+            if not msgpack and packet.startswith(b"40"):
+                break
+            if packet.startswith(b"44") or (msgpack and b"\xa4type\x04" in packet):
                 raise ConnectionError(f"CONNECT refused: {packet[:100]!r}")
         else:
             raise ConnectionError("no CONNECT reply")
-        sock.sendall(_ws_frame(b"41"))
+        sock.sendall(_ws_frame(MSGPACK_DISCONNECT, 0x2) if msgpack else _ws_frame(b"41"))
 
 
 class ServerProcess:
     """One server under test: started pinned, probed until it serves, stopped with its whole group."""
 
-    def __init__(self, impl: Impl, log: IO[str], cpu: str | None) -> None:
+    def __init__(
+        self, impl: Impl, log: IO[str], cpu: str | None, extra: Sequence[str] = (), tls: bool = False
+    ) -> None:
         self.impl = impl
         self.log = log
         self.cpu = cpu
+        self.extra = tuple(extra)  # scenario arguments: --parser msgpack, --tls-cert F --tls-key F
+        self.tls = tls
         self.port = free_port()
         self.proc: subprocess.Popen[Any] | None = None
         self.startup_s: float | None = None
@@ -814,7 +1006,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait until a Socket.IO connection succeeds; raises RuntimeError with the reason."""
-        argv = pinned(self.cpu, self.impl.argv(self.port))
+        argv = pinned(self.cpu, self.impl.argv(self.port, self.extra))
+        msgpack = "msgpack" in self.extra
         self.log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
         self.log.flush()
         t0 = time.monotonic()
@@ -824,7 +1017,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with code {self.proc.returncode} during start-up")
             try:
-                probe(self.port)
+                probe(self.port, tls=self.tls, msgpack=msgpack)
             except (OSError, ConnectionError) as exc:
                 last_error = str(exc) or type(exc).__name__
                 time.sleep(0.1)
@@ -849,8 +1042,10 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server(impl: Impl, log: IO[str], cpu: str | None, timeout: float = 30.0) -> Iterator[ServerProcess]:
-    srv = ServerProcess(impl, log, cpu)
+def server(
+    impl: Impl, log: IO[str], cpu: str | None, timeout: float = 30.0, extra: Sequence[str] = (), tls: bool = False
+) -> Iterator[ServerProcess]:
+    srv = ServerProcess(impl, log, cpu, extra, tls)
     try:
         srv.start(timeout)
         yield srv
@@ -898,7 +1093,7 @@ def run_loadgen(binary: Path, scenario: Scenario, port: int, server_pid: int, cp
         [
             str(binary),
             "--mode",
-            scenario.kind,
+            scenario.loadgen_mode,
             "--port",
             str(port),
             "--source",

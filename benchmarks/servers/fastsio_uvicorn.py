@@ -28,6 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parser", choices=("json", "msgpack"), help="the server's parser option")
+    parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
     ws = "websockets" if importlib.util.find_spec("websockets") else "wsproto"
     print(f"fastsio_uvicorn: uvicorn {uvicorn.__version__}, ws=auto ({ws})", file=sys.stderr, flush=True)
@@ -42,6 +45,8 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         backlog=4096,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
     )
 
 

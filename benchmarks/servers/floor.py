@@ -2,9 +2,11 @@
 
 It speaks just enough of the protocols for the benchmark app: the WebSocket upgrade on any path
 with ``transport=websocket`` (hand-parsed request), the Engine.IO open packet (with a ping interval
-of five minutes, so it never pings), the Socket.IO CONNECT reply, ``echo`` and ``burst`` events
-and their acks, and ``41`` / close frames.  No polling, no namespaces, no binary, no fragments,
-no UTF-8 check, no heartbeat: it is what any real server must cost at least.
+of five minutes, so it never pings), the Socket.IO CONNECT reply (joining the room its auth names,
+``{"room": "r17"}``, else ``all``), ``echo``, ``burst``, ``burst_bin`` (a binary attachment) and
+``burst_rooms`` (each tick to one random room) events and their acks, and ``41`` / close frames;
+TLS with ``--tls-cert``/``--tls-key``.  No polling, no namespaces, no binary from clients, no
+fragments, no UTF-8 check, no heartbeat: it is what any real server must cost at least.
 
 ``--mode write``: every message leaves with its own ``transport.write``.
 ``--mode coalesce``: what a connection is sent during one loop iteration leaves in one write.
@@ -19,7 +21,9 @@ import asyncio
 import base64
 import hashlib
 import json
+import random
 import signal
+import ssl
 import sys
 from typing import Any
 
@@ -50,12 +54,12 @@ def unmask(mask: bytes, data: bytes) -> bytes:
 class Hub:
     """Room ``all`` and, in coalesce mode, the connections with output waiting for the flush."""
 
-    __slots__ = ("all", "coalesce", "flush_scheduled", "loop", "next_sid", "pending")
+    __slots__ = ("coalesce", "flush_scheduled", "loop", "next_sid", "pending", "rooms")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, coalesce: bool) -> None:
         self.loop = loop
         self.coalesce = coalesce
-        self.all: dict[Conn, None] = {}  # insertion-ordered set
+        self.rooms: dict[bytes, dict[Conn, None]] = {}  # room -> insertion-ordered set
         self.pending: list[Conn] = []
         self.flush_scheduled = False
         self.next_sid = 0
@@ -76,7 +80,7 @@ class Hub:
 
 
 class Conn(asyncio.Protocol):
-    __slots__ = ("buf", "closed", "hub", "queue", "sid", "transport", "upgraded")
+    __slots__ = ("buf", "closed", "hub", "queue", "room", "sid", "transport", "upgraded")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -85,6 +89,7 @@ class Conn(asyncio.Protocol):
         self.upgraded = False
         self.closed = False
         self.queue: list[bytes] | None = None
+        self.room = b"all"
         hub.next_sid += 1
         self.sid = b"floor%015d" % hub.next_sid
 
@@ -103,13 +108,18 @@ class Conn(asyncio.Protocol):
         else:
             queue.append(data)
 
+    def leave(self) -> None:
+        members = self.hub.rooms.get(self.room)
+        if members is not None:
+            members.pop(self, None)
+
     # -- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.hub.all.pop(self, None)
+        self.leave()
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -178,7 +188,7 @@ class Conn(asyncio.Protocol):
             elif opcode == 0x8:
                 self.send(frame(b"", 0x8))
                 self.closed = True
-                self.hub.all.pop(self, None)
+                self.leave()
                 self.transport.close()  # type: ignore[union-attr]
             elif opcode == 0x9:
                 self.send(frame(payload, 0xA))
@@ -189,9 +199,14 @@ class Conn(asyncio.Protocol):
             self.on_event(p)
         elif p[:2] == b"40":
             self.send(frame(b'40{"sid":"' + self.sid + b'"}'))
-            self.hub.all[self] = None
+            if len(p) > 2:
+                auth = json.loads(p[2:])
+                room = auth.get("room") if isinstance(auth, dict) else None
+                if isinstance(room, str):
+                    self.room = room.encode()
+            self.hub.rooms.setdefault(self.room, {})[self] = None
         elif p[:2] == b"41" or p[:1] == b"1":
-            self.hub.all.pop(self, None)
+            self.leave()
             self.closed = True
             self.transport.close()  # type: ignore[union-attr]
         # "3" (pong) and anything else: ignored
@@ -206,35 +221,49 @@ class Conn(asyncio.Protocol):
         if event == "echo":
             if ack_id:
                 self.send(frame(b"43" + ack_id + json.dumps(args[1:], separators=(",", ":")).encode()))
-        elif event == "burst":
+        elif event in ("burst", "burst_bin"):
             count, size = int(args[1]), int(args[2])
+            if event == "burst":
+                tick = frame(b'42["tick","' + b"x" * size + b'"]')
+            else:  # a binary event: its header, then the attachment in a binary frame
+                tick = frame(b'451-["tick",{"_placeholder":true,"num":0}]') + frame(b"x" * size, 0x2)
+            conns = list(self.hub.rooms.get(b"all", ()))
+            for _ in range(count):
+                self.deliver(conns, tick)
+            if ack_id:
+                self.send(frame(b"43" + ack_id + b"[%d]" % count))
+        elif event == "burst_rooms":
+            count, size, rooms = int(args[1]), int(args[2]), int(args[3])
             tick = frame(b'42["tick","' + b"x" * size + b'"]')
-            conns = list(self.hub.all)
-            if self.hub.coalesce:
-                hub = self.hub
-                pending = hub.pending
-                for _ in range(count):
-                    for conn in conns:
-                        queue = conn.queue
-                        if queue is None:
-                            conn.queue = [tick]
-                            pending.append(conn)
-                        else:
-                            queue.append(tick)
-                hub.schedule()
-            else:
-                for _ in range(count):
-                    for conn in conns:
-                        if not conn.closed:
-                            conn.transport.write(tick)  # type: ignore[union-attr]
+            members = self.hub.rooms
+            for _ in range(count):
+                self.deliver(list(members.get(b"r%d" % random.randrange(rooms), ())), tick)
             if ack_id:
                 self.send(frame(b"43" + ack_id + b"[%d]" % count))
 
+    def deliver(self, conns: list[Conn], data: bytes) -> None:
+        """One message to each of ``conns``: queued for the flush (coalesce) or written now."""
+        if self.hub.coalesce:
+            hub = self.hub
+            pending = hub.pending
+            for conn in conns:
+                queue = conn.queue
+                if queue is None:
+                    conn.queue = [data]
+                    pending.append(conn)
+                else:
+                    queue.append(data)
+            hub.schedule()
+        else:
+            for conn in conns:
+                if not conn.closed:
+                    conn.transport.write(data)  # type: ignore[union-attr]
 
-async def serve(host: str, port: int, mode: str) -> None:
+
+async def serve(host: str, port: int, mode: str, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
     hub = Hub(loop, coalesce=mode == "coalesce")
-    server = await loop.create_server(lambda: Conn(hub), host, port, backlog=4096)
+    server = await loop.create_server(lambda: Conn(hub), host, port, backlog=4096, ssl=tls)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -248,13 +277,19 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=("write", "coalesce"), default="coalesce")
+    parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a fastsio dependency
-        asyncio.run(serve(args.host, args.port, args.mode))
+        asyncio.run(serve(args.host, args.port, args.mode, tls))
     else:
-        uvloop.run(serve(args.host, args.port, args.mode))
+        uvloop.run(serve(args.host, args.port, args.mode, tls))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The benchmark app on python-socketio 5.x (``AsyncServer(async_mode="asgi")``) under uvicorn.
 
-Same semantics as ``fastsio_app``: join ``all`` on connect, ``echo`` acks its arguments,
-``burst(count, size)`` broadcasts ``tick`` ``count`` times and acks ``count``.  uvicorn runs in
+Same semantics as ``fastsio_app``: join the room the CONNECT auth names, else ``all``, on
+connect; ``echo`` acks its arguments; ``burst(count, size)`` broadcasts ``tick`` ``count`` times
+and acks ``count``; ``burst_bin`` the same with a binary attachment; ``burst_rooms(count, size,
+rooms)`` emits each tick to one random room ``r<k>``.  uvicorn runs in
 this process (one worker) on uvloop and httptools; its WebSocket implementation is uvicorn's
 ``auto`` choice (``websockets`` when installed, else ``wsproto``), printed at start-up.
 
@@ -12,19 +14,25 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import random
 import sys
 from typing import Any
 
 import socketio
 import uvicorn
 
-sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
+# --parser msgpack: python-socketio's msgpack serializer (read before the server is made)
+_SERIALIZER = sys.argv[sys.argv.index("--parser") + 1] if "--parser" in sys.argv else "default"
+sio = socketio.AsyncServer(
+    async_mode="asgi", cors_allowed_origins="*", serializer="default" if _SERIALIZER == "json" else _SERIALIZER
+)
 app = socketio.ASGIApp(sio)
 
 
 @sio.event
 async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-    await sio.enter_room(sid, "all")
+    room = auth.get("room") if isinstance(auth, dict) else None
+    await sio.enter_room(sid, room if isinstance(room, str) else "all")
 
 
 @sio.on("echo")
@@ -40,6 +48,22 @@ async def burst(sid: str, count: int, size: int) -> int:
     return count
 
 
+@sio.on("burst_bin")
+async def burst_bin(sid: str, count: int, size: int) -> int:
+    payload = b"x" * size
+    for _ in range(count):
+        await sio.emit("tick", payload, to="all")
+    return count
+
+
+@sio.on("burst_rooms")
+async def burst_rooms(sid: str, count: int, size: int, rooms: int) -> int:
+    payload = "x" * size
+    for _ in range(count):
+        await sio.emit("tick", payload, to=f"r{random.randrange(rooms)}")
+    return count
+
+
 def ws_choice() -> str:
     """What uvicorn's ``ws="auto"`` picks."""
     return "websockets" if importlib.util.find_spec("websockets") else "wsproto"
@@ -49,6 +73,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parser", choices=("json", "msgpack"), help="json or msgpack (python-socketio's serializer)")
+    parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
     print(f"psio_uvicorn: uvicorn {uvicorn.__version__}, ws={ws_choice()}", file=sys.stderr, flush=True)
     uvicorn.run(
@@ -62,6 +89,8 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         backlog=4096,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
     )
 
 
