@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx f
 
 install: $(VENV)/.installed
 
-# every npm folder of the test suite (real clients: socket.io-client 4.x, 2.x, 1.x, playwright-core)
-NPM_DIRS := $(patsubst %/package.json,%,$(wildcard tests/*/package.json))
+# every npm folder of the test suite (real clients: socket.io-client 4.x, 2.x, 1.x, playwright-core),
+# and the benchmark suite's Node servers (socket.io on ws and on uWebSockets.js, which its tests start)
+NPM_DIRS := $(patsubst %/package.json,%,$(wildcard tests/*/package.json)) benchmarks/servers/node
 NPM_STAMPS := $(addsuffix /node_modules/.installed,$(NPM_DIRS))
 
 # The npm of every install below.  Debian 12's npm 9.2 cannot install tests/legacy or examples/chat:

@@ -21,6 +21,7 @@ PALETTE: dict[str, RGB] = {
     "fastsio-uvicorn": (23, 190, 207),
     "python-socketio-uvicorn": (255, 127, 14),
     "node-socketio": (44, 160, 44),
+    "node-socketio-uws": (214, 39, 40),
     "floor-write": (148, 103, 189),
     "floor-coalesce": (127, 127, 127),
 }
@@ -29,10 +30,11 @@ SHORT_NAMES: dict[str, str] = {
     "fastsio-uvicorn": "fs-uvi",
     "python-socketio-uvicorn": "psio",
     "node-socketio": "node",
+    "node-socketio-uws": "node-uws",
     "floor-write": "fl-write",
     "floor-coalesce": "fl-coal",
 }
-FALLBACK_COLOURS: list[RGB] = [(214, 39, 40), (140, 86, 75), (227, 119, 194), (188, 189, 34), (255, 187, 120)]
+FALLBACK_COLOURS: list[RGB] = [(140, 86, 75), (227, 119, 194), (188, 189, 34), (255, 187, 120)]
 
 
 @dataclass(frozen=True)

@@ -475,7 +475,7 @@ def loadgen_cost(runs: Sequence[dict[str, Any]], impls: Sequence[str]) -> list[s
             mine = [r["result"] for r in runs if r["label"] == label and r["impl"] == impl and r.get("result")]
             phase = "tput_time_s" if kind in FANOUT_KINDS else "duration_s"
             rate_key = "deliveries_per_s" if kind in FANOUT_KINDS else "acks_per_s"
-            srv, cli, ceiling, rate = [], [], [], []
+            srv, cli, ceiling, rate, per_op = [], [], [], [], []
             for res in mine:
                 t, s, c, v = (value_of(res, k) for k in (phase, "server_cpu_s", "client_cpu_s", rate_key))
                 if not t or c is None or v is None:
@@ -484,6 +484,8 @@ def loadgen_cost(runs: Sequence[dict[str, Any]], impls: Sequence[str]) -> list[s
                 rate.append(v)
                 if s is not None:
                     srv.append(s / t)
+                    if v > 0:  # server CPU per delivery (or ack): what noise from other processes moves least
+                        per_op.append(s / (v * t) * 1e6)
                 if c > 0:
                     ceiling.append(v * t / c)
             if not cli:
@@ -494,6 +496,7 @@ def loadgen_cost(runs: Sequence[dict[str, Any]], impls: Sequence[str]) -> list[s
                     impl,
                     human(statistics.median(rate)),
                     f"{statistics.median(srv) * 100:.0f}%" if srv else "—",
+                    f"{statistics.median(per_op):.3g}" if per_op else "—",
                     f"{statistics.median(cli) * 100:.0f}%",
                     human(statistics.median(ceiling)) if ceiling else "—",
                 ]
@@ -505,6 +508,7 @@ def loadgen_cost(runs: Sequence[dict[str, Any]], impls: Sequence[str]) -> list[s
         "implementation",
         "rate (/s)",
         "server CPU",
+        "server CPU per delivery or ack (µs)",
         "load generator CPU",
         "load generator ceiling (/s per CPU-second)",
     ]
@@ -624,7 +628,9 @@ def markdown(
         lines.append(
             "CPU used during the measured phase, as a share of one core. The ceiling is what the load "
             "generator would absorb at 100 % of its core (rate / its CPU share): it must stay far above "
-            "every server, including the coalesced floor."
+            "every server, including the coalesced floor. Server CPU per delivery (or ack) is the server's CPU "
+            "time over what it delivered: unlike the rates, it moves little when other processes take the CPU "
+            "(uWebSockets.js writes with sendto, so CPU time, not write counts, is what compares it)."
         )
         lines.append("")
         lines += cost

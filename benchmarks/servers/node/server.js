@@ -36,9 +36,12 @@ else if (parserName !== "json") throw new Error(`unknown --parser ${parserName}`
 // 512 KiB per client, so the limit is raised far above anything a run buffers: nothing is dropped
 const UWS_MAX_BACKPRESSURE = 1024 * 1024 * 1024;
 
+// UWS_BINARY: another path to the binary (the test that this server fails loudly names a missing one)
 function loadUws() {
   const pkg = path.dirname(require.resolve("@trufflesuite/uws-js-unofficial/package.json"));
-  const file = path.join(pkg, "binaries", `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  const file =
+    process.env.UWS_BINARY ||
+    path.join(pkg, "binaries", `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
   try {
     return { uWS: require(file), file }; // a native addon: no fallback
   } catch (err) {
