@@ -122,7 +122,7 @@ test: lint test-compiled test-pure
 # python-socketio) into $(VENV), socket.io 4.8, uWebSockets.js and the msgpack parser by npm ci in
 # benchmarks/servers/node, and the C load generator compiled into benchmarks/results/build
 bench: install
-	@echo "==> [bench] the full suite: 35-45 minutes on 2 cores (make bench-quick: a smoke run, small N, one repeat)."
+	@echo "==> [bench] the full suite: about 3 hours on 2 cores, 1 hour a repeat (make bench-quick: a smoke run, small N, one repeat)."
 	@echo "==> [bench] on first use it pip-installs uvicorn (and python-socketio) into $(VENV), runs npm install"
 	@echo "==> [bench] ci in benchmarks/servers/node (socket.io 4.8, uWebSockets.js, msgpack parser) and compiles the C load generator."
 	$(PY) -m benchmarks $(BENCH_ARGS)

@@ -171,7 +171,7 @@ def test_readme_points_at_what_users_have() -> None:
                 assert added or (path.parent / target).exists(), (path, target)
     text = README.read_text(encoding="utf-8")
     assert re.search(r"(?<![./\w])python -m benchmarks", text) is None
-    assert ".venv/bin/python -m benchmarks" in text and "35 to 45 minutes" in text
+    assert ".venv/bin/python -m benchmarks" in text and "about 3 hours on a 2-core machine" in text
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
