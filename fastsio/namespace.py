@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Iterable, Protocol
+from typing import Any, Awaitable, Callable, Coroutine, Iterable, Protocol
 
 from ._handlers import Handler, ack_args, is_awaitable, spawn
 from .adapters.base import Adapter, RecoverySession, RemoteSocket, TransportCounter
@@ -546,7 +546,9 @@ class Namespace:
                     self._report(sock, exc)
                     return
                 if inspect.isawaitable(result):
-                    spawn(self._middleware_async(sock, data[0], args, result, middlewares[i + 1 :], ack_id))
+                    self._spawn_for(
+                        sock, self._middleware_async(sock, data[0], args, result, middlewares[i + 1 :], ack_id), result
+                    )
                     return
             data = [data[0], *args]
         self._handle_event(sock, data, ack_id)
@@ -587,7 +589,7 @@ class Namespace:
 
     def _run(self, sock: Socket, handler: Handler, args: tuple[Any, ...], ack_id: int | None) -> None:
         if handler.is_async:
-            spawn(self._run_async(sock, handler, args, ack_id))
+            self._spawn_for(sock, self._run_async(sock, handler, args, ack_id))
             return
         try:
             result = handler(*args)
@@ -595,12 +597,25 @@ class Namespace:
             self._report(sock, exc)
             return
         if is_awaitable(result):
-            spawn(self._finish_async(sock, result, ack_id))
+            self._spawn_for(sock, self._finish_async(sock, result, ack_id), result)
         elif ack_id is not None:
             try:
                 sock.send_ack(ack_id, ack_args(result))
             except Exception as exc:  # a return value that does not encode (object())
                 self._report(sock, exc)
+
+    @staticmethod
+    def _spawn_for(sock: Socket, coro: Coroutine[Any, Any, None], inner: Any = None) -> None:
+        """Run an event's handler as a task counted against ``sock``'s
+        ``max_pending_handlers`` (over it: not run, the connection closed; ``coro``
+        and the awaitable ``inner`` it would have awaited are closed unawaited)."""
+        if not sock.handler_started():
+            coro.close()
+            close = getattr(inner, "close", None)
+            if close is not None:
+                close()
+            return
+        spawn(coro).add_done_callback(sock.handler_finished)
 
     async def _run_async(
         self, sock: Socket, handler: Handler, args: tuple[Any, ...], ack_id: int | None

@@ -721,6 +721,31 @@ class ServerOptions(EngineOptions):
         may hold together; more closes the connection (logged).  An int >= 0;
         ``0`` (or ``None``): no limit.""",
     )
+    max_pending_acks: int = _option(
+        10_000,
+        """Acknowledgements one socket may owe the server at once: emits with a
+        ``callback``, ``emit_with_ack`` calls and broadcasts with acknowledgements sent
+        to it that its client has not answered (and that have not timed out).  One
+        more closes the connection (logged): a client that never answers would
+        otherwise make the server keep them until it disconnects.  An int >= 0;
+        ``0`` (or ``None``): no limit.""",
+    )
+    max_pending_handlers: int = _option(
+        1_000,
+        """Events of one socket whose handler is still running: async handlers and
+        async middlewares, a task each (a plain ``def`` handler returns at once).
+        One more closes the connection (logged): a client that sends events faster
+        than its handlers finish would otherwise make the server hold a task per
+        event.  An int >= 0; ``0`` (or ``None``): no limit.""",
+    )
+    max_rooms_per_socket: int = _option(
+        10_000,
+        """Rooms one socket may be in through ``socket.join`` (its own id's room not
+        counted): a join that would go over it raises :class:`ValueError` and joins
+        nothing, which matters when an app joins rooms its clients name.  Joins
+        through a broadcast operator (``sio.in_(...).sockets_join``) are not
+        counted against it.  An int >= 0; ``0`` (or ``None``): no limit.""",
+    )
     ack_timeout: float | None = _option(
         None,
         """Default seconds ``emit_with_ack`` waits for acknowledgements before
@@ -800,7 +825,13 @@ class ServerOptions(EngineOptions):
             raise ValueError("a binary parser (msgpack) serves Socket.IO v5 clients only: not with allow_eio3")
         timeout = self.connect_timeout
         set_(self, "connect_timeout", 0.0 if timeout is None else _check_seconds("connect_timeout", timeout))
-        for name in ("max_connect_queue", "max_connect_queue_bytes"):
+        for name in (
+            "max_connect_queue",
+            "max_connect_queue_bytes",
+            "max_pending_acks",
+            "max_pending_handlers",
+            "max_rooms_per_socket",
+        ):
             value = getattr(self, name)
             set_(self, name, 0 if value is None else _check_size(name, value))
         if self.ack_timeout is not None:

@@ -236,8 +236,9 @@ class Socket:
     ``client``, ``handshake``, ``connected``, ``recovered``, ``pid`` (connection state
     recovery's private session id), and, read by the namespace, ``any_in`` /
     ``any_out`` (this socket's catch-all listeners, or ``None``), ``middlewares``
-    (its per-packet middleware, or ``None``) and ``restoring`` (the kept session being
-    restored until the CONNECT reply goes out, or ``None``).
+    (its per-packet middleware, or ``None``), ``restoring`` (the kept session being
+    restored until the CONNECT reply goes out, or ``None``) and ``pending_handlers``
+    (its events whose handler task is still running, see :meth:`handler_started`).
     """
 
     __slots__ = (
@@ -259,6 +260,7 @@ class Socket:
         "pid",
         "restoring",
         "_bucket",
+        "pending_handlers",
         "__weakref__",
     )
 
@@ -298,6 +300,9 @@ class Socket:
         # the event rate limit's token bucket (None: no limit)
         limit = namespace.options.rate_limit
         self._bucket: list[float] | None = None if limit is None else limit.new_bucket(time.monotonic())
+        # this socket's events whose handler (an async one, or an async middleware)
+        # is still running: bounded by the server's max_pending_handlers
+        self.pending_handlers = 0
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
@@ -349,9 +354,23 @@ class Socket:
 
     # ------------------------------------------------------------------ rooms
     def join(self, room: str | list[str] | tuple[str, ...] | set[str]) -> None:
-        """Join ``room`` (or several)."""
+        """Join ``room`` (or several).
+
+        Raises:
+            ValueError: the socket would be in more rooms than the server's
+                ``max_rooms_per_socket`` (it joins none of them).
+        """
         rooms = [room] if isinstance(room, str) else list(room)
         ns = self.namespace
+        limit = ns.options.max_rooms_per_socket
+        if limit:
+            have = ns.adapter.count_rooms(self.id)
+            # a quick bound first (rooms it is already in count twice), the exact one if needed
+            if have + len(rooms) > limit + 1 and len(ns.adapter.socket_rooms(self.id) | set(rooms)) > limit + 1:
+                raise ValueError(
+                    f"socket {self.id} on {self.nsp}: joining {len(rooms)} rooms would put it in more than "
+                    f"max_rooms_per_socket ({limit})"
+                )
         observers = ns.observers
         if observers and self.connected:
             before = ns.adapter.socket_rooms(self.id)
@@ -547,6 +566,11 @@ class Socket:
         self, callback: Callable[..., Any], timeout: float | None, fut: asyncio.Future[Any] | None = None
     ) -> int:
         ack_id = self.namespace.next_ack_id()
+        if not self.connected and self._held is None:
+            # disconnected: nothing will answer, and nothing is kept
+            if fut is not None:
+                _FutureAck(fut, callback).fail()
+            return ack_id
         if self._acks is None:
             self._acks = {}
         if fut is not None:
@@ -558,7 +582,21 @@ class Socket:
             self._acks[ack_id] = _TimedAck(callback, handle)
         else:
             self._acks[ack_id] = callback
+        self._check_pending_acks()
         return ack_id
+
+    def _check_pending_acks(self) -> None:
+        acks = self._acks
+        limit = self.namespace.options.max_pending_acks
+        if limit and acks is not None and len(acks) > limit:
+            self.namespace.log.warning(
+                "socket %s on %s: %d acknowledgements not answered, over max_pending_acks (%d); closing",
+                self.id,
+                self.nsp,
+                len(acks),
+                limit,
+            )
+            self.client.force_close()
 
     def _ack_timed_out(self, ack_id: int, callback: Callable[..., Any]) -> None:
         if self._acks is not None and self._acks.pop(ack_id, None) is not None:
@@ -570,10 +608,13 @@ class Socket:
     def expect_ack(self, ack_id: int, callback: Callable[..., Any]) -> None:
         """Call ``callback(*args)`` when the client acknowledges ``ack_id`` (a broadcast
         with acknowledgements registers its id on each socket)."""
+        if not self.connected and self._held is None:
+            return  # disconnected: nothing will answer (and nothing is kept)
         acks = self._acks
         if acks is None:
             acks = self._acks = {}
         acks[ack_id] = callback
+        self._check_pending_acks()
 
     def forget_ack(self, ack_id: int) -> None:
         """Stop waiting for the acknowledgement ``ack_id`` (if still waited for)."""
@@ -625,6 +666,30 @@ class Socket:
             return
         self.client.send_parts([self.namespace.parser.encode(sio.DISCONNECT, self.namespace.name)[0]])
         self.on_close("server namespace disconnect")
+
+    # ------------------------------------------------------------------ handlers
+    def handler_started(self) -> bool:
+        """One more of this socket's events has a handler running (a task); False,
+        and the connection closed (logged), when that is over the server's
+        ``max_pending_handlers``."""
+        count = self.pending_handlers + 1
+        limit = self.namespace.options.max_pending_handlers
+        if limit and count > limit:
+            self.namespace.log.warning(
+                "socket %s on %s: %d event handlers running, over max_pending_handlers (%d); closing",
+                self.id,
+                self.nsp,
+                count,
+                limit,
+            )
+            self.client.force_close()
+            return False
+        self.pending_handlers = count
+        return True
+
+    def handler_finished(self, _task: Any = None) -> None:
+        """One of this socket's handlers is done (a task's done callback)."""
+        self.pending_handlers -= 1
 
     # ------------------------------------------------------------------ incoming
     def on_packet(self, pkt: sio.Packet) -> None:
@@ -891,8 +956,7 @@ class Client:
                 max_packets,
                 max_bytes,
             )
-            self.on_close("forced close")
-            self.session.close("forced close")
+            self.force_close()
             return
         self.queued = queued
         self.queued_bytes = queued_bytes
@@ -978,6 +1042,12 @@ class Client:
         self.sockets.clear()
 
     # ---------------------------------------------------------------- helpers
+    def force_close(self) -> None:
+        """A bound of the server's options was passed (logged by the caller):
+        disconnect every socket ("forced close") and close the session."""
+        self.on_close("forced close")
+        self.session.close("forced close")
+
     def parse_error(self) -> None:
         """The client broke the protocol: disconnect its sockets, close the session."""
         self.on_close("parse error")

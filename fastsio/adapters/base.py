@@ -315,6 +315,11 @@ class Adapter:
         """The rooms socket ``sid`` is in (its own id included; empty if unknown)."""
         raise NotImplementedError
 
+    def count_rooms(self, sid: str) -> int:
+        """How many rooms socket ``sid`` is in (its own id included; 0 if unknown):
+        ``len(socket_rooms(sid))``, which an adapter may count without a copy."""
+        return len(self.socket_rooms(sid))
+
     def sockets(self, rooms: set[str], except_rooms: set[str]) -> list[str]:
         """The ids of the sockets in any of ``rooms`` (all if empty), minus those in
         any of ``except_rooms``; each once."""

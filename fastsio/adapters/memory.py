@@ -219,6 +219,13 @@ class MemoryAdapter(Adapter):
         mine = self.sids[sid]
         return {sid, *mine} if mine else {sid}
 
+    def count_rooms(self, sid: str) -> int:
+        """See :meth:`Adapter.count_rooms` (no copy)."""
+        if sid not in self.sids:
+            return 0
+        mine = self.sids[sid]
+        return 1 + len(mine) if mine else 1
+
     def all_local_rooms(self) -> set[str]:
         """See :meth:`Adapter.all_local_rooms`."""
         return {*self.rooms, *self.sids}
