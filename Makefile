@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme docs clean wheels wheels-check
+.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme docs soak clean wheels wheels-check
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
@@ -129,6 +129,15 @@ bench: install
 
 bench-quick: install
 	$(PY) -m benchmarks --quick $(BENCH_ARGS)
+
+# The soak (by hand, loopback only; scripts/soak.py says what it checks): CLIENTS clients at
+# once (1000) for DURATION seconds (600), after a 30 s warm-up; the server on the compiled
+# twins (SOAK_ARGS=--pure: the pure ones).  Prints the figures; exits 1 on a violation.
+DURATION ?= 600
+CLIENTS ?= 1000
+SOAK_ARGS ?=
+soak: install
+	$(PY) scripts/soak.py --duration $(DURATION) --clients $(CLIENTS) $(SOAK_ARGS)
 
 # the README's options list, generated from fastsio/options.py (tests/test_first_hour.py checks it)
 readme: install
