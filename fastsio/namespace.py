@@ -515,14 +515,15 @@ class Namespace:
     def _cleanup(self) -> None:
         """With ``cleanup_empty_child_namespaces``, remove this child of a dynamic
         namespace once it has no socket and no CONNECT in progress (a refused or
-        abandoned CONNECT leaves nothing behind either)."""
-        if (
-            not self.sockets
-            and not self._pending
-            and self.parent is not None
-            and self.options.cleanup_empty_child_namespaces
-        ):
-            self.server.remove_namespace(self)
+        abandoned CONNECT leaves nothing behind either); without it, do so too when
+        its parent has more than ``max_child_namespaces`` children, so that the
+        children clients leave behind stay bounded."""
+        parent = self.parent
+        if not self.sockets and not self._pending and parent is not None:
+            options = self.options
+            cap = options.max_child_namespaces
+            if options.cleanup_empty_child_namespaces or (cap and len(parent.children) > cap):
+                self.server.remove_namespace(self)
 
     # ------------------------------------------------------------------ events
     def dispatch_event(self, sock: Socket, data: list[Any], ack_id: int | None) -> None:

@@ -746,6 +746,23 @@ class ServerOptions(EngineOptions):
         through a broadcast operator (``sio.in_(...).sockets_join``) are not
         counted against it.  An int >= 0; ``0`` (or ``None``): no limit.""",
     )
+    max_namespaces_per_connection: int = _option(
+        100,
+        """Namespaces one connection may be connected to (or connecting to) at once; a
+        CONNECT to one more gets CONNECT_ERROR ``Too many namespaces`` (logged,
+        throttled).  A client uses a handful; with dynamic namespaces, each one is a
+        socket (and maybe a child namespace) kept for that client.  An int >= 0;
+        ``0`` (or ``None``): no limit.""",
+    )
+    max_child_namespaces: int = _option(
+        1_000,
+        """With ``cleanup_empty_child_namespaces`` off: once a dynamic namespace has
+        more than this many children, a child whose last socket leaves is removed
+        (as with cleanup on), so the children that clients create with names of
+        their choosing and leave behind stay bounded (a child kept empty costs about
+        a kilobyte).  Children with sockets are never removed.  An int >= 0; ``0``
+        (or ``None``): no limit (every child is kept, as in Node).""",
+    )
     ack_timeout: float | None = _option(
         None,
         """Default seconds ``emit_with_ack`` waits for acknowledgements before
@@ -831,6 +848,8 @@ class ServerOptions(EngineOptions):
             "max_pending_acks",
             "max_pending_handlers",
             "max_rooms_per_socket",
+            "max_namespaces_per_connection",
+            "max_child_namespaces",
         ):
             value = getattr(self, name)
             set_(self, name, 0 if value is None else _check_size(name, value))

@@ -350,7 +350,26 @@ class Server(Lifecycle):
     def connect_namespace(self, client: Client, name: str, auth: Any) -> None:
         """A CONNECT from ``client`` to namespace ``name``: connect it (a static
         namespace, or the first dynamic one that matches), or answer CONNECT_ERROR
-        ``Invalid namespace``."""
+        ``Invalid namespace`` (``Too many namespaces`` when the connection is already
+        in ``max_namespaces_per_connection`` of them)."""
+        limit = self.options.max_namespaces_per_connection
+        if (
+            limit
+            and len(client.sockets) + len(client.connecting) >= limit
+            and name not in client.sockets
+            and name not in client.connecting
+        ):
+            self._refusals.warn(
+                "namespaces",
+                "connection %s: CONNECT to %.100r refused: it is in %d namespaces, max_namespaces_per_connection",
+                client.session.sid,
+                name,
+                limit,
+                now=time.monotonic(),
+            )
+            payload: Any = "Too many namespaces" if client.session.eio == 3 else {"message": "Too many namespaces"}
+            client.send_parts(self.parser.encode(sio.CONNECT_ERROR, name, payload))
+            return
         ns = self.namespaces.get(name)
         if ns is not None:
             ns.connect_client(client, auth)

@@ -76,6 +76,8 @@ SERVER_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "max_pending_acks": 10_000,
     "max_pending_handlers": 1_000,
     "max_rooms_per_socket": 10_000,
+    "max_namespaces_per_connection": 100,
+    "max_child_namespaces": 1_000,
     "ack_timeout": None,
     "adapter": None,
     "logger": None,

@@ -16,7 +16,9 @@ What the app does, so that a client can fill each buffer:
   pending acks, when the caller never answers);
 * ``join(names)``: joins the caller to the rooms ``names`` (rooms per socket);
 * ``park()``: an async handler that waits forever (handlers pending per socket);
-* ``echo(*args)``: acknowledges with its arguments.
+* ``echo(*args)``: acknowledges with its arguments;
+* ``/dyn-<n>``: children of a dynamic namespace (namespaces per connection, children
+  kept); ``children()`` acknowledges with how many it has.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import signal
 import sys
 from typing import Any
@@ -73,6 +76,12 @@ def build(options: dict[str, Any]) -> fastsio.Server:
     @sio.on("echo")
     def echo(socket: Any, *args: Any) -> Any:
         return args
+
+    dynamic = sio.of(re.compile(r"^/dyn-\d+$"))
+
+    @sio.on("children")
+    def children(socket: Any) -> int:
+        return len(dynamic.children)
 
     return sio
 

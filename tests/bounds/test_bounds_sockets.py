@@ -6,11 +6,18 @@ bound's share over its baseline.
 * acknowledgements the client owes the server (the app emits with a callback to a
   client that never answers): ``max_pending_acks``;
 * events whose async handler is still running (a client that sends events faster than
-  the handler finishes; a task each): ``max_pending_handlers``.
+  the handler finishes; a task each): ``max_pending_handlers``;
+* rooms joined through ``socket.join`` for an app that joins what its client names:
+  ``max_rooms_per_socket`` (the join raises);
+* namespaces per connection (dynamic ones: a socket and a child each):
+  ``max_namespaces_per_connection`` (CONNECT_ERROR);
+* the children of a dynamic namespace that clients create and leave, without
+  ``cleanup_empty_child_namespaces``: ``max_child_namespaces``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Callable
 
 from _bounds import WS, Closed, ServerProcess, ws_frame
@@ -110,3 +117,64 @@ async def test_rooms_per_socket(bounds_server: Callable[..., ServerProcess]) -> 
     server.assert_peak_under(bound * 1000)
     ws.abort()
     await good_client(server)
+
+
+async def connect_many(ws: WS, names: list[str]) -> list[str]:
+    """CONNECT to every name (all sent at once); the replies, in order."""
+    await ws.send(b"".join(ws_frame(0x1, f"40{n},".encode()) for n in names))
+    replies = []
+    while len(replies) < len(names):
+        msg = await ws.recv()
+        assert isinstance(msg, str)
+        replies.append(msg)
+    return replies
+
+
+async def test_namespaces_per_connection(bounds_server: Callable[..., ServerProcess]) -> None:
+    """Verify connections that CONNECT to thousands of dynamic namespaces get at most
+    ``max_namespaces_per_connection`` of them, the rest CONNECT_ERROR."""
+    bound = 50
+    clients = 6
+    server = bounds_server(max_namespaces_per_connection=bound, cleanup_empty_child_namespaces=True)
+    ws = await WS.open(server.port)
+    await connect_many(ws, [f"/dyn-{i}" for i in range(10)])
+    ws.abort()
+    await good_client(server)
+    server.baseline()
+
+    async def flood(k: int) -> list[str]:
+        ws = await WS.open(server.port)
+        try:
+            return await connect_many(ws, [f"/dyn-{k * 100_000 + i}" for i in range(5000)])
+        finally:
+            ws.abort()
+
+    for replies in await asyncio.gather(*(flood(k) for k in range(clients))):
+        assert all(r.startswith("40/dyn-") for r in replies[:bound]), replies[:3]
+        assert all(r.endswith(',{"message":"Too many namespaces"}') for r in replies[bound:]), replies[bound]
+    assert "max_namespaces_per_connection" in server.log()
+    # a socket and a child namespace each, 20 KB at most
+    server.assert_peak_under(clients * bound * 20_000)
+    await good_client(server)
+
+
+async def test_child_namespaces_kept(bounds_server: Callable[..., ServerProcess]) -> None:
+    """Verify that without ``cleanup_empty_child_namespaces`` the children that clients
+    create and leave stay at ``max_child_namespaces``, however many names they use."""
+    bound = 300
+    server = bounds_server(max_child_namespaces=bound, max_namespaces_per_connection=0)
+    await good_client(server)
+    server.baseline()
+    for k in range(20):  # 20,000 children made, one client at a time
+        ws = await WS.open(server.port)
+        replies = await connect_many(ws, [f"/dyn-{k * 1000 + i}" for i in range(1000)])
+        assert all(r.startswith("40/dyn-") for r in replies)
+        await ws.send_text("1")  # Engine.IO close: all its sockets leave
+        await ws.closed()
+    ws = await WS.open(server.port)
+    await ws.connect()
+    kept = await ws.call("children")
+    ws.abort()
+    assert kept == [bound], kept
+    # the live round's 1000 sockets and children, and the kept ones: 20 KB each at most
+    server.assert_peak_under((1000 + bound) * 20_000)

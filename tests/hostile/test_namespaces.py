@@ -4,7 +4,9 @@ a regex parent (``sio.of(re.compile(r"^/dyn-\\d+$"))``).
 Each CONNECT to a new matching name creates a child namespace (with its adapter) and
 a socket.  What must hold: the children go away when their last socket leaves (with
 ``cleanup_empty_child_namespaces``), refused and abandoned CONNECTs leave nothing
-behind, and what one client can make the server keep is bounded.  The bystander's
+behind, and what one client can make the server keep is bounded
+(``max_namespaces_per_connection``, ``max_child_namespaces``; the tests of the cleanup
+lift the first, to flood one connection with CONNECTs).  The bystander's
 acked messages keep flowing throughout.
 """
 
@@ -55,7 +57,7 @@ def children(app: Any) -> int:
 async def test_children_go_away_with_their_last_socket(serve: Any, logs: pytest.LogCaptureFixture) -> None:
     """Verify, with ``cleanup_empty_child_namespaces``, N children made by one client
     are all gone once it disconnects, and a bystander lost nothing meanwhile."""
-    served = await serve(cleanup_empty_child_namespaces=True)
+    served = await serve(cleanup_empty_child_namespaces=True, max_namespaces_per_connection=0)
     bystander = await Bystander(served.url).start()
     ws, replies = await flood_connects(served.url, [f"/dyn-{i}" for i in range(N)])
     assert all(r.startswith(f"0/dyn-{i},") for i, r in enumerate(replies))
@@ -68,7 +70,7 @@ async def test_children_go_away_with_their_last_socket(serve: Any, logs: pytest.
 async def test_refused_connects_leave_no_children(serve: Any, logs: pytest.LogCaptureFixture) -> None:
     """Verify CONNECTs refused by the parent's middleware leave no child namespace
     behind (with ``cleanup_empty_child_namespaces``)."""
-    served = await serve(cleanup_empty_child_namespaces=True)
+    served = await serve(cleanup_empty_child_namespaces=True, max_namespaces_per_connection=0)
     dyn = next(p for p in served.app.parents if getattr(p.matcher, "pattern", "") == r"^/dyn-\d+$")
 
     @dyn.use
@@ -88,7 +90,7 @@ async def test_refused_connects_leave_no_children(serve: Any, logs: pytest.LogCa
 async def test_abandoned_async_connects_leave_no_children(serve: Any, logs: pytest.LogCaptureFixture) -> None:
     """Verify children whose (async) connect handler was still running when the client
     went away are removed too."""
-    served = await serve(cleanup_empty_child_namespaces=True)
+    served = await serve(cleanup_empty_child_namespaces=True, max_namespaces_per_connection=0)
     dyn = next(p for p in served.app.parents if getattr(p.matcher, "pattern", "") == r"^/dyn-\d+$")
     release = asyncio.Event()
 
@@ -111,16 +113,6 @@ def fastsio_refused(message: str) -> Exception:
     return fastsio.ConnectionRefused(message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect: with the default options (cleanup_empty_child_namespaces=False, as Node's "
-        "default) every child a client creates is kept forever: a client reconnecting with "
-        "new names grows the server without bound (1.2 KB kept per child, measured with "
-        "tracemalloc: a 15-byte CONNECT each, so 1 MB of CONNECTs keeps ~80 MB); needs a "
-        "default of True, or a cap on a parent's children (options.py)"
-    ),
-)
 async def test_children_bounded_by_default(serve: Any, logs: pytest.LogCaptureFixture) -> None:
     """Verify that with the default options, children made by clients that left do not
     accumulate: after three clients made N each and left, fewer than N remain."""
@@ -132,14 +124,6 @@ async def test_children_bounded_by_default(serve: Any, logs: pytest.LogCaptureFi
     assert children(served.app) < N
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect: no bound on the namespaces one connection may join: one client holds N "
-        "sockets and N child namespaces with a few KB of CONNECTs (needs an option, "
-        "options.py; refusing over it with CONNECT_ERROR and a log line)"
-    ),
-)
 async def test_namespaces_per_connection_bounded(serve: Any, logs: pytest.LogCaptureFixture) -> None:
     """Verify one connection cannot join N namespaces: some CONNECTs are refused
     (CONNECT_ERROR), and a log line says why."""
