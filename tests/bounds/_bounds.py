@@ -107,6 +107,16 @@ class ServerProcess:
         self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
+    async def wait_logged(self, needle: str, count: int = 1) -> str:
+        """Wait until the server has logged ``needle`` at least ``count`` times (it may
+        log after the client saw the refusal); its log (AssertionError after 10 s)."""
+        for _ in range(1000):
+            text = self.log()
+            if text.count(needle) >= count:
+                return text
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{needle!r} logged fewer than {count} times: {self.log()[-2000:]}")
+
     def close(self) -> None:
         """Stop the server (its stdin closes) and remove its log."""
         if self.proc.poll() is None:

@@ -68,7 +68,7 @@ async def test_connect_queue(bounds_server: Callable[..., ServerProcess]) -> Non
     codes = await asyncio.gather(*(flood() for _ in range(CLIENTS)))
     assert codes == [1000] * CLIENTS, codes
     server.assert_peak_under(CLIENTS * bound * OVERHEAD)
-    assert "while connecting to '/slow'" in server.log()
+    await server.wait_logged("while connecting to '/slow'", CLIENTS)
     await good_client(server)
 
 
@@ -117,7 +117,8 @@ async def test_post_body(bounds_server: Callable[..., ServerProcess], eio: str, 
 
     statuses = await asyncio.gather(*(flood() for _ in range(CLIENTS)))
     assert set(statuses) <= {413, 0}, statuses
-    assert server.log().count("over max_http_buffer_size; closing") == CLIENTS, server.log()
+    log = await server.wait_logged("over max_http_buffer_size; closing", CLIENTS)
+    assert log.count("over max_http_buffer_size; closing") == CLIENTS, log
     server.assert_peak_under(CLIENTS * bound * OVERHEAD)
     await good_client(server)
 
@@ -150,7 +151,8 @@ async def test_websocket_message(bounds_server: Callable[..., ServerProcess], sh
     codes = await asyncio.gather(*(flood() for _ in range(CLIENTS)))
     # None: the close frame was lost to the reset of a connection with unread bytes
     assert set(codes) <= {1009, None}, codes
-    assert server.log().count(f"message over {bound} bytes (1009)") == CLIENTS, server.log()
+    log = await server.wait_logged(f"message over {bound} bytes (1009)", CLIENTS)
+    assert log.count(f"message over {bound} bytes (1009)") == CLIENTS, log
     server.assert_peak_under(CLIENTS * bound * OVERHEAD)
     await good_client(server)
 
@@ -193,6 +195,6 @@ async def test_attachments_awaiting_parts(bounds_server: Callable[..., ServerPro
     many = ",".join(json.dumps({"_placeholder": True, "num": i}) for i in range(1000))
     await ws.send_text(f'451000-["ev",{many}]')
     await ws.closed()
-    assert "attachments announced" in server.log()
+    await server.wait_logged("attachments announced")
     await good_client(server)
 

@@ -36,15 +36,6 @@ async def good_client(server: ServerProcess) -> None:
         ws.abort()
 
 
-async def wait_logged(server: ServerProcess, needle: str, count: int) -> None:
-    """Wait until the server has logged ``needle`` ``count`` times (10 s at most)."""
-    for _ in range(1000):
-        if server.log().count(needle) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{needle!r} logged fewer than {count} times: {server.log()[-2000:]}")
-
-
 @pytest.mark.parametrize("policy", ["disconnect", "drop"])
 async def test_polling_queue(bounds_server: Callable[..., ServerProcess], policy: str) -> None:
     """Verify packets queued for polling sessions that do not GET stop at
@@ -73,8 +64,8 @@ async def test_polling_queue(bounds_server: Callable[..., ServerProcess], policy
 
     results = await asyncio.gather(*(flood() for _ in range(CLIENTS)))
     server.assert_peak_under(CLIENTS * bound * OVERHEAD)
-    needle = "over max_buffer_size"
-    assert server.log().count(needle) == CLIENTS
+    log = await server.wait_logged("over max_buffer_size", CLIENTS)
+    assert log.count("over max_buffer_size") == CLIENTS, log
     for status, length in results:
         if policy == "disconnect":  # the session is gone
             assert status == 400, (status, length)
@@ -105,7 +96,7 @@ async def test_websocket_send_buffer(bounds_server: Callable[..., ServerProcess]
         # from here on it reads nothing
         await ws.send_text("42" + json.dumps(["fill", TIMES * bound // size, size]))
         stalled.append(ws)
-    await wait_logged(server, "over max_buffer_size", CLIENTS)
+    await server.wait_logged("over max_buffer_size", CLIENTS)
     server.assert_peak_under(CLIENTS * bound * OVERHEAD)
     await good_client(server)
     for ws in stalled:
