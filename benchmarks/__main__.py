@@ -32,6 +32,7 @@ from .runner import (
     BUILD,
     IMPL_BY_NAME,
     IMPLEMENTATIONS,
+    OPT_IN_IMPLEMENTATIONS,
     RESULTS,
     ROOT,
     SCENARIO_KINDS,
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.list:
-        for impl in (*IMPLEMENTATIONS, *(b.impl for b in args.baselines.values())):
+        for impl in (*IMPLEMENTATIONS, *OPT_IN_IMPLEMENTATIONS, *(b.impl for b in args.baselines.values())):
             print(f"{impl.name:26} {impl.description}")
         print()
         for sc in plan(list(SCENARIOS), settings_from(args)):
@@ -316,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         not args.quick
         and not baselines
         and set(args.scenarios) == set(SCENARIOS)
-        and set(args.impls) == set(IMPL_BY_NAME)
+        and set(args.impls) == {impl.name for impl in IMPLEMENTATIONS}
     )
     results_md = full if args.results_md is None else args.results_md
     soft, hard = raise_nofile_limit()

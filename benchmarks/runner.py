@@ -128,7 +128,17 @@ IMPLEMENTATIONS: tuple[Impl, ...] = (
         features=FLOOR_FEATURES,
     ),
 )
-IMPL_BY_NAME = {impl.name: impl for impl in IMPLEMENTATIONS}
+# Run only when named in --impls (a full run leaves them out)
+OPT_IN_IMPLEMENTATIONS: tuple[Impl, ...] = (
+    Impl(
+        "fastsio-metrics",
+        "fastsio, compiled twins, with metrics=True (what the Prometheus counters cost)",
+        "python",
+        ("-m", "benchmarks.servers.fastsio_app", "--metrics"),
+        {"FASTSIO_REQUIRE_EXTENSIONS": "1"},
+    ),
+)
+IMPL_BY_NAME = {impl.name: impl for impl in (*IMPLEMENTATIONS, *OPT_IN_IMPLEMENTATIONS)}
 NODE_REF = "node-socketio"
 UWS_REF = "node-socketio-uws"
 FLOOR_REF = "floor-coalesce"

@@ -114,6 +114,10 @@ class ASGIApp:
             elif kind == "websocket":
                 await serve_websocket(engine, scope, receive, send, self._messages)
             return
+        if kind == "http" and path == engine.metrics_path:
+            # the ``metrics`` option: the Prometheus text, as on fastsio's own server
+            await self._answer(scope, send, engine.serve_metrics)
+            return
         if self._static is not None and kind == "http" and self._static.resolve(path) is not None:
             await self._serve_static(scope, receive, send)
             return
@@ -136,9 +140,14 @@ class ASGIApp:
 
     async def _serve_static(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         assert self._static is not None
+        await self._answer(scope, send, self._static)
+
+    async def _answer(self, scope: MutableMapping[str, Any], send: Send, handler: Callable[[Any, Any], Any]) -> None:
+        """Answer an HTTP request with ``handler(exchange, request)`` (the static files,
+        the metrics), which answers at once through the exchange."""
         req = request_of(scope)
         conn = AsgiExchange(asyncio.get_running_loop(), req.client, self._engine.server_log)
-        self._static(conn, req)
+        handler(conn, req)
         status, headers, body, _close, length = await conn.answer
         head = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         head.append((b"content-length", str(length).encode("ascii")))

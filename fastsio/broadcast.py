@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, TypeVar
 
-from .adapters.base import Adapter, RemoteSocket
+from .adapters.base import Adapter, RemoteSocket, TransportCounter
 from .exceptions import AckTimeout
 from .observers import Observer, notify
 from .options import RecoveryOptions, ServerOptions
@@ -88,6 +88,11 @@ class BroadcastNamespace(Protocol[S]):
     @property
     def recovery(self) -> RecoveryOptions | None:
         """The server's connection state recovery options (``None``: off)."""
+        ...
+
+    @property
+    def engine(self) -> TransportCounter:
+        """The engine serving the namespace's connections (its ``metrics``)."""
         ...
 
     @property
@@ -289,6 +294,10 @@ class BroadcastOperator(Generic[S]):
             else:
                 await asyncio.wait_for(asyncio.shield(done), timeout)
         except asyncio.TimeoutError:
+            metrics = ns.engine.metrics
+            if metrics is not None:
+                # one per client that did not answer in time
+                metrics.ack_timeouts += max(0, len(targets) - len(replies))
             raise AckTimeout(replies=list(replies)) from None
         finally:
             for sock in targets:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, Protocol
 
 from ._handlers import Handler, ack_args, is_awaitable, spawn
@@ -16,6 +17,7 @@ from .adapters.memory import MemoryAdapter
 from .broadcast import BroadcastOperator
 from .exceptions import AckTimeout, ConnectionRefused
 from .observers import Observer, notify
+from .protection import LogThrottle
 from .protocol.socketio import packets as sio
 from .socket import Client, ClientRouter, Socket, new_socket_id
 
@@ -81,7 +83,14 @@ class Namespace:
         # the server's options, logger, parser, engine and connection state recovery
         # options (None: off), read from here by the sockets, broadcasts and the adapter
         self.options = options = server.options
-        self.log: logging.Logger = server.log
+        self.log: logging.Logger = server.socketio_log
+        #: the adapters' logger (``<logger>.adapter``)
+        self.adapter_log: logging.Logger = server.log.getChild("adapter")
+        # refused CONNECTs: one line each, at most once a second (a flood must not flood the log)
+        self._refusals = LogThrottle(self.log, level=logging.INFO)
+        #: the namespace label of its metrics: its name, or its dynamic parent's (a
+        #: child's name comes from clients: it must not make the counters grow)
+        self.metrics_name = parent.name if parent is not None else name
         self.parser: Any = server.parser
         self.engine: TransportCounter = server.engine
         self.recovery = options.connection_state_recovery
@@ -455,6 +464,18 @@ class Namespace:
             self.adapter.delete_all(sock.id)
 
     def _refuse(self, client: Client, sock: Socket, exc: ConnectionRefused) -> None:
+        self._refusals.warn(
+            "connect",
+            "socket %s on %s from %s: CONNECT refused: %.200s",
+            sock.id,
+            self.name,
+            sock.handshake.address,
+            exc.message,
+            now=time.monotonic(),
+        )
+        metrics = self.engine.metrics
+        if metrics is not None:
+            metrics.count(metrics.connects, (self.metrics_name, "refused"))
         self._pending -= 1
         self._abandon(sock)
         client.end_connect(self.name)
@@ -473,6 +494,9 @@ class Namespace:
             self._cleanup()
             return
         sock.connected = True
+        metrics = self.engine.metrics
+        if metrics is not None:
+            metrics.count(metrics.connects, (self.metrics_name, "accepted"))
         self.sockets[sock.id] = sock
         client.sockets[self.name] = sock
         self.adapter.add_all(sock.id, [sock.id])

@@ -160,6 +160,20 @@ def _check_path(value: Any) -> str:
     return path if path == "/" else path + "/"
 
 
+def _check_metrics(value: Any, path: str) -> str | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = "/metrics"
+    if not isinstance(value, str):
+        raise TypeError(f"metrics must be a bool or a URL path, not {_type_name(value)} {value!r}")
+    if not value.startswith("/") or value == "/" or any(c in value for c in "?# "):
+        raise ValueError(f"metrics must be a URL path like '/metrics', not {value!r}")
+    if value.rstrip("/") == path.rstrip("/") or value.startswith(path):
+        raise ValueError(f"metrics: {value!r} is inside the Engine.IO path {path!r}")
+    return value
+
+
 def _check_transports(value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, bytes)):
         raise TypeError(
@@ -598,6 +612,14 @@ class EngineOptions:
         progress"}``.  An int >= 0; ``None`` (or ``0``, stored as ``None``): no
         cap.""",
     )
+    metrics: str | None = _option(
+        None,
+        """Serve Prometheus metrics (text exposition format 0.0.4) on this URL path
+        of the server's own port (and under :class:`fastsio.ASGIApp`): ``True``:
+        ``"/metrics"``; a path (starting with ``/``, outside ``path``); ``None`` or
+        ``False``: off, and nothing is counted.  See docs/operations.md for the
+        metrics and what counting costs.  Stored as the path or ``None``.""",
+    )
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -626,6 +648,7 @@ class EngineOptions:
         for name in ("max_connections_per_ip", "max_concurrent_handshakes"):
             cap = getattr(self, name)
             set_(self, name, None if cap is None else (_check_size(name, cap) or None))
+        set_(self, "metrics", _check_metrics(self.metrics, self.path))
 
     @classmethod
     def from_kwargs(cls: type[_T], /, **kwargs: Any) -> _T:

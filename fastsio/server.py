@@ -15,6 +15,7 @@ from .admin import Admin
 from ._server.asgi import AsgiFallback, Lifespan
 from ._server.engine import Engine, Exchange
 from ._server.listener import Lifecycle
+from ._server.metrics import Exposition
 from ._server.static import StaticFiles
 from .adapters.base import RemoteSocket
 from .broadcast import BroadcastOperator
@@ -82,6 +83,10 @@ class Server(Lifecycle):
         opts = self.options
         #: the server's logger (its namespaces, sockets and connections log here)
         self.log: logging.Logger = opts.get_logger()
+        #: the Socket.IO layer's logger (``<logger>.socketio``: CONNECTs, namespaces,
+        #: sockets, handlers' errors); the engine logs to ``.engine``, connections to
+        #: ``.server``, adapters to ``.adapter``, the ``app`` option to ``.asgi``
+        self.socketio_log: logging.Logger = self.log.getChild("socketio")
         #: the resolved parser (``"json"``, ``"msgpack"`` or the parser object given)
         self.parser: Any = get_parser(opts.parser)
         if getattr(self.parser, "binary", False) and opts.allow_eio3:
@@ -89,7 +94,7 @@ class Server(Lifecycle):
         #: the decoder of incoming messages, shared by every connection
         self.decoder = Decoder(self.parser)
         # refused CONNECTs are logged at most once a second (a flood must not flood the log)
-        self._refusals = LogThrottle(self.log, level=logging.INFO)
+        self._refusals = LogThrottle(self.socketio_log, level=logging.INFO)
         self._sweeper: asyncio.TimerHandle | None = None
         self._running = False
         self._engine = self._new_engine(opts)
@@ -104,6 +109,9 @@ class Server(Lifecycle):
         # dynamic namespaces, tried in the order they were declared
         self.parents: list[ParentNamespace] = []
         self.of("/")
+        metrics = self._engine.metrics
+        if metrics is not None:
+            metrics.sources.append(self._report_metrics)
 
     def _new_engine(self, opts: ServerOptions) -> Engine:
         fallback: Callable[[Exchange, Request], Any] | None = None
@@ -344,6 +352,27 @@ class Server(Lifecycle):
         return self._engine
 
     # ------------------------------------------------------------------ plumbing
+    def _report_metrics(self, out: Exposition) -> None:
+        """The Socket.IO families of the ``metrics`` option (read at scrape time):
+        sockets per namespace, CONNECTs, and each adapter's own."""
+        metrics = self._engine.metrics
+        assert metrics is not None
+        namespaces = sorted(self.namespaces.items())
+        out.family(
+            "fastsio_sockets",
+            "gauge",
+            "Connected Socket.IO sockets, by namespace.",
+            [("", {"namespace": name}, len(ns.sockets)) for name, ns in namespaces],
+        )
+        out.family(
+            "fastsio_connects",
+            "counter",
+            "Socket.IO namespace CONNECTs, by namespace and result (accepted, refused, invalid_namespace).",
+            [("_total", {"namespace": n, "result": r}, v) for (n, r), v in sorted(metrics.connects.items())],
+        )
+        for _, ns in namespaces:
+            ns.adapter.report_metrics(out)
+
     def _new_client(self, session: Session) -> Client:
         return self.client_class(self, session)
 
@@ -387,6 +416,9 @@ class Server(Lifecycle):
             name,
             now=time.monotonic(),
         )
+        metrics = self._engine.metrics
+        if metrics is not None:
+            metrics.count(metrics.connects, ("", "invalid_namespace"))  # (no client-chosen label)
         # Socket.IO v4 (socket.io 2.x) sends the message alone, v5 an object
         payload: Any = "Invalid namespace" if client.session.eio == 3 else {"message": "Invalid namespace"}
         client.send_parts(self.parser.encode(sio.CONNECT_ERROR, name, payload))
@@ -397,7 +429,7 @@ class Server(Lifecycle):
             try:
                 ok = parent.matches(name, auth)
             except Exception:
-                self.log.exception("dynamic namespace check raised")
+                self.socketio_log.exception("dynamic namespace check raised")
                 ok = False
             if inspect.isawaitable(ok):
                 client.begin_connect(name)
@@ -414,7 +446,7 @@ class Server(Lifecycle):
         try:
             ok = await pending
         except Exception:
-            self.log.exception("dynamic namespace check raised")
+            self.socketio_log.exception("dynamic namespace check raised")
             ok = False
         queued = client.end_connect(name)
         if client.session.state != OPEN:
@@ -468,7 +500,7 @@ class Server(Lifecycle):
             try:
                 ns.adapter.sweep()
             except Exception:
-                self.log.exception("recovery sweep failed on %s", ns.name)
+                self.socketio_log.exception("recovery sweep failed on %s", ns.name)
         if self._running:
             self._sweeper = asyncio.get_running_loop().call_later(self._sweep_interval(), self._sweep)
 
@@ -490,7 +522,7 @@ class Server(Lifecycle):
             try:
                 await ns.adapter.shutdown()
             except Exception:
-                self.log.exception("adapter shutdown failed on %s", ns.name)
+                self.log.getChild("adapter").exception("adapter shutdown failed on %s", ns.name)
         lifespan = self._lifespan
         if lifespan is not None:
             # the ``app`` option: the ASGI app's lifespan shutdown

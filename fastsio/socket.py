@@ -90,6 +90,11 @@ class ClientRouter(Protocol):
         """The server's logger."""
         ...
 
+    @property
+    def socketio_log(self) -> logging.Logger:
+        """The Socket.IO layer's logger (``<logger>.socketio``)."""
+        ...
+
     def connect_namespace(self, client: Client, name: str, auth: Any) -> None:
         """A CONNECT to namespace ``name``: connect ``client`` to it, or answer
         CONNECT_ERROR."""
@@ -496,6 +501,9 @@ class Socket:
                 return await fut
             return await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
+            metrics = self.session.metrics
+            if metrics is not None:
+                metrics.ack_timeouts += 1
             raise AckTimeout() from None
         finally:
             if self._acks is not None:
@@ -600,6 +608,9 @@ class Socket:
 
     def _ack_timed_out(self, ack_id: int, callback: Callable[..., Any]) -> None:
         if self._acks is not None and self._acks.pop(ack_id, None) is not None:
+            metrics = self.session.metrics
+            if metrics is not None:
+                metrics.ack_timeouts += 1
             try:
                 callback(AckTimeout())
             except Exception:
@@ -905,8 +916,8 @@ class Client:
 
     @property
     def log(self) -> logging.Logger:
-        """The server's logger."""
-        return self.server.log
+        """The Socket.IO layer's logger (``<server logger>.socketio``)."""
+        return self.server.socketio_log
 
     def begin_connect(self, nsp: str, queued: ConnectQueue | None = None) -> None:
         """``nsp``'s connection is being set up: its packets wait until it is done.
@@ -946,7 +957,7 @@ class Client:
         max_packets = options.max_connect_queue
         max_bytes = options.max_connect_queue_bytes
         if (max_packets and queued > max_packets) or (max_bytes and queued_bytes > max_bytes):
-            self.server.log.warning(
+            self.server.socketio_log.warning(
                 "connection %s: %d packets (%d bytes) sent while connecting to %.100r, over "
                 "max_connect_queue (%d) or max_connect_queue_bytes (%d); closing",
                 self.session.sid,
@@ -982,13 +993,13 @@ class Client:
         connect handler that is still running does not hold it off, as in Node)."""
         if not self.sockets:
             if self.connecting:
-                self.server.log.info(
+                self.server.socketio_log.info(
                     "connection %s not connected in time (the connection to %.100r is still being set up); closing",
                     self.session.sid,
                     next(iter(self.connecting)),
                 )
             else:
-                self.server.log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
+                self.server.socketio_log.info("connection %s sent no CONNECT in time; closing", self.session.sid)
             self.session.close("forced close")
 
     def on_message(self, data: str | bytes) -> None:
@@ -999,7 +1010,7 @@ class Client:
                 self.partial_bytes += len(data)  # an attachment, maybe for a queued packet
             return
         if isinstance(pkt, ProtocolError):
-            self.server.log.info("connection %s: %s", self.session.sid, pkt.reason)
+            self.server.socketio_log.info("connection %s: %s", self.session.sid, pkt.reason)
             self.parse_error()
             return
         extra = self.partial_bytes
@@ -1019,7 +1030,7 @@ class Client:
         sock = self.sockets.get(nsp)
         if pkt.type == sio.CONNECT:
             if sock is not None or nsp in self.connecting:
-                self.server.log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
+                self.server.socketio_log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
                 self.parse_error()
                 return
             self.server.connect_namespace(self, nsp, auth if auth is not None else {})
@@ -1030,7 +1041,7 @@ class Client:
         elif pkt.type == sio.DISCONNECT:
             pass
         else:
-            self.server.log.info("connection %s: packet for unconnected namespace %s", self.session.sid, nsp)
+            self.server.socketio_log.info("connection %s: packet for unconnected namespace %s", self.session.sid, nsp)
             self.parse_error()
 
     def on_close(self, reason: str) -> None:
@@ -1065,7 +1076,11 @@ class Client:
         ``compress=False``: never compressed (permessage-deflate)."""
         session = self.session
         if session.state != OPEN or session.congested:
-            return  # closed, or a slow consumer whose packets are dropped (slow_consumer="drop")
+            # closed, or a slow consumer whose packets are dropped (slow_consumer="drop")
+            metrics = session.metrics
+            if metrics is not None and session.state == OPEN:
+                metrics.dropped += 1
+            return
         for part in parts:
             if isinstance(part, str):
                 session.send(MESSAGE_PREFIX + part, compress)

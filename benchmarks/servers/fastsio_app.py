@@ -12,6 +12,8 @@ the same with a ``size``-byte binary attachment; ``burst_rooms(count, size, room
         # a node of a cluster on Redis (benchmarks/cluster.py); --streams: on RedisStreamsAdapter
     python -m benchmarks.servers.fastsio_app --port 8000 --parser msgpack
     python -m benchmarks.servers.fastsio_app --port 8000 --tls-cert cert.pem --tls-key key.pem
+    python -m benchmarks.servers.fastsio_app --port 8000 --metrics
+        # with the metrics option on (the fastsio-metrics implementation: what counting costs)
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def _options() -> dict[str, object]:
     # --parser msgpack: the msgpack scenario (read before the server is made, like --redis)
     if "--parser" in sys.argv:
         options["parser"] = sys.argv[sys.argv.index("--parser") + 1]
+    # --metrics: Server(metrics=True), the Prometheus counters on (served on /metrics)
+    if "--metrics" in sys.argv:
+        options["metrics"] = True
     return options
 
 
@@ -107,6 +112,7 @@ def main() -> None:
     parser.add_argument("--parser", choices=("json", "msgpack"), help="the server's parser option")
     parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    parser.add_argument("--metrics", action="store_true", help="metrics=True (Prometheus counters on)")
     args = parser.parse_args()
     sio.run(host=args.host, port=args.port, ssl_context=tls_context(args.tls_cert, args.tls_key))
 

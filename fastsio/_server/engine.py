@@ -41,6 +41,7 @@ from ..protocol.websocket.frames import CLOSE_NORMAL
 from ..protocol.websocket.handshake import check_handshake, handshake_response
 from ..protocol.websocket.deflate import Deflater, negotiate
 from .http import Connection, Request
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, render as render_metrics
 from .flow_control import FlowControl
 from .outbox import Flusher
 from .polling import accepted_encoding, poll_headers, post_payload, v3_codec
@@ -59,6 +60,16 @@ __all__ = (
 )
 
 _CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+
+# the metrics' label of a refusal, from its Engine.IO error code
+_REFUSAL_REASONS = {
+    eio.UNKNOWN_TRANSPORT: "unknown_transport",
+    eio.UNKNOWN_SID: "unknown_sid",
+    eio.BAD_HANDSHAKE_METHOD: "bad_handshake_method",
+    eio.BAD_REQUEST: "bad_request",
+    eio.FORBIDDEN: "forbidden",
+    eio.UNSUPPORTED_PROTOCOL_VERSION: "unsupported_protocol_version",
+}
 
 
 # the body of a 503 answer to a handshake over max_concurrent_handshakes
@@ -242,6 +253,10 @@ class Engine:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.wheel: TimerWheel | None = None
         self.flusher: Flusher | None = None
+        #: the ``metrics`` option's counters (None: metrics off, nothing is counted),
+        #: and the path they are served on
+        self.metrics: Metrics | None = Metrics() if options.metrics is not None else None
+        self.metrics_path = options.metrics
 
     # ------------------------------------------------------------ option views
     @property
@@ -264,7 +279,7 @@ class Engine:
         """Use ``loop``: make the timer wheel and the write flusher (at start-up)."""
         self.loop = loop
         self.wheel = TimerWheel(loop, logger=self.server_log)
-        self.flusher = Flusher(loop)
+        self.flusher = Flusher(loop, self.metrics is not None)
 
     def protocol_factory(self) -> Connection:
         """A new connection's protocol (``loop.create_server``'s factory)."""
@@ -308,6 +323,9 @@ class Engine:
         """Forget a closed session (its sid is unknown from now on)."""
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+            metrics = self.metrics
+            if metrics is not None:
+                metrics.count(metrics.disconnects, session.close_reason or "closed")
             if self.max_connections_per_ip:
                 ip = _address(session.request)
                 left = self.per_ip.get(ip, 1) - 1
@@ -347,6 +365,7 @@ class Engine:
         every new session is refused with 503."""
         if self.draining:
             self.log.info("handshake from %s refused (503): the server is shutting down", _address(req))
+            self._count_refusal("shutting_down")
             headers = [("Content-Type", "application/json"), ("Retry-After", "1")]
             headers.extend(cors)
             conn.send_response(503, headers, SHUTTING_DOWN_BODY, close=upgrade)
@@ -361,7 +380,7 @@ class Engine:
                     self.max_connections_per_ip,
                     now=self._clock(),
                 )
-                self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=upgrade)
+                self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=upgrade, reason="max_connections_per_ip")
                 return False
         if self.max_concurrent_handshakes and len(self.handshaking) >= self.max_concurrent_handshakes:
             self._refusals.warn(
@@ -371,6 +390,7 @@ class Engine:
                 self.max_concurrent_handshakes,
                 now=self._clock(),
             )
+            self._count_refusal("max_concurrent_handshakes")
             headers = [("Content-Type", "application/json"), ("Retry-After", "1")]
             headers.extend(cors)
             conn.send_response(503, headers, BUSY_BODY, close=upgrade)
@@ -424,7 +444,7 @@ class Engine:
     def _refuse_hook(self, conn: Exchange, cors: list[tuple[str, str]], upgrade: bool, exc: BaseException | None) -> None:
         self.log.info("request refused by a hook: %s", exc if exc is not None else "returned False")
         message = str(exc) if exc is not None and str(exc) else None
-        self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade)
+        self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade, reason="hook")
 
     # ------------------------------------------------------------------- HTTP
     def handle_request(self, conn: Exchange, req: Request) -> None:
@@ -435,7 +455,9 @@ class Engine:
             return
         path = req.path
         if path != self.path and path != self.path_noslash:
-            if self.fallback is not None:
+            if path == self.metrics_path:
+                self.serve_metrics(conn, req)
+            elif self.fallback is not None:
                 self.fallback(conn, req)
             else:
                 conn.send_response(404, [("Content-Type", "text/plain")], b"Not Found")
@@ -443,7 +465,7 @@ class Engine:
         cors, allowed = self._cors(req)
         if not allowed:
             self.log.info("origin %r refused", req.headers.get("origin"))
-            self._error(conn, cors, eio.FORBIDDEN, "Not an accepted origin", status=403)
+            self._error(conn, cors, eio.FORBIDDEN, "Not an accepted origin", status=403, reason="origin")
             return
         if req.method == "OPTIONS" and "access-control-request-method" in req.headers:
             headers = list(cors)
@@ -515,14 +537,14 @@ class Engine:
                 if ok:
                     then(conn, req, cors)
                 else:
-                    self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade)
+                    self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade, reason="allow_request")
 
             self.loop.create_task(wait())
             return
         if result:
             then(conn, req, cors)
         else:
-            self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade)
+            self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade, reason="allow_request")
 
     def _new_session(self, transport: str, req: Request, now: float) -> Session:
         sid = generate_sid()
@@ -546,6 +568,11 @@ class Engine:
             req.compact()  # no application code has seen the request yet
         session.max_queue = self.options.max_buffer_size
         session.drop_when_full = self.options.slow_consumer == "drop"
+        metrics = self.metrics
+        if metrics is not None:
+            session.metrics = metrics
+            metrics.count(metrics.handshakes, (transport, version))
+            metrics.packets_out += 1  # its OPEN packet (written by the engine itself)
         self.sessions[sid] = session
         if self.max_connections_per_ip:
             ip = _address(req)
@@ -603,6 +630,24 @@ class Engine:
             self.log.info("overlapping polling requests for session %s", session.sid)
             self._error(conn, cors, eio.BAD_REQUEST)
 
+    def serve_metrics(self, conn: Exchange, req: Request) -> None:
+        """Answer a request for the ``metrics`` path: the Prometheus text exposition
+        (GET or HEAD; 405 otherwise)."""
+        if req.method not in ("GET", "HEAD"):
+            conn.send_response(405, [("Content-Type", "text/plain"), ("Allow", "GET, HEAD")], b"Method Not Allowed")
+            return
+        try:
+            body = render_metrics(self).encode("utf-8")
+        except Exception:
+            self.log.exception("rendering the metrics failed")
+            conn.send_response(500, [("Content-Type", "text/plain")], b"Internal Server Error")
+            return
+        headers = [("Content-Type", METRICS_CONTENT_TYPE), ("Cache-Control", "no-store")]
+        if req.method == "HEAD":
+            conn.send_response(200, headers, b"", length=len(body))
+        else:
+            conn.send_response(200, headers, body)
+
     def _post(self, conn: Exchange, session: Session, req: Request, cors: list[tuple[str, str]]) -> None:
         headers = [("Content-Type", "text/html")]
         headers.extend(cors)
@@ -640,7 +685,7 @@ class Engine:
         cors, allowed = self._cors(req)
         if not allowed:
             self.log.info("WebSocket origin %r refused", req.headers.get("origin"))
-            self._error(conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True)
+            self._error(conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True, reason="origin")
             return
         if self.hooks and not req.passed and not self._run_hooks(conn, req, [], True, 0):
             return
@@ -735,9 +780,13 @@ class Engine:
         message: str | None = None,
         status: int = 400,
         upgrade: bool = False,
+        reason: str | None = None,
     ) -> None:
         # one line per refused request; an unknown sid at DEBUG (every client of a
-        # restarted server sends one)
+        # restarted server sends one).  ``reason``: the metrics' label (default: the
+        # Engine.IO error's, e.g. "unknown_sid")
+        if self.metrics is not None:
+            self._count_refusal(reason or _REFUSAL_REASONS.get(code, "bad_request"))
         log = self.log.debug if code == eio.UNKNOWN_SID else self.log.info
         log(
             "%srequest from %s refused: %d %s",
@@ -750,6 +799,11 @@ class Engine:
         headers.extend(cors)
         conn.send_response(status, headers, eio.error_body(code, message), close=upgrade)
 
+    def _count_refusal(self, reason: str) -> None:
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.count(metrics.refused, reason)
+
     def _host_allowed(self, conn: Exchange, req: Request, upgrade: bool = False) -> bool:
         """``allowed_hosts``: True if the request's Host is one of them; else answer
         400 (and log) and return False."""
@@ -757,6 +811,7 @@ class Engine:
         if host_matches(host, self.options.allowed_hosts or ()):
             return True
         self.log.info("request from %s for Host %.100r refused (400): not in allowed_hosts", conn.client, host)
+        self._count_refusal("host")
         conn.send_response(400, [("Content-Type", "text/plain")], b"Invalid Host header", close=True)
         return False
 

@@ -30,6 +30,7 @@ import httptools
 from ..options import EngineOptions
 from ..protocol.websocket.deflate import Deflater
 from .flow_control import FlowControl
+from .metrics import Metrics
 from .outbox import Outbox
 from .polling import poll_response
 from .request import Request, header_name, header_value, shareable_target, shared
@@ -74,6 +75,10 @@ class Application(Protocol):
     @property
     def server_log(self) -> logging.Logger:
         """The connections' logger."""
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The counters (``bytes_in``), or None: metrics off."""
 
     def handle_request(self, conn: Connection, req: Request) -> None:
         """Answer ``req`` (now or later) with ``conn.send_response``."""
@@ -130,6 +135,8 @@ class Connection(FlowControl, asyncio.Protocol):
         # the shared timer wheel's slot: HTTP keep-alive and request deadlines
         "timer_slot",
         "in_request",
+        # the server's counters (None: metrics off)
+        "metrics",
     )
 
     #: the engine's :class:`~fastsio._server.engine.Exchange` protocol: this connection
@@ -174,6 +181,7 @@ class Connection(FlowControl, asyncio.Protocol):
         self.timer_slot: Any = None
         # a request has begun and is not complete yet
         self.in_request = False
+        self.metrics = app.metrics
 
     @property
     def log(self) -> logging.Logger:
@@ -212,6 +220,9 @@ class Connection(FlowControl, asyncio.Protocol):
         parser = self.parser
         if parser is None:
             return
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.bytes_in += len(data)
         while True:
             try:
                 parser.feed_data(data)

@@ -44,6 +44,7 @@ from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
 __all__ = (
     "HANDOFF_BYTES",
+    "NOTHING_ASIDE",
     "Flusher",
     "Outbox",
     "fanout",
@@ -147,6 +148,10 @@ class Outbox:
         self.wbytes = 0
         if buf is None or self.closed:
             return
+        flusher = self.flusher
+        if flusher.counting:
+            flusher.bytes_out += len(buf)
+            flusher.writes += 1
         self.transport.write(buf)
         if self.paused and self.limit:
             self.overflow()
@@ -161,6 +166,10 @@ class Outbox:
         if self.closed:
             return
         if buf:
+            flusher = self.flusher
+            if flusher.counting:
+                flusher.bytes_out += len(buf)
+                flusher.writes += 1
             self.transport.write(buf)
         if self.paused and self.limit and self.ws_mode:
             self.overflow()
@@ -177,14 +186,20 @@ class Outbox:
 
 class Flusher:
     """Coalesces writes: outboxes written to during one loop iteration are flushed
-    together, each with a single ``transport.write``, by one ``call_soon`` callback."""
+    together, each with a single ``transport.write``, by one ``call_soon`` callback.
 
-    __slots__ = ("loop", "pending", "scheduled")
+    With ``counting`` set (the server's ``metrics`` option), the outboxes add what
+    they write to ``bytes_out`` and count their ``transport.write`` calls in ``writes``."""
 
-    def __init__(self, loop: Any) -> None:
+    __slots__ = ("loop", "pending", "scheduled", "counting", "bytes_out", "writes")
+
+    def __init__(self, loop: Any, counting: bool = False) -> None:
         self.loop = loop
         self.pending: list[Any] = []
         self.scheduled = False
+        self.counting = counting
+        self.bytes_out = 0
+        self.writes = 0
 
     def add(self, conn: Any) -> None:
         """Flush ``conn`` at the end of this loop iteration."""
@@ -202,10 +217,22 @@ class Flusher:
             conn.flush()
 
 
-def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) -> None:
+#: What :func:`fanout` returns when no recipient was reached through its session's
+#: ``send`` and none was skipped (the common case: no tuple is made for it)
+NOTHING_ASIDE = (0, 0)
+
+
+def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) -> tuple[int, int]:
     """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every
     target: a connection (an :class:`Outbox`: a WebSocket session's) or an Engine.IO
-    session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
+    session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet).
+
+    Returns ``(sent, skipped)``: the recipients given the packets through their
+    session's ``send`` (polling sessions), and those skipped as slow consumers
+    (``slow_consumer="drop"``); the others got the frames written directly.  Counted
+    in the rare branches only (nothing is counted per WebSocket recipient)."""
+    sent = 0
+    skipped = 0
     packets: list[str | bytes] = []
     for part in parts:
         packets.append(MESSAGE_PREFIX + part if isinstance(part, str) else part)
@@ -217,11 +244,14 @@ def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) 
             ws = target.ws
             if ws is None:
                 if target.congested:
+                    skipped += 1
                     continue  # slow_consumer="drop": over its queue's limit
                 for p in packets:
                     target.send(p)
+                sent += 1
                 continue
         if isinstance(ws, Outbox) and ws.paused and ws.drop_slow:
+            skipped += 1
             continue  # slow_consumer="drop": its transport is over the limit
         if frames is None:
             frames = [
@@ -241,3 +271,4 @@ def fanout(targets: list[Any], parts: list[str | bytes], compress: bool = True) 
         else:
             for frame in frames:
                 ws.send_frame(frame)
+    return (sent, skipped) if sent or skipped else NOTHING_ASIDE

@@ -41,6 +41,7 @@ from ..protocol.websocket.frames import (
 )
 from ..protocol.websocket.deflate import Deflater
 from .flow_control import FlowControl
+from .metrics import Metrics
 from .outbox import Outbox
 
 __all__ = ("Eio3WebSocketConnection", "WebSocketApplication", "WebSocketConnection", "WebSocketHandler")
@@ -73,6 +74,10 @@ class WebSocketApplication(Protocol):
     def server_log(self) -> logging.Logger:
         """The connections' logger."""
 
+    @property
+    def metrics(self) -> Metrics | None:
+        """The counters (``bytes_in``), or None: metrics off."""
+
 
 class WebSocketConnection(FlowControl, asyncio.Protocol):
     """One WebSocket connection (server side, RFC 6455), the transport's protocol
@@ -92,7 +97,7 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         slow_consumer: the policy over ``limit``: ``"disconnect"`` or ``"drop"``.
     """
 
-    __slots__ = ("app", "loop", "frames", "handler")
+    __slots__ = ("app", "loop", "frames", "handler", "metrics")
 
     #: an Engine.IO v3 connection (the outbox's ``eio3`` flag): set by the subclass
     EIO3: ClassVar[bool] = False
@@ -119,6 +124,8 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         self.ws_mode = True
         self.eio3 = self.EIO3
         self.handler = handler
+        # the server's counters (None: metrics off)
+        self.metrics = app.metrics
         if deflate is None:
             self.frames = FrameParser(max_size)
         else:
@@ -145,6 +152,9 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Parse frames; hand messages to the handler, answer pings and close frames."""
         frames = self.frames
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.bytes_in += len(data)
         try:
             messages = frames.feed(data)
         except WebSocketError as exc:

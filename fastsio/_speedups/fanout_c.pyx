@@ -30,7 +30,11 @@ cdef enum:
 from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
 from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
-__all__ = ("HANDOFF_BYTES", "Flusher", "Outbox", "fanout")
+__all__ = ("HANDOFF_BYTES", "NOTHING_ASIDE", "Flusher", "Outbox", "fanout")
+
+#: see the pure twin: what ``fanout`` returns when nothing went aside
+NOTHING_ASIDE = (0, 0)
+cdef tuple _NOTHING_ASIDE = NOTHING_ASIDE
 
 #: see the pure twin: a WebSocket's buffer over this within one iteration goes to
 #: the transport at once, and ``limit`` counts only what the transport holds
@@ -45,17 +49,26 @@ cdef int _OP_BINARY = OP_BINARY
 
 cdef class Flusher:
     """Coalesces writes: outboxes written to during one loop iteration are flushed
-    together, each with a single ``transport.write``, by one ``call_soon`` callback."""
+    together, each with a single ``transport.write``, by one ``call_soon`` callback.
+
+    With ``counting`` set (the server's ``metrics`` option), the outboxes add what
+    they write to ``bytes_out`` and count their ``transport.write`` calls in ``writes``."""
 
     cdef public object loop
     cdef public list pending
     cdef public bint scheduled
+    cdef public bint counting
+    cdef public long long bytes_out
+    cdef public long long writes
     cdef object _run
 
-    def __init__(self, loop):
+    def __init__(self, loop, counting=False):
         self.loop = loop
         self.pending = []
         self.scheduled = False
+        self.counting = counting
+        self.bytes_out = 0
+        self.writes = 0
         self._run = self.run
 
     cdef inline void _add(self, object conn) except *:
@@ -153,6 +166,16 @@ cdef class Outbox:
             self.overflow()
         return 0
 
+    cdef inline void _count(self, Py_ssize_t n) noexcept:
+        # the metrics: bytes and writes, on the flusher when it counts
+        cdef object flusher = self.flusher
+        cdef Flusher f
+        if type(flusher) is Flusher:
+            f = <Flusher>flusher
+            if f.counting:
+                f.bytes_out += n
+                f.writes += 1
+
     cdef int _handoff(self) except -1:
         cdef object buf = self.wbuf
         self.wbuf = None
@@ -161,6 +184,7 @@ cdef class Outbox:
             return 0
         if type(buf) is bytearray:
             PyByteArray_Resize(buf, self.wbytes)
+        self._count(self.wbytes)
         self.wbytes = 0
         self.transport.write(buf)
         if self.paused and self.limit:
@@ -177,6 +201,7 @@ cdef class Outbox:
         if type(buf) is bytearray:
             PyByteArray_Resize(buf, self.wbytes)
         if self.wbytes:
+            self._count(self.wbytes)
             self.transport.write(buf)
         if self.paused and self.limit and self.ws_mode:
             self.overflow()
@@ -227,7 +252,12 @@ cdef _send_deflated(object ws, object deflate, list packets, list frames):
 def fanout(targets, parts, bint compress=True):
     """Hand one encoded Socket.IO packet (``parts``: text, then attachments) to every
     target: a connection (an ``Outbox``: a WebSocket session's) or an Engine.IO
-    session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet)."""
+    session (``ws`` set: its WebSocket gets the frames; else ``send`` each packet).
+
+    Returns ``(sent, skipped)``: the recipients given the packets through their
+    session's ``send`` (polling sessions), and those skipped as slow consumers
+    (``slow_consumer="drop"``); the others got the frames written directly."""
+    cdef Py_ssize_t sent = 0, skipped = 0
     cdef list packets = []
     cdef list frames = None
     cdef bytes frame0 = None
@@ -245,16 +275,20 @@ def fanout(targets, parts, bint compress=True):
         if isinstance(target, Outbox):
             ws = target
             if (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
+                skipped += 1
                 continue  # slow_consumer="drop": its transport is over the limit
         else:
             ws = target.ws
             if ws is None:
                 if target.congested:
+                    skipped += 1
                     continue  # slow_consumer="drop": over its queue's limit
                 for p in packets:
                     target.send(p)
+                sent += 1
                 continue
             if isinstance(ws, Outbox) and (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
+                skipped += 1
                 continue
         if frames is None:
             frames = [build_frame(_OP_TEXT, p) if isinstance(p, str) else build_frame(_OP_BINARY, p) for p in packets]
@@ -279,3 +313,6 @@ def fanout(targets, parts, bint compress=True):
         else:
             for frame in frames:
                 ws.send_frame(frame)
+    if sent or skipped:
+        return (sent, skipped)
+    return _NOTHING_ASIDE

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+from .._server.metrics import Exposition, Metrics
 from ..exceptions import AckTimeout
 from ..options import RecoveryOptions, ServerOptions
 from ..protocol.engineio.session import Session
@@ -59,6 +60,11 @@ class TransportCounter(Protocol):
     @property
     def transport_changes(self) -> int:
         """How many sessions moved onto another transport so far."""
+        ...
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The server's metrics counters (broadcasts), or None: metrics off."""
         ...
 
 
@@ -145,6 +151,11 @@ class AdapterNamespace(Protocol):
     @property
     def log(self) -> Any:
         """The server's logger."""
+        ...
+
+    @property
+    def adapter_log(self) -> Any:
+        """The adapters' logger (``<server logger>.adapter``)."""
         ...
 
     def has_outgoing(self) -> bool:
@@ -397,6 +408,11 @@ class Adapter:
 
     def close(self) -> None:
         """The namespace is gone (a removed child namespace): release what is held."""
+
+    def report_metrics(self, out: Exposition) -> None:
+        """Write this adapter's metric families into ``out`` when the metrics are
+        scraped (the ``metrics`` option); the memory adapter has none of its own (its
+        broadcasts are counted by the engine's counters)."""
 
     # ------------------------------------------------------------ connection state recovery
     # What Node's SessionAwareAdapter does (``connection_state_recovery``).  An adapter

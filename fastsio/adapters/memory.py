@@ -293,7 +293,17 @@ class MemoryAdapter(Adapter):
         if flags.get("volatile"):
             targets = [target for target in targets if target.writable()]
         if targets:
-            fanout(targets, parts, self._deflate and flags.get("compress", True))
+            aside = fanout(targets, parts, self._deflate and flags.get("compress", True))
+            metrics = self._engine.metrics
+            if metrics is not None:
+                # once per broadcast: the WebSocket recipients got the frames written
+                # directly (the others were sent through their session, which counted
+                # them, or skipped as slow consumers)
+                n = len(targets)
+                metrics.broadcasts += 1
+                metrics.broadcast_recipients += n
+                metrics.packets_out += (n - aside[0] - aside[1]) * len(parts)
+                metrics.dropped += aside[1]
         return len(targets)
 
     # ------------------------------------------------------------ connection state recovery

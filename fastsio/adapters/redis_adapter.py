@@ -49,12 +49,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import urllib.parse
 from collections import deque
 from typing import Any, Callable, Iterable
 
 from ..exceptions import AckTimeout
 from . import redis_wire as wire
+from .._server.metrics import Exposition
 from .base import AdapterNamespace, RemoteSocket
 from .memory import MemoryAdapter
 
@@ -145,7 +147,12 @@ class RedisAdapter:
         self.redis_options = redis_options
         self.dropped = 0
         self.published = 0
-        self.log: logging.Logger = logging.getLogger("fastsio")
+        #: messages received from Redis (broadcasts and requests of every node, ours
+        #: included), and when the last one came (``time.monotonic()``; None: none yet)
+        self.received = 0
+        self.last_received: float | None = None
+        # the adapters' logger of the server it serves (set when a namespace attaches)
+        self.log: logging.Logger = logging.getLogger("fastsio.adapter")
         # the namespace adapters subscribed (pattern -> adapter, channel -> (adapter, kind))
         self._patterns: dict[bytes, RedisNamespaceAdapter] = {}
         self._channels: dict[bytes, tuple[RedisNamespaceAdapter, int]] = {}
@@ -172,7 +179,7 @@ class RedisAdapter:
 
     def __call__(self, namespace: AdapterNamespace) -> RedisNamespaceAdapter:
         """The adapter of ``namespace`` (the server calls this once per namespace)."""
-        self.log = namespace.log
+        self.log = namespace.adapter_log
         adapter: RedisNamespaceAdapter
         if self._sharded:
             adapter = ShardedNamespaceAdapter(self, namespace)
@@ -198,6 +205,11 @@ class RedisAdapter:
     def pending(self) -> int:
         """Messages queued while the publishing connection is down."""
         return len(self._backlog)
+
+    @property
+    def publisher(self) -> _Resp | None:
+        """The publishing connection (None: not connected)."""
+        return self._pub
 
     # ------------------------------------------------------------ connections
     async def _connect(self) -> None:
@@ -415,6 +427,8 @@ class RedisAdapter:
     # ------------------------------------------------------------ receiving
     def _on_push(self, msg: list[Any]) -> None:
         kind = msg[0]
+        self.received += 1
+        self.last_received = time.monotonic()
         try:
             if kind == b"pmessage":
                 adapter = self._patterns.get(msg[1])
@@ -652,6 +666,28 @@ class RedisNamespaceAdapter(MemoryAdapter):
     def __repr__(self) -> str:
         return f"<RedisNamespaceAdapter {self.nsp!r} uid={self.uid!r}>"
 
+    def report_metrics(self, out: Exposition) -> None:
+        """The Redis adapter's families (shared by its namespaces: written once): what
+        was published, dropped and received, the publish backlog, the age of the last
+        message received."""
+        factory = self.factory
+        out.counter("fastsio_redis_published", "Messages published to Redis.", factory.published)
+        out.counter("fastsio_redis_dropped", "Messages not published (Redis unreachable, or over max_pending_bytes).",
+                    factory.dropped)
+        out.counter("fastsio_redis_received", "Messages received from Redis (this node's own included).",
+                    factory.received)
+        out.gauge("fastsio_redis_backlog_messages", "Messages waiting for the publishing connection to come back.",
+                  factory.pending)
+        pub = factory.publisher
+        out.gauge("fastsio_redis_backlog_bytes", "Bytes written to the publishing connection and not yet sent.",
+                  pub.buffered() if pub is not None else 0)
+        out.gauge("fastsio_redis_connected", "1 while the publishing connection to Redis is up.",
+                  1 if pub is not None and pub.transport is not None else 0)
+        last = factory.last_received
+        if last is not None:
+            out.gauge("fastsio_redis_last_message_age_seconds", "Seconds since the last message from Redis.",
+                      time.monotonic() - last)
+
     def subscriptions(self) -> tuple[list[bytes], list[tuple[bytes, int]]]:
         """What this namespace listens to: patterns, and channels with their kind."""
         ch = self.channels
@@ -708,7 +744,7 @@ class RedisNamespaceAdapter(MemoryAdapter):
             )
         except Exception as exc:
             self.factory.dropped += 1
-            self.namespace.log.error("redis adapter: cannot publish %r: %s", data[0] if data else None, exc)
+            self.namespace.adapter_log.error("redis adapter: cannot publish %r: %s", data[0] if data else None, exc)
             return
         self.factory.enqueue(self.channels.for_rooms(rooms), payload)
 
@@ -735,7 +771,7 @@ class RedisNamespaceAdapter(MemoryAdapter):
             )
         except Exception as exc:
             self.factory.dropped += 1
-            self.namespace.log.error("redis adapter: cannot publish %r: %s", data[0] if data else None, exc)
+            self.namespace.adapter_log.error("redis adapter: cannot publish %r: %s", data[0] if data else None, exc)
             return _noop
         self._ack_requests[rid] = (on_count, on_ack)
         self.factory.enqueue(self.channels.request, payload)
@@ -751,7 +787,7 @@ class RedisNamespaceAdapter(MemoryAdapter):
         try:
             return max(1, await self.factory.numsub(self.channels.request))
         except Exception as exc:
-            self.namespace.log.warning("redis adapter: PUBSUB NUMSUB failed: %s", exc)
+            self.namespace.adapter_log.warning("redis adapter: PUBSUB NUMSUB failed: %s", exc)
             return 1
 
     def _send_request(self, kind: int, rid: str, body: dict[str, Any]) -> None:
@@ -1204,7 +1240,7 @@ class ShardedNamespaceAdapter(RedisNamespaceAdapter):
             payload = wire.encode_envelope(kind, data, self.uid, self.nsp)
         except Exception as exc:
             self.factory.dropped += 1
-            self.namespace.log.error("redis adapter: cannot publish a message of type %d: %s", kind, exc)
+            self.namespace.adapter_log.error("redis adapter: cannot publish a message of type %d: %s", kind, exc)
             return False
         self.factory.enqueue(channel, payload)
         return True
@@ -1259,7 +1295,7 @@ class ShardedNamespaceAdapter(RedisNamespaceAdapter):
         try:
             return max(1, await self.factory.numsub(self.sharded.main))
         except Exception as exc:
-            self.namespace.log.warning("redis adapter: PUBSUB SHARDNUMSUB failed: %s", exc)
+            self.namespace.adapter_log.warning("redis adapter: PUBSUB SHARDNUMSUB failed: %s", exc)
             return 1
 
     async def fetch_sockets(self, rooms: frozenset[str], except_rooms: frozenset[str]) -> list[RemoteSocket]:

@@ -98,6 +98,8 @@ class Loop:
 class Flusher:
     """Collects connections with pending output; ``run`` flushes them (the end of a loop iteration)."""
 
+    counting = False  # the outboxes count bytes out on a flusher that counts (metrics on)
+
     def __init__(self) -> None:
         self.pending: list[Any] = []
 
@@ -134,6 +136,7 @@ class App:
     body, 101 on /ws."""
 
     wheel = None
+    metrics = None
     server_log = logging.getLogger("fastsio.server")
 
     def __init__(self, log: list[Any]) -> None:

@@ -212,6 +212,7 @@ class Session:
         "queued",
         "drop_when_full",
         "v3",
+        "metrics",
     )
 
     def __init__(
@@ -264,6 +265,8 @@ class Session:
         self.drop_when_full = False
         # EIO3 sessions: the polling payload framing (an engineio.Eio3Codec), else None
         self.v3: Any = None
+        # the server's metrics counters (``packets_in``/``packets_out``), or None: off
+        self.metrics: Any = None
         owner.schedule(self, self.deadline)
 
     # ------------------------------------------------------------------ sending
@@ -274,6 +277,9 @@ class Session:
         (polling is unaffected: HTTP compression applies to whole responses)."""
         if self.state != OPEN:
             return
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.packets_out += 1
         ws = self.ws
         if ws is not None:
             if compress:
@@ -392,6 +398,9 @@ class Session:
         except EngineIOError:
             self.close("parse error")
             raise
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.packets_in += len(packets)
         for ptype, data in packets:
             if self.state != OPEN:
                 break
@@ -410,6 +419,9 @@ class Session:
         """One WebSocket message from the active socket or from a probe."""
         if self.state != OPEN:
             return
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.packets_in += 1
         try:
             ptype, data = decode_packet(message) if self.eio == 4 else decode_packet3(message)
         except EngineIOError as exc:

@@ -45,9 +45,6 @@ from . import packets as sio
 
 __all__ = ("JsonParser", "get_parser", "orjson_dumps")
 
-log = logging.getLogger("fastsio")
-
-
 class JsonParser:
     """The default parser: Socket.IO's own text format (socket.io-parser), JSON payloads.
 
@@ -134,7 +131,11 @@ def _build_orjson() -> Callable[[Any], str] | None:
         return out.decode()
 
     if not _orjson_agrees(dumps, std):
-        log.info("orjson %s writes floats differently than expected; not using it", orjson.__version__)
+        # a process-wide, once-only check (the codec is shared by every server): the
+        # package's logger, looked up here (no module-level logger)
+        logging.getLogger("fastsio").info(
+            "orjson %s writes floats differently than expected; not using it", orjson.__version__
+        )
         return None
     return dumps
 
