@@ -605,7 +605,8 @@ class Namespace:
         if handler is None:
             handler = self.handlers.get("*")
             if handler is None:
-                self.log.debug("no handler for event %r on %s", event, self.name)
+                if self.log.isEnabledFor(logging.DEBUG):
+                    self.log.debug("no handler for event %r on %s", event, self.name)
                 return
             args = (sock, *data)
         else:

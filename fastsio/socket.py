@@ -716,7 +716,9 @@ class Socket:
             acks = self._acks
             cb = acks.pop(pkt.id, None) if acks is not None and pkt.id is not None else None
             if cb is None:
-                self.namespace.log.debug("socket %s: unknown ack id %s", self.id, pkt.id)
+                log = self.namespace.log
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("socket %s: unknown ack id %s", self.id, pkt.id)
                 return
             try:
                 # "31" (an ACK without a payload) is valid: no arguments, as in Node

@@ -435,3 +435,19 @@ def test_compress_false_does_not_look_at_the_connections(fanout: ModuleType) -> 
     assert [s.ws.frames for s in sessions] == [[reference.build_frame(1, "42[1]")]] * 2
     with pytest.raises(AttributeError):
         fanout.fanout(sessions, ["2[1]"], True)
+
+
+def test_returns_what_went_aside(fanout: ModuleType) -> None:
+    """Verify ``fanout`` returns (recipients sent to through their session, slow consumers
+    skipped) the same in both twins, and the shared ``NOTHING_ASIDE`` when all were
+    WebSocket recipients written to directly (what the metrics count broadcasts from)."""
+    log: list[Any] = []
+    class Congested(FakeSession):
+        __slots__ = ()
+        congested = True  # over its queue's limit (slow_consumer="drop")
+
+    sessions = [FakeSession(log, 0, True), FakeSession(log, 1, False), Congested(log, 2, False)]
+    assert fanout.fanout(sessions, ["2[1]"]) == (1, 1)
+    assert [entry[1] for entry in log] == [0, 1]
+    assert fanout.fanout(sessions[:1], ["2[1]"]) is fanout.NOTHING_ASIDE == (0, 0)
+    assert fanout.fanout([], ["2[1]"]) == (0, 0)
