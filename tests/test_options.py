@@ -62,6 +62,7 @@ ENGINE_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "allow_eio3": False,
     "max_connections_per_ip": None,
     "max_concurrent_handshakes": None,
+    "metrics": None,
 }
 
 # Server.__init__'s keyword defaults, literally; gc_freeze's is the new one (None: only
@@ -186,6 +187,9 @@ NORMALISED: list[tuple[dict[str, Any], str, Any]] = [
     ({"max_connections_per_ip": 3}, "max_connections_per_ip", 3),
     ({"max_concurrent_handshakes": 0}, "max_concurrent_handshakes", None),
     ({"max_concurrent_handshakes": 100}, "max_concurrent_handshakes", 100),
+    ({"metrics": True}, "metrics", "/metrics"),
+    ({"metrics": False}, "metrics", None),
+    ({"metrics": "/ops/metrics"}, "metrics", "/ops/metrics"),
     # transports: a tuple without repeats, in the given order
     ({"transports": ["websocket"]}, "transports", ("websocket",)),
     ({"transports": ["websocket", "polling"]}, "transports", ("websocket", "polling")),
@@ -387,6 +391,9 @@ INVALID: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"max_connections_per_ip": 1.5}, TypeError, "max_connections_per_ip must be an int"),
     ({"max_concurrent_handshakes": -5}, ValueError, "max_concurrent_handshakes must be >= 0"),
     ({"max_concurrent_handshakes": "9"}, TypeError, "max_concurrent_handshakes must be an int"),
+    ({"metrics": 1}, TypeError, "metrics must be a bool or a URL path"),
+    ({"metrics": "metrics"}, ValueError, "metrics must be a URL path"),
+    ({"path": "/rt", "metrics": "/rt/metrics"}, ValueError, "inside the Engine.IO path"),
     ({"http_compression": 1}, TypeError, "http_compression must be a bool"),
     ({"allow_upgrades": "false"}, TypeError, "allow_upgrades must be a bool"),
     ({"cors_credentials": None}, TypeError, "cors_credentials must be a bool"),
