@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import socket as socketlib
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,3 +315,32 @@ async def sio_call(ws: WSConn, event: str, *args: Any, ack: int = 1) -> Any:
             continue
         assert isinstance(msg, str) and msg.startswith(f"43{ack}"), msg
         return json.loads(msg[2 + len(str(ack)) :])
+
+
+async def stalled_ws(url: str) -> tuple[WSConn, socketlib.socket]:
+    """A Socket.IO connection over WebSocket with a tiny receive buffer, connected to
+    ``/``; the caller then stops reading from it."""
+    host, port = hostport(url)
+    sock = socketlib.socket()
+    sock.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    r, w = await asyncio.open_connection(sock=sock)
+    ws = WSConn(r, w)
+    await ws.send(
+        build_request(
+            "GET",
+            eio_path("/socket.io/", transport="websocket"),
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+    )
+    await ws.response_head()
+    assert str(await ws.recv()).startswith("0")
+    await ws.send_text("40")
+    assert str(await ws.recv()).startswith("40")
+    return ws, sock

@@ -20,6 +20,7 @@ import socketio as psio
 from prometheus_client.parser import text_string_to_metric_families
 
 import fastsio
+from _net import stalled_ws
 from _nodedriver import node_marks, run_driver
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
@@ -303,3 +304,73 @@ async def test_served_under_asgi(caplog: pytest.LogCaptureFixture) -> None:
     families = {f.name for f in text_string_to_metric_families(body)}
     assert {"fastsio_connections", "fastsio_handshakes", "fastsio_sockets"} <= families
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_slow_consumer_dropped_packets_and_buffers(start_server: Any, logs: pytest.LogCaptureFixture) -> None:
+    """Verify ``slow_consumer="drop"``: while a WebSocket client does not read, the send
+    buffer gauges show it over ``max_buffer_size`` and congested; afterwards the dropped
+    packets are exactly the broadcasts it did not get, and the packets sent the others."""
+    total = 5000  # 10 MB: more than the kernel buffers take (as tests/server/test_reliability.py)
+    sio = fastsio.Server(ping_interval=30, slow_consumer="drop", metrics=True)
+    url = await start_server(sio)
+    ws, sock = await stalled_ws(url)
+    try:
+        blob = b"\xab" * 2000
+        for i in range(total):
+            sio.emit("b", i, blob)
+            if i % 500 == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        during = await scrape(url)
+        assert during.value("fastsio_congested_connections") == 1
+        assert during.value("fastsio_send_buffer_max_bytes") > sio.options.max_buffer_size
+        assert during.value("fastsio_send_buffer_bytes") >= during.value("fastsio_send_buffer_max_bytes")
+        assert during.value("fastsio_dropped_packets_total") > 0
+        # read everything it was sent, until a marker sent once it drained
+        seen = 0
+        sent_after = False
+        while True:
+            if not sent_after and any("drained" in r.getMessage() for r in logs.records):
+                sio.emit("after")
+                sent_after = True
+            msg = await ws.recv()
+            if msg == '42["after"]':
+                break
+            assert isinstance(msg, str) and msg.startswith('451-["b",'), msg
+            assert await ws.recv() == blob
+            seen += 1
+        after = await scrape(url)
+        assert 0 < seen < total
+        assert after.value("fastsio_dropped_packets_total") == total - seen
+        # OPEN, the CONNECT reply, two packets (text, attachment) per broadcast it got, "after"
+        assert after.value("fastsio_packets_sent_total") == 2 + 2 * seen + 1
+        assert after.value("fastsio_broadcast_recipients_count") == total + 1
+        assert after.get("fastsio_disconnects_total", reason="send buffer full") == 0
+    finally:
+        ws.close()
+        sock.close()
+
+
+async def test_slow_consumer_disconnected_counted(start_server: Any) -> None:
+    """Verify the default ``slow_consumer="disconnect"``: a WebSocket client that does not
+    read is disconnected ("send buffer full"), counted by that reason."""
+    sio = fastsio.Server(ping_interval=30, metrics=True)
+    url = await start_server(sio)
+    ws, sock = await stalled_ws(url)
+    try:
+        blob = b"\xab" * 2000
+        i = 0
+        while sio.of("/").sockets and i < 20000:
+            sio.emit("b", i, blob)
+            i += 1
+            if i % 500 == 0:
+                await asyncio.sleep(0)
+        assert not sio.of("/").sockets
+
+        async def counted() -> bool:
+            return (await scrape(url)).get("fastsio_disconnects_total", reason="send buffer full") == 1
+
+        await until(counted, "the slow consumer's disconnection counted")
+    finally:
+        ws.close()
+        sock.close()

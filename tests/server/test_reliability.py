@@ -28,7 +28,7 @@ import pytest
 import fastsio
 from fastsio.protocol.websocket import OP_TEXT, build_frame
 
-from _net import Conn, WSConn, build_request, eio_path, eio_ws, hostport, polling_open
+from _net import Conn, WSConn, build_request, eio_path, eio_ws, hostport, polling_open, stalled_ws
 
 
 def assert_logged(logs: pytest.LogCaptureFixture, needle: str) -> None:
@@ -486,35 +486,6 @@ async def test_stop_refuses_new_sessions_and_gives_up_after_shutdown_timeout(
 
 
 # ------------------------------------------------------------------ A8: the slow-consumer policy
-
-
-async def stalled_ws(url: str) -> tuple[WSConn, socketlib.socket]:
-    """A Socket.IO connection over WebSocket with a tiny receive buffer, connected to
-    ``/``; the caller then stops reading from it."""
-    host, port = hostport(url)
-    sock = socketlib.socket()
-    sock.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (host, port))
-    r, w = await asyncio.open_connection(sock=sock)
-    ws = WSConn(r, w)
-    await ws.send(
-        build_request(
-            "GET",
-            eio_path("/socket.io/", transport="websocket"),
-            headers={
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Version": "13",
-            },
-        )
-    )
-    await ws.response_head()
-    assert str(await ws.recv()).startswith("0")
-    await ws.send_text("40")
-    assert str(await ws.recv()).startswith("40")
-    return ws, sock
 
 
 async def test_drop_policy_keeps_a_slow_websocket_and_drops_whole_packets(
