@@ -380,7 +380,9 @@ class Engine:
                     self.max_connections_per_ip,
                     now=self._clock(),
                 )
-                self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=upgrade, reason="max_connections_per_ip")
+                self._error(
+                    conn, cors, eio.FORBIDDEN, status=403, upgrade=upgrade, reason="max_connections_per_ip", logged=True
+                )
                 return False
         if self.max_concurrent_handshakes and len(self.handshaking) >= self.max_concurrent_handshakes:
             self._refusals.warn(
@@ -442,9 +444,9 @@ class Engine:
             (self.handle_upgrade if upgrade else self.handle_request)(conn, req)
 
     def _refuse_hook(self, conn: Exchange, cors: list[tuple[str, str]], upgrade: bool, exc: BaseException | None) -> None:
-        self.log.info("request refused by a hook: %s", exc if exc is not None else "returned False")
         message = str(exc) if exc is not None and str(exc) else None
-        self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade, reason="hook")
+        detail = f"refused by a hook: {exc if exc is not None else 'returned False'}"
+        self._error(conn, cors, eio.FORBIDDEN, message, status=403, upgrade=upgrade, reason="hook", detail=detail[:200])
 
     # ------------------------------------------------------------------- HTTP
     def handle_request(self, conn: Exchange, req: Request) -> None:
@@ -464,8 +466,10 @@ class Engine:
             return
         cors, allowed = self._cors(req)
         if not allowed:
-            self.log.info("origin %r refused", req.headers.get("origin"))
-            self._error(conn, cors, eio.FORBIDDEN, "Not an accepted origin", status=403, reason="origin")
+            self._error(
+                conn, cors, eio.FORBIDDEN, "Not an accepted origin", status=403, reason="origin",
+                detail="origin %.100r" % req.headers.get("origin"),
+            )
             return
         if req.method == "OPTIONS" and "access-control-request-method" in req.headers:
             headers = list(cors)
@@ -627,8 +631,7 @@ class Engine:
         conn.poll_owner = session
         if not session.poll_request(conn):
             conn.poll_owner = None
-            self.log.info("overlapping polling requests for session %s", session.sid)
-            self._error(conn, cors, eio.BAD_REQUEST)
+            self._error(conn, cors, eio.BAD_REQUEST, detail=f"overlapping polling requests for session {session.sid}")
 
     def serve_metrics(self, conn: Exchange, req: Request) -> None:
         """Answer a request for the ``metrics`` path: the Prometheus text exposition
@@ -654,16 +657,14 @@ class Engine:
         try:
             body = post_payload(session.v3, req.body, req.headers.get("content-type", ""))
         except (UnicodeDecodeError, EngineIOError) as exc:
-            self.log.info("session %s: bad POST body: %s", session.sid, exc)
             session.close("parse error")
-            self._error(conn, cors, eio.BAD_REQUEST)
+            self._error(conn, cors, eio.BAD_REQUEST, detail=f"session {session.sid}: bad POST body: {exc}"[:200])
             return
         assert self.loop is not None
         try:
             session.receive_payload(body, self.loop.time())
         except EngineIOError as exc:
-            self.log.info("session %s: bad payload: %s", session.sid, exc)
-            self._error(conn, cors, eio.BAD_REQUEST)
+            self._error(conn, cors, eio.BAD_REQUEST, detail=f"session {session.sid}: bad payload: {exc}"[:200])
             return
         conn.send_response(200, headers, b"ok")
 
@@ -684,8 +685,10 @@ class Engine:
             return
         cors, allowed = self._cors(req)
         if not allowed:
-            self.log.info("WebSocket origin %r refused", req.headers.get("origin"))
-            self._error(conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True, reason="origin")
+            self._error(
+                conn, [], eio.FORBIDDEN, "Not an accepted origin", status=403, upgrade=True, reason="origin",
+                detail="origin %.100r" % req.headers.get("origin"),
+            )
             return
         if self.hooks and not req.passed and not self._run_hooks(conn, req, [], True, 0):
             return
@@ -695,8 +698,7 @@ class Engine:
             return
         problem = check_handshake(req.method, req.headers) if conn.frames_websocket else None
         if problem is not None:
-            self.log.info("bad WebSocket handshake from %s: %s", conn.client, problem)
-            self._error(conn, [], eio.BAD_REQUEST, upgrade=True)
+            self._error(conn, [], eio.BAD_REQUEST, upgrade=True, detail=f"bad WebSocket handshake: {problem}")
             return
         sid = q.get("sid")
         if sid is not None:
@@ -781,20 +783,25 @@ class Engine:
         status: int = 400,
         upgrade: bool = False,
         reason: str | None = None,
+        detail: str = "",
+        logged: bool = False,
     ) -> None:
-        # one line per refused request; an unknown sid at DEBUG (every client of a
-        # restarted server sends one).  ``reason``: the metrics' label (default: the
-        # Engine.IO error's, e.g. "unknown_sid")
+        # One line per refused request, with what was wrong (``detail``); an unknown sid
+        # at DEBUG (every client of a restarted server sends one); none when the caller
+        # logged it already (``logged``: the protection caps, throttled).  ``reason``: the
+        # metrics' label (default: the Engine.IO error's, e.g. "unknown_sid").
         if self.metrics is not None:
             self._count_refusal(reason or _REFUSAL_REASONS.get(code, "bad_request"))
-        log = self.log.debug if code == eio.UNKNOWN_SID else self.log.info
-        log(
-            "%srequest from %s refused: %d %s",
-            "upgrade " if upgrade else "",
-            conn.client,
-            status,
-            message or eio.ERRORS.get(code, ""),
-        )
+        if not logged:
+            log = self.log.debug if code == eio.UNKNOWN_SID else self.log.info
+            log(
+                "%srequest from %s refused: %d %s%s",
+                "upgrade " if upgrade else "",
+                conn.client,
+                status,
+                message or eio.ERRORS.get(code, ""),
+                f" ({detail})" if detail else "",
+            )
         headers = [("Content-Type", "application/json")]
         headers.extend(cors)
         conn.send_response(status, headers, eio.error_body(code, message), close=upgrade)

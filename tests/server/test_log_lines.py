@@ -78,6 +78,40 @@ async def test_one_line_per_refusal_and_protocol_error(start_server: Any, logs: 
     assert len(lines("fastsio.socketio", "CONNECT to unknown namespace")) == 1, seen
 
 
+async def test_refusals_are_one_line_each_and_caps_are_throttled(
+    start_server: Any, logs: pytest.LogCaptureFixture
+) -> None:
+    """Verify a refused origin, a bad WebSocket handshake and a request refused by a hook
+    are one line each (what was wrong in it), and a flood over ``max_connections_per_ip``
+    is one throttled warning, not a line per refusal."""
+    sio = fastsio.Server(cors_allowed_origins=["http://good.example"], max_connections_per_ip=1)
+
+    @sio.engine.use
+    def hook(req: Any) -> bool:
+        return req.query.get("deny") is None
+
+    url = await start_server(sio)
+    marks = len(logs.records)
+    polling = eio_path("/socket.io/", transport="polling")
+    await raw_exchange(url, f"GET {polling} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n"
+                       "Connection: close\r\n\r\n".encode())
+    await raw_exchange(url, f"GET {eio_path('/socket.io/', transport='websocket')} HTTP/1.1\r\nHost: x\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n".encode())
+    await raw_exchange(url, f"GET {polling}&deny=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    held, _ = await eio_ws(url, "/socket.io/")  # the address's one session
+    for _ in range(5):
+        await raw_exchange(url, f"GET {polling} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    seen = [(r.name, r.levelname, r.getMessage()) for r in logs.records[marks:]]
+    engine = [m for name, _, m in seen if name == "fastsio.engine"]
+    assert len([m for m in engine if "evil.example" in m]) == 1, seen
+    assert len([m for m in engine if "bad WebSocket handshake" in m]) == 1, seen
+    assert len([m for m in engine if "refused by a hook" in m]) == 1, seen
+    caps = [m for m in engine if "max_connections_per_ip" in m]
+    assert len(caps) == 1, seen  # then silent for a second (LogThrottle)
+    assert len(engine) == 4, seen
+    held.close()
+
+
 def test_hot_paths_guard_debug() -> None:
     """Verify the debug lines of per-event paths are behind ``isEnabledFor`` (nothing is
     formatted or called for them unless DEBUG is on)."""
