@@ -374,3 +374,45 @@ async def test_slow_consumer_disconnected_counted(start_server: Any) -> None:
     finally:
         ws.close()
         sock.close()
+
+
+LEGACY_DIR = Path(__file__).resolve().parents[1] / "legacy"
+
+
+@pytest.mark.parametrize(
+    "client", [pytest.param("sioc25", marks=node_marks(LEGACY_DIR, "sioc25", "run `npm ci` in tests/legacy"))]
+)
+async def test_eio3_clients_counted_by_version(start_server: Any, client: str) -> None:
+    """Verify an Engine.IO v3 client (the npm socket.io-client 2.5.0, ``allow_eio3``) is
+    counted under ``eio="3"``: its handshake, its open session while connected, its
+    CONNECT; an EIO4 label stays at 0."""
+    sio = fastsio.Server(metrics=True, allow_eio3=True)
+
+    @sio.on("echo")
+    def echo(sock: fastsio.Socket, *args: Any) -> Any:
+        return args
+
+    url = await start_server(sio)
+    seen: dict[str, Scrape] = {}
+
+    async def on_sync(name: str) -> None:
+        seen[name] = await scrape(url)
+
+    steps = [
+        {"op": "connect"},
+        {"op": "emit", "event": "echo", "args": [1], "ack": True, "tag": "e"},
+        {"op": "sync", "name": "connected"},
+        {"op": "disconnect"},
+    ]
+    run = await run_driver(
+        LEGACY_DIR / "driver.cjs",
+        {"client": client, "url": url, "options": {"transports": ["websocket"]}, "timeout": 8000, "steps": steps},
+        8.0,
+        on_sync,
+    )
+    assert run.returncode == 0, run
+    m = seen["connected"]
+    assert m.value("fastsio_handshakes_total", transport="websocket", eio="3") == 1
+    assert m.value("fastsio_connections", transport="websocket", eio="3") == 1
+    assert m.value("fastsio_connections", transport="websocket", eio="4") == 0
+    assert m.value("fastsio_connects_total", namespace="/", result="accepted") == 1
