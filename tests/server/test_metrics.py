@@ -185,6 +185,8 @@ async def test_refusals_by_reason(start_server: Any, logs: pytest.LogCaptureFixt
     with pytest.raises(psio.exceptions.ConnectionError):
         await client.connect(url, transports=["websocket"], auth={"token": "no"})
     await client.disconnect()
+    if client.eio.http is not None:  # its aiohttp session, whatever state the refusal left it in
+        await client.eio.http.close()
     m = await scrape(url)
     assert m.value("fastsio_refused_total", reason="unknown_sid") == 1
     assert m.value("fastsio_refused_total", reason="unknown_transport") == 1
