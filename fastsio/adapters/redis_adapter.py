@@ -207,7 +207,7 @@ class RedisAdapter:
         return len(self._backlog)
 
     @property
-    def publisher(self) -> _Resp | None:
+    def publisher(self) -> RespConnection | None:
         """The publishing connection (None: not connected)."""
         return self._pub
 

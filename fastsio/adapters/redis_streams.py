@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any, Callable
 
 from . import redis_wire as wire
@@ -185,7 +186,7 @@ class RedisStreamsAdapter(RedisAdapter):
 
     def __call__(self, namespace: AdapterNamespace) -> StreamsNamespaceAdapter:
         """The adapter of ``namespace`` (the server calls this once per namespace)."""
-        self.log = namespace.log
+        self.log = namespace.adapter_log
         adapter = StreamsNamespaceAdapter(self, namespace)
         if self.client is not None:
             task = asyncio.get_running_loop().create_task(adapter.open())
@@ -278,6 +279,9 @@ class RedisStreamsAdapter(RedisAdapter):
                 self._on_entries(reply)
 
     def _on_entries(self, reply: Any) -> None:
+        # the metrics' last message (see RedisAdapter.report_metrics); each entry below
+        # counts as one received
+        self.last_received = time.monotonic()
         for item in reply:
             if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], list):
                 continue
@@ -289,6 +293,7 @@ class RedisStreamsAdapter(RedisAdapter):
                 if isinstance(entry_id, bytes):
                     self._cursors[stream] = entry_id
                 self.read += 1
+                self.received += 1
                 fields = _fields(entry[1])
                 nsp = fields.get(b"nsp")
                 if nsp is None:
@@ -334,7 +339,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
         #: the stream this namespace writes to
         self.stream = wire.stream_key(factory.stream_name, factory.stream_count, namespace.name).encode()
         if self.stream not in factory.streams:
-            namespace.log.warning(
+            namespace.adapter_log.warning(
                 "redis streams adapter: namespace %r writes to stream %r, which no node reads "
                 "(the negative hash of @socket.io/redis-streams-adapter 0.3, reproduced for compatibility)",
                 namespace.name, self.stream,
@@ -359,7 +364,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
             payload = wire.pack({"type": kind, "data": data, "uid": self.uid, "nsp": self.nsp})
         except Exception as exc:
             self.factory.dropped += 1
-            self.namespace.log.error("redis streams adapter: cannot publish a message of type %d: %s", kind, exc)
+            self.namespace.adapter_log.error("redis streams adapter: cannot publish a message of type %d: %s", kind, exc)
             return False
         self.factory.enqueue(channel, payload)
         return True
@@ -371,7 +376,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
             encoded = wire.encode_stream_data(kind, data, self.streams.only_plaintext)
         except Exception as exc:
             self.factory.dropped += 1
-            self.namespace.log.error("redis streams adapter: cannot write a message of type %d: %s", kind, exc)
+            self.namespace.adapter_log.error("redis streams adapter: cannot write a message of type %d: %s", kind, exc)
             return False
         return self.streams.xadd(self._head, kind, encoded, on_reply)
 
@@ -499,7 +504,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
         try:
             value = wire.encode_session(session.sid, session.pid, rooms, session.data)
         except Exception as exc:
-            self.namespace.log.error("redis streams adapter: session %s not kept: %s", session.sid, exc)
+            self.namespace.adapter_log.error("redis streams adapter: session %s not kept: %s", session.sid, exc)
             return
         key = (self.streams.session_key_prefix + session.pid).encode()
         self.streams.send_command(_resp(b"SET", key, value, b"PX", self._keep_ms))
@@ -530,7 +535,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
                 return None
             stored = wire.decode_session(raw)
             if stored is None:
-                self.namespace.log.debug("redis streams adapter: session %.40r does not decode", pid)
+                self.namespace.adapter_log.debug("redis streams adapter: session %.40r does not decode", pid)
                 return None
             session = StreamSession(
                 stored["sid"], stored["pid"], frozenset(wire.room_name(r) for r in stored.get("rooms", [])),
@@ -562,7 +567,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
             data = wire.decode_stream_data(fields.get(b"data") or b"{}")
             event = self._event(data.get("packet")) if isinstance(data, dict) else None
         except Exception as exc:
-            self.namespace.log.debug("redis streams adapter: skipped the entry %r: %r", entry_id, exc)
+            self.namespace.adapter_log.debug("redis streams adapter: skipped the entry %r: %r", entry_id, exc)
             return
         if event is None or data.get("requestId") is not None:
             return
@@ -580,7 +585,7 @@ class StreamsNamespaceAdapter(ShardedNamespaceAdapter):
         late = self._late
         if len(late) >= _LATE_LIMIT:
             del late[: _LATE_LIMIT // 2]
-            self.namespace.log.warning("redis streams adapter: sessions restored very slowly; some may miss packets")
+            self.namespace.adapter_log.warning("redis streams adapter: sessions restored very slowly; some may miss packets")
         late.append((entry, parts, rooms, except_rooms, ours))
 
     def _forget_late(self) -> None:
