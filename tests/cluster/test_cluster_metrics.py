@@ -59,3 +59,25 @@ async def test_redis_adapter_metrics(fastsio_node: Any) -> None:
     # the first node has no client: nothing fanned out there
     assert one["fastsio_broadcast_recipients_count"] == 0
     await client.disconnect()
+
+
+async def test_streams_adapter_metrics(streams_node: Any) -> None:
+    """Verify the streams adapter's node hears the other's broadcasts (stream entries
+    counted as received, the age of the last one) and counts their local delivery."""
+    k = 4
+    first, url1 = await streams_node(metrics=True)
+    second, url2 = await streams_node(metrics=True)
+    client = psio.AsyncClient(reconnection=False)
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("tick", got.put_nowait)
+    await client.connect(url2, transports=["websocket"])
+    before = await metrics_of(url2)
+    for i in range(k):
+        first.emit("tick", i)
+    assert [await got.get() for _ in range(k)] == list(range(k))
+    two = await metrics_of(url2)
+    assert two["fastsio_redis_received_total"] - before["fastsio_redis_received_total"] >= k
+    assert two["fastsio_redis_last_message_age_seconds"] >= 0
+    assert two["fastsio_redis_connected"] == 1
+    assert two["fastsio_broadcast_recipients_count"] - before["fastsio_broadcast_recipients_count"] == k
+    await client.disconnect()
