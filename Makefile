@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme docs soak clean wheels wheels-check
+.PHONY: install node browser redis demo-assets demo lint test test-compiled test-pure bench bench-quick readme docs soak clean wheels wheels-check fuzz fuzz-live
 BENCH_ARGS ?=
 
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard fastsio/_speedups/*.pyx fastsio/_speedups/*.pxd fastsio/*/*_py.py fastsio/*/*/*_py.py)
@@ -117,6 +117,18 @@ lint: install
 	FASTSIO_NO_EXTENSIONS=1 $(VENV)/bin/mypy
 
 test: lint test-compiled test-pure
+
+# Fuzzing by hand (tests/fuzz/README.md).  `make fuzz`: every atheris harness for DURATION
+# seconds (two at a time, niced), the compiled twins rebuilt with clang's ASan + coverage
+# where clang is installed; prints execs, cov/ft, corpus and crashes per harness.
+# `make fuzz-live`: the live-server fuzzer (compiled against pure server) for DURATION seconds.
+DURATION ?= 600
+FUZZ_ARGS ?=
+fuzz: install
+	$(PY) tests/fuzz/run_atheris.py --duration $(DURATION) $(FUZZ_ARGS)
+
+fuzz-live: install
+	$(PY) tests/fuzz/live.py run --duration $(DURATION) --artifacts build/fuzz/live $(FUZZ_ARGS)
 
 # what the suite installs by itself on first use (see benchmarks/README.md): uvicorn (and
 # python-socketio) into $(VENV), socket.io 4.8, uWebSockets.js and the msgpack parser by npm ci in

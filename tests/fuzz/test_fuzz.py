@@ -21,7 +21,7 @@ from types import ModuleType
 import pytest
 
 HERE = Path(__file__).parent
-TARGETS = ("wsframe", "eio", "sio", "http")
+TARGETS = ("wsframe", "eio", "eio3", "sio", "http")
 
 # Inputs that once broke something, per harness (see the harness docstring for the layout).
 REGRESSIONS: dict[str, list[bytes]] = {
@@ -30,6 +30,7 @@ REGRESSIONS: dict[str, list[bytes]] = {
         b"\x00\x00\x82\xff\x7f\xff\xff\xff\xff\xff\xff\xff\x01\x02\x03\x04",
     ],
     "eio": [],
+    "eio3": [],
     "sio": [
         # JSON nested deeper than the interpreter's recursion limit: SocketIOError, not RecursionError
         b"\x002" + b"[" * 5000 + b"]" * 5000,
