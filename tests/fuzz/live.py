@@ -98,6 +98,7 @@ def serve() -> None:
             http_request_timeout=60,
             max_http_buffer_size=100_000,
             cors_allowed_origins=["http://good.example"],
+            per_message_deflate=True,
             gc_freeze=False,
         )
 
@@ -276,6 +277,24 @@ def eio3_payload(packets: list[str]) -> bytes:
     return "".join(f"{len(p)}:{p}" for p in packets).encode()
 
 
+def binary_payload(packets: list[bytes]) -> bytes:
+    """An Engine.IO v3 binary payload: text packets (kind 0) and, for packets that
+    start with the 0x04 type byte, binary ones (kind 1)."""
+    out = b""
+    for p in packets:
+        kind = 1 if p[:1] == b"\x04" else 0
+        out += bytes((kind, *(int(d) for d in str(len(p))), 255)) + p
+    return out
+
+
+def deflated(data: bytes) -> bytes:
+    """``data`` as one permessage-deflate message (a fresh context; trailer dropped)."""
+    import zlib
+
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return (packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
 def msgpack_packet(type_: int, nsp: str, data: Any = None, id: int | None = None) -> bytes:
     """A Socket.IO packet in the msgpack parser's format."""
     import msgpack
@@ -345,6 +364,21 @@ def valid_sessions() -> list[Session]:
     ]
     out.append(s)
 
+    # permessage-deflate: compressed messages (RSV1) in and out, one in two fragments
+    s = Session("eio4-deflate", "json")
+    deflate = (*UPGRADE_HEADERS, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+    s.steps = [
+        Step(0, "http", http("GET", "/socket.io/?EIO=4&transport=websocket", deflate)),
+        Step(0, "ws", deflated(b"40"), opcode=0x41),
+        Step(0, "ws", deflated(b'421["echo","' + b"compressible " * 200 + b'"]'), opcode=0x41),
+        Step(0, "ws", deflated(b'452-2["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]'), opcode=0x41),
+        Step(0, "ws", deflated(b"\x00" * 3000), opcode=0x42),
+        Step(0, "ws", b"plain", opcode=2),
+        Step(0, "ws", deflated(b'423["echo",[1,2,3]]')[:4], opcode=0x41, fin=False),
+        Step(0, "ws", deflated(b'423["echo",[1,2,3]]')[4:], opcode=0),
+    ]
+    out.append(s)
+
     # EIO4 polling, then the upgrade to WebSocket
     s = Session("eio4-upgrade", "json")
     s.steps = [
@@ -379,6 +413,19 @@ def valid_sessions() -> list[Session]:
         Step(2, "ws", b'451-7["echo",{"_placeholder":true,"num":0}]'),
         Step(2, "ws", b"\x04\x09\x08", opcode=2),
         Step(2, "ws", b"2"),
+    ]
+    out.append(s)
+
+    # EIO3 binary payloads (XHR2 clients: no b64; application/octet-stream POSTs)
+    octet = ("Content-Type: application/octet-stream",)
+    s = Session("eio3-binary-payload", "json")
+    s.steps = [
+        Step(0, "http", http("GET", p3)),
+        Step(0, "http", http("POST", p3 + sid, octet), binary_payload([b'42["echo","\xc3\xa9"]', b"40/admin,"])),
+        Step(0, "http", http("GET", p3 + sid)),
+        Step(0, "http", http("POST", p3 + sid, octet),
+             binary_payload([b'451-/admin,3["echo",{"_placeholder":true,"num":0}]', b"\x04\x00\xff\x01"])),
+        Step(0, "http", http("GET", p3 + sid)),
     ]
     out.append(s)
 
@@ -448,6 +495,18 @@ _INTERESTING_BYTES = (
     b"\x00", b"\xff", b"\x1e", b"-", b",", b"[", b"]", b"{", b"}", b'"', b"\\", b":", b"/", b"\r\n",
     b"\xc3", b"\xed\xa0\x80", b"b", b"%", b"&", b'{"_placeholder":true,"num":0}', b"1e400", b"-0.0",
 )
+#: JSON values the two JSON writers (the compiled twin's own, the pure twin's: the
+#: standard library's or orjson's) might write differently, or refuse
+_JSON_VALUES = (
+    b"-0.0", b"0.1", b"1e-7", b"1.5E+300", b"5e-324", b"1.7976931348623157e308", b"1e400", b"-1e400",
+    b"123456789012345678901234567890", b"-9223372036854775809", b"18446744073709551616", b"1.0", b"100000000000000000000.0",
+    b"NaN", b"Infinity", b"-Infinity", b'"\\ud800"', b'"\\udfff\\ud800"', b'"\\u0000\\u001f\\u007f"', b'"\\u2028\\u2029"',
+    b'"\xf0\x9f\x98\x80"', b'"\xed\xa0\x80"', b'{"a":1,"a":2}', b'{"":null}', b"[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]",
+    b'{"_placeholder":true,"num":0}', b'{"_placeholder":true,"num":-1}', b"true", b"null", b'""', b"{}", b"[]",
+    b'"' + b"x" * 70000 + b'"',
+)
+_JSON_SCALAR = re.compile(rb'-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|"(?:[^"\\]|\\.)*"|true|false|null')
+
 _HEADERS = (
     b"Origin: http://evil.example", b"Origin: http://good.example", b"Transfer-Encoding: chunked",
     b"Content-Length: 5", b"Connection: close", b"Expect: 100-continue", b"Content-Type: application/octet-stream",
@@ -473,6 +532,13 @@ def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     elif choice == 4:
         j = rng.randrange(len(b))
         b[i:i] = b[j : j + rng.randint(1, 16)]  # a copy of a piece from elsewhere
+    elif choice == 5 and rng.random() < 0.5:
+        scalars = list(_JSON_SCALAR.finditer(bytes(b)))
+        if scalars:
+            m = rng.choice(scalars)
+            b[m.start() : m.end()] = rng.choice(_JSON_VALUES)
+        else:
+            b[i:i] = rng.choice(_JSON_VALUES)
     elif choice == 5:
         numbers = list(_NUMBER.finditer(bytes(b)))
         if numbers:
@@ -911,11 +977,29 @@ class Stats:
         )
 
 
+class Generator:
+    """The mutated sessions of a seed: each a mutation of a valid session or, one time
+    in three, of one of the last 64 mutated ones (mutations stack up)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.bases = valid_sessions()
+        self.recent: list[Session] = []
+
+    def next(self) -> Session:
+        """The next session of the seed."""
+        rng = self.rng
+        base = rng.choice(self.recent) if self.recent and rng.random() < 1 / 3 else rng.choice(self.bases)
+        session = mutate(base, rng)
+        session.name = session.name.rstrip("*") + "*"
+        self.recent = [*self.recent[-63:], session]
+        return session
+
+
 def sessions_for(seed: int, count: int) -> list[Session]:
     """The first ``count`` mutated sessions of seed ``seed`` (as :func:`run` makes them)."""
-    rng = random.Random(seed)
-    bases = valid_sessions()
-    return [mutate(rng.choice(bases), rng) for _ in range(count)]
+    gen = Generator(seed)
+    return [gen.next() for _ in range(count)]
 
 
 async def run(
@@ -933,10 +1017,9 @@ async def run(
     stats = Stats()
     pair = Pair(same=same, lanes=lanes)
     await pair.start()
-    rng = random.Random(seed)
-    bases = valid_sessions()
+    gen = Generator(seed)
     started = time.monotonic()
-    queue: list[Session] = list(bases)
+    queue: list[Session] = valid_sessions()
     bad: list[tuple[Session, Verdict]] = []
     made = 0
 
@@ -949,7 +1032,7 @@ async def run(
         if duration is not None and time.monotonic() - started > duration:
             return None
         made += 1
-        return mutate(rng.choice(bases), rng)
+        return gen.next()
 
     async def worker(lane: int) -> None:
         while (session := next_session()) is not None:

@@ -13,7 +13,7 @@ harness crashed.
 found; ``--no-native`` to skip): the compiled twins are first built again with
 ``clang -fsanitize=address,fuzzer-no-link`` from a copy of the package in
 ``build/fuzz/native`` (``pip wheel``, unpacked there; the working tree's own build
-is left alone), and the harnesses import that build and run with
+is left alone; rebuilt only when the package's sources changed), and the harnesses import that build and run with
 ``LD_PRELOAD=asan_with_fuzzer.so``: libFuzzer then sees the C code's edges too (so
 its mutations are guided by the compiled twins, not only by the pure ones) and
 AddressSanitizer checks its memory accesses.  Without it the compiled twins run
@@ -23,6 +23,7 @@ uninstrumented: compared with the pure twins, but not guiding the fuzzer.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -56,6 +57,13 @@ def build_native() -> Path:
     to put first on ``PYTHONPATH``."""
     native = OUT / "native"
     src, site = native / "src", native / "site"
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "fastsio").rglob("*.py"), *(ROOT / "fastsio").rglob("*.p[yx][xd]"), ROOT / "setup.py"]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    stamp = native / "sources.sha256"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest() and site.is_dir():
+        print("==> [fuzz] the instrumented build in build/fuzz/native is up to date", flush=True)
+        return site
     shutil.rmtree(native, ignore_errors=True)
     src.mkdir(parents=True)
     shutil.copytree(ROOT / "fastsio", src / "fastsio", ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.c"))
@@ -74,6 +82,7 @@ def build_native() -> Path:
     (wheel,) = (native / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
+    stamp.write_text(digest.hexdigest())
     return site
 
 
