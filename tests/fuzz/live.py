@@ -183,6 +183,17 @@ class Server:
                 return
             self.log.append(line.decode("utf-8", "replace").rstrip())
 
+    def rss_mb(self) -> float:
+        """The process's resident memory in MB (Linux; 0 elsewhere)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
     def alive(self) -> bool:
         """Whether the process still runs."""
         return self.proc.poll() is None
@@ -674,8 +685,9 @@ class Probe:
         await self._send(b"40" if self.parser == "json" else msgpack_packet(0, "/"))
         await self._recv()  # the CONNECT reply
 
-    async def _send(self, payload: bytes) -> None:
-        self.writer.write(ws_frame(1 if self.parser == "json" else 2, payload))
+    async def _send(self, payload: bytes, text: bool = False) -> None:
+        # a msgpack packet is a binary message; Engine.IO's own packets are text
+        self.writer.write(ws_frame(1 if text or self.parser == "json" else 2, payload))
         await self.writer.drain()
 
     async def _recv(self) -> tuple[int, bytes]:
@@ -703,7 +715,7 @@ class Probe:
         while True:
             _, payload = await self._recv()
             if payload == b"2":
-                await self._send(b"3")
+                await self._send(b"3", text=True)
                 continue
             if payload != expected and not (self.parser == "msgpack" and _same_msgpack(payload, expected)):
                 raise AssertionError(f"the well-behaved client got {payload!r}, not {expected!r}")
@@ -857,7 +869,7 @@ def normalise(received: dict[int, tuple[bytes, bool]]) -> list[Any]:
                 break
         # the server ends the TCP connection a second after its close frame when the
         # client does not answer it: whether that was seen is a matter of timing
-        if closed and not (events and events[-1][0] == "frame" and events[-1][1] & 0x0F == 8):
+        if closed and not any(e[0] == "frame" and e[1] & 0x0F == 8 for e in events):
             events.append(("closed",))
         out.append((i, events))
     return out
@@ -914,6 +926,12 @@ class Pair:
         for i, result in enumerate(results):
             if isinstance(result, BaseException):
                 verdict.failures.append(f"server {i} ({'pure' if self.servers[i].pure else 'compiled'}): {result!r}")
+                if self.servers[i].alive():
+                    # a new well-behaved client for the next sessions of this lane
+                    self.probes[(i, session.parser, lane)].close()
+                    probe = Probe(self.servers[i].ports[session.parser], session.parser)
+                    await asyncio.wait_for(probe.open(), BARRIER_TIMEOUT)
+                    self.probes[(i, session.parser, lane)] = probe
         if not verdict.failures:
             a, b = (normalise(r) for r in results)  # type: ignore[arg-type]
             if a != b:
@@ -968,12 +986,23 @@ class Stats:
     disagreements: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     by_base: dict[str, int] = field(default_factory=dict)
+    #: per server ("compiled", "pure"): RSS in MB at the start, the highest seen, at the end
+    rss: dict[str, list[float]] = field(default_factory=dict)
+
+    def sample(self, pair: Pair) -> None:
+        """Record the servers' RSS."""
+        for server in pair.servers:
+            mb = server.rss_mb()
+            row = self.rss.setdefault("pure" if server.pure else "compiled", [mb, mb, mb])
+            row[1], row[2] = max(row[1], mb), mb
 
     def summary(self) -> str:
         """One line of figures."""
+        rss = ", ".join(f"{k} {a:.0f}/{b:.0f}/{c:.0f}" for k, (a, b, c) in self.rss.items())
         return (
             f"live fuzz: {self.sessions} sessions replayed ({self.valid} valid, {self.sessions - self.valid} mutated; "
-            f"per base {self.by_base}), {len(self.disagreements)} disagreements, {len(self.failures)} failures"
+            f"per base {self.by_base}), {len(self.disagreements)} disagreements, {len(self.failures)} failures; "
+            f"server RSS MB start/peak/end: {rss}"
         )
 
 
@@ -1017,6 +1046,7 @@ async def run(
     stats = Stats()
     pair = Pair(same=same, lanes=lanes)
     await pair.start()
+    stats.sample(pair)
     gen = Generator(seed)
     started = time.monotonic()
     queue: list[Session] = valid_sessions()
@@ -1046,11 +1076,14 @@ async def run(
                 bad.append((session, verdict))
                 if any("died" in f for f in verdict.failures):
                     return
+            if stats.sessions % 50 == 0:
+                stats.sample(pair)
             if stats.sessions % 500 == 0:
                 log(f"... {stats.summary()} ({time.monotonic() - started:.0f} s)")
 
     try:
         await asyncio.gather(*(worker(lane) for lane in range(lanes)))
+        stats.sample(pair)
         for session, verdict in bad:
             kind = "disagreement" if verdict.disagreement else "failure"
             if not all(server.alive() for server in pair.servers):
@@ -1071,6 +1104,8 @@ async def run(
                 else:
                     kind += " (not reproduced alone)"
             text = f"{kind}: {small.describe()}\n{verdict.disagreement}\n" + "\n".join(verdict.failures)
+            if small is not session:
+                text += f"\n\nbefore minimising: {session.describe()}\n"
             (stats.disagreements if kind.startswith("disagreement") else stats.failures).append(text)
             log(text[:4000])
             if artifacts is not None:
