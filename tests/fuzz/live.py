@@ -31,9 +31,10 @@ How it works:
   handled the step and written its answer before the last ack: what each connection
   received does not depend on timing (the server's handlers are synchronous).  The verdict compares,
   per connection, the HTTP responses and WebSocket frames received (normalised:
-  sids, in the order they first appear, become ``<sid0>``...; ``Date`` dropped; a
-  close after a close frame is not compared, since the server closes the TCP
-  connection after a timer when the client does not answer the close frame).
+  sids, in the order they first appear, become ``<sid0>``...; ``Date`` dropped; what
+  follows the server's close frame (a pong, the TCP close) is not compared, since the
+  server closes the TCP connection after a timer when the client does not answer the
+  close frame).
 * A disagreement, a barrier that does not complete (a server that hangs or stops
   answering its well-behaved client), a dead server, or a server log line at ERROR or
   above / an asyncio "Fatal error" / "exception was never retrieved" / a traceback is
@@ -879,8 +880,12 @@ def normalise(received: dict[int, tuple[bytes, bool]]) -> list[Any]:
                     events.append(("partial", _replace_sids(rest, sids)))
                 break
         # the server ends the TCP connection a second after its close frame when the
-        # client does not answer it: whether that was seen is a matter of timing
-        if closed and not any(e[0] == "frame" and e[1] & 0x0F == 8 for e in events):
+        # client does not answer it: whether a frame it sends after its close frame (a
+        # pong) or the close of the TCP connection was seen is a matter of timing
+        close_frame = next((k for k, e in enumerate(events) if e[0] == "frame" and e[1] & 0x0F == 8), None)
+        if close_frame is not None:
+            del events[close_frame + 1 :]
+        elif closed:
             events.append(("closed",))
         out.append((i, events))
     return out
