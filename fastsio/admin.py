@@ -314,6 +314,8 @@ class Admin:
         if not isinstance(server_stats_interval, (int, float)) or server_stats_interval <= 0:
             raise ValueError(f"server_stats_interval must be a positive number, not {server_stats_interval!r}")
         self.server = server
+        #: the server logger's ``admin`` child (the logger hierarchy of docs/operations.md)
+        self.log = server.log.getChild("admin")
         self.mode = mode
         self.verbose = mode == "development"
         self.read_only = bool(read_only)
@@ -375,7 +377,7 @@ class Admin:
 
     def _logged_in(self, sock: Socket, ok: bool) -> None:
         if not ok:
-            self.server.log.info("admin UI: invalid credentials from %s", sock.handshake.address)
+            self.log.info("admin UI: invalid credentials from %s", sock.handshake.address)
             raise ConnectionRefused("invalid credentials")
         session_id = os.urandom(8).hex()
         sessions = self._sessions
@@ -422,7 +424,7 @@ class Admin:
             try:
                 sockets = await ns.fetch_sockets()
             except Exception:
-                self.server.log.warning("admin UI: fetch_sockets on %s failed; this node's sockets only", ns.name)
+                self.log.warning("admin UI: fetch_sockets on %s failed; this node's sockets only", ns.name)
                 sockets = list(ns.sockets.values())
             found.extend(serialize_socket(s) if isinstance(s, Socket) else serialize_remote(s, ns.name) for s in sockets)
         return found
@@ -461,7 +463,7 @@ class Admin:
         try:
             self.namespace.emit("server_stats", self.stats())
         except Exception:
-            self.server.log.exception("admin UI: server_stats failed")
+            self.log.exception("admin UI: server_stats failed")
 
     def close(self) -> None:
         """Stop the ``server_stats`` timer (the server calls it as it stops; the admin

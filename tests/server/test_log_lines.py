@@ -27,6 +27,7 @@ def test_the_hierarchy() -> None:
         ns = sio.of("/chat")
         assert ns.log.name == f"{base}.socketio"
         assert ns.adapter_log.name == f"{base}.adapter"
+        assert sio.instrument(auth=False).log.name == f"{base}.admin"
 
 
 async def test_start_line(start_server: Any, logs: pytest.LogCaptureFixture) -> None:
