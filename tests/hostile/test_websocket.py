@@ -39,7 +39,7 @@ from _hostile import (
 
 WS = eio_path(transport="websocket")
 BAD = "bad WebSocket handshake"
-ORIGIN = "WebSocket origin"
+ORIGIN = "refused: 403 Not an accepted origin (origin "
 HOST = "not in allowed_hosts"
 NO_LOG_ENGINE = None  # fixed: Engine._error logs each refusal
 
