@@ -248,6 +248,8 @@ class Engine:
         #: given what they are owed (see :meth:`owed`)
         self.draining = False
         self.per_ip: dict[str, int] = {}
+        # the sessions counted in per_ip, and their address (see release)
+        self.counted: dict[Session, str] = {}
         self.handshaking: set[Session] = set()
         self._refusals = LogThrottle(self.log)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -320,22 +322,28 @@ class Engine:
             session.close("transport error")
 
     def discard(self, session: Session) -> None:
-        """Forget a closed session (its sid is unknown from now on)."""
+        """Forget a closed session (its sid is unknown from then on)."""
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
             metrics = self.metrics
             if metrics is not None:
                 metrics.count(metrics.disconnects, session.close_reason or "closed")
-            if self.max_connections_per_ip:
-                ip = _address(session.request)
-                left = self.per_ip.get(ip, 1) - 1
-                if left > 0:
-                    self.per_ip[ip] = left
-                else:
-                    self.per_ip.pop(ip, None)
-            self.handshaking.discard(session)
+            self.release(session)
             if self.observers:
                 self._notify("session_closed", session)
+
+    def release(self, session: Session) -> None:
+        """A closed session no longer counts against ``max_connections_per_ip`` and
+        ``max_concurrent_handshakes`` (once; it may still be known by its sid, while
+        it lingers for its client's next GET)."""
+        ip = self.counted.pop(session, None)
+        if ip is not None:
+            left = self.per_ip.get(ip, 1) - 1
+            if left > 0:
+                self.per_ip[ip] = left
+            else:
+                self.per_ip.pop(ip, None)
+        self.handshaking.discard(session)
 
     def upgraded(self, session: Session) -> None:
         """A session moved onto its WebSocket: broadcast target lists may be stale."""
@@ -581,6 +589,7 @@ class Engine:
         if self.max_connections_per_ip:
             ip = _address(req)
             self.per_ip[ip] = self.per_ip.get(ip, 0) + 1
+            self.counted[session] = ip
         if self.max_concurrent_handshakes:
             self.handshaking.add(session)
         return session

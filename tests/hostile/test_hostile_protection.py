@@ -166,16 +166,6 @@ async def test_max_concurrent_handshakes_under_attack(serve: Any, logs: pytest.L
     await bystander.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect: a polling session closed by connect_timeout lingers (CLOSING, for its CLOSE "
-        "packet) until its next heartbeat deadline, and keeps its max_concurrent_handshakes "
-        "(and max_connections_per_ip) slot all that time: an attacker's handshakes hold the "
-        "cap for connect_timeout + ping_interval, not connect_timeout (Engine.discard runs "
-        "only when the session is finished; engine.py/session.py)"
-    ),
-)
 async def test_handshake_slots_free_at_connect_timeout(serve: Any, logs: pytest.LogCaptureFixture) -> None:
     """Verify polling handshakes that never CONNECT free their slots once
     ``connect_timeout`` closes them."""

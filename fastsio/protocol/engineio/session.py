@@ -16,6 +16,8 @@ to the outside through three objects it is given, each declared here as a
 * an *owner* (:class:`SessionOwner`, the engine): ``schedule(session, when)`` asks for
   ``on_timer(now)`` at ``when``, ``cancel(session)`` withdraws that,
   ``discard(session)`` forgets a closed session (its sid is unknown from then on),
+  ``release(session)`` is told when a closed session lingers (``CLOSING``) for its
+  last GET (it no longer counts against the caps on sessions),
   ``upgraded(session)`` is told when a session moved onto its WebSocket (whoever keeps
   ``session.ws``, like the broadcast target lists of the memory adapter, knows they
   may be stale), ``handshake_done(session)`` is what the layer above calls once its
@@ -161,6 +163,11 @@ class SessionOwner(Protocol):
 
     def discard(self, session: Session) -> None:
         """Forget a closed session (its sid is unknown from then on)."""
+
+    def release(self, session: Session) -> None:
+        """A closed session lingers (``CLOSING``) for its client's next GET: it no
+        longer counts against the caps on sessions (it is still known by its sid
+        until :meth:`discard`)."""
 
     def upgraded(self, session: Session) -> None:
         """The session moved onto its WebSocket (``session.ws``)."""
@@ -598,8 +605,10 @@ class Session:
                 self._respond(poll, [NOOP_PACKET])
             self._finish()
         elif send_close and self.transport == POLLING and reason in LINGER_REASONS:
-            # a graceful close: keep the queue for the next GET, until the deadline at most
+            # a graceful close: keep the queue for the next GET, until the deadline at
+            # most; the session no longer holds a handshake or per-address slot
             self.state = CLOSING
+            self.owner.release(self)
         else:
             self._finish()
         handler = self.handler

@@ -53,6 +53,9 @@ class Owner:
     def discard(self, session: Session) -> None:
         self.events.append(("discard",))
 
+    def release(self, session: Session) -> None:
+        """Record nothing: no caps on sessions here."""
+
     def upgraded(self, session: Session) -> None:
         """Record nothing: no one keeps transports here."""
 

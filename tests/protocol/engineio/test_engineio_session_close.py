@@ -26,6 +26,9 @@ class Owner:
     def discard(self, session: Session) -> None:
         self.discarded.append(session)
 
+    def release(self, session: Session) -> None:
+        """Record nothing: no caps on sessions here."""
+
     def upgraded(self, session: Session) -> None:
         """Record nothing: no one keeps transports here."""
 
