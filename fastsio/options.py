@@ -525,6 +525,14 @@ class EngineOptions:
         """Seconds an idle keep-alive HTTP connection is kept open.  >= 0; ``0``
         (or ``None``): never closed for being idle.""",
     )
+    tls_handshake_timeout: float = _option(
+        10.0,
+        """Seconds a TLS client (``start(ssl_context=...)``) has to complete its
+        handshake once connected; then its connection is closed.  Connections whose
+        handshake did not complete (plain HTTP to the TLS port, a client that does not
+        trust the certificate, a stalled handshake) are logged, at most once a second.
+        > 0.""",
+    )
     http_request_timeout: float = _option(
         30.0,
         """Seconds a request may take to arrive, from its first byte, before it is
@@ -561,8 +569,10 @@ class EngineOptions:
         5.0,
         """Seconds ``stop()`` (and SIGTERM/SIGINT under ``run()``) waits for polling
         clients to take, with their next GET, the packets queued for them before
-        the server closed their sessions; then every connection is closed.  >= 0;
-        ``0`` (or ``None``): close at once.""",
+        the server closed their sessions, and for WebSocket clients to answer their
+        close frame (what was emitted before it has then left); then every
+        connection is closed.  A second signal under ``run()`` cuts the wait short.
+        >= 0; ``0`` (or ``None``): close at once.""",
     )
     allowed_hosts: tuple[str, ...] | None = _option(
         None,
@@ -636,6 +646,11 @@ class EngineOptions:
         for name in ("http_keep_alive_timeout", "http_request_timeout", "shutdown_timeout"):
             seconds = getattr(self, name)
             set_(self, name, 0.0 if seconds is None else _check_seconds(name, seconds))
+        set_(
+            self,
+            "tls_handshake_timeout",
+            _check_seconds("tls_handshake_timeout", self.tls_handshake_timeout, positive=True),
+        )
         set_(self, "per_message_deflate", DeflateOptions.parse(self.per_message_deflate))
         set_(self, "transports", _check_transports(self.transports))
         set_(self, "allow_upgrades", _check_bool("allow_upgrades", self.allow_upgrades))

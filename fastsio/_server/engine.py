@@ -293,6 +293,17 @@ class Engine:
         GET (what ``stop()`` waits for, up to ``shutdown_timeout``)."""
         return sum(1 for session in self.sessions.values() if session.state == CLOSING and session.queue)
 
+    def open_websockets(self) -> int:
+        """How many WebSocket connections are still open (``stop()`` waits for their
+        close handshakes, up to ``shutdown_timeout``)."""
+        return sum(1 for conn in self.connections if conn.ws_mode and not conn.closed)
+
+    def forget_lingering(self) -> None:
+        """Forget the closed polling sessions still waiting for their client's last GET
+        (``stop()``, once it has waited for them)."""
+        for session in list(self.sessions.values()):
+            session.abandon()
+
     def close_all(self, reason: str) -> None:
         """Close every session with ``reason``."""
         for session in list(self.sessions.values()):

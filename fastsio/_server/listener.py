@@ -18,11 +18,12 @@ import logging
 import signal
 import socket
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from .._speedups import IMPLEMENTATIONS
 from .._version import __version__
 from ..exceptions import ListenError
+from ..protection import LogThrottle
 from .engine import Engine
 
 
@@ -36,6 +37,46 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         else:
             return uvloop.new_event_loop()
     return asyncio.new_event_loop()
+
+
+class TlsWatch:
+    """The protocol factory of a TLS listener, which logs the handshakes that fail.
+
+    asyncio (and uvloop) make a connection's protocol when TCP accepts it, before the
+    TLS handshake, and close a connection whose handshake fails or takes longer than
+    ``ssl_handshake_timeout`` without a word (unless in debug mode).  Each protocol made
+    here is looked at once that timeout (plus half a second) has passed: one that was
+    never given its transport never completed its handshake -- plain HTTP to the TLS
+    port, a client that does not trust the certificate, a stalled handshake -- and is
+    counted and logged (at INFO, at most once a second; the peer's address is not
+    known at that level)."""
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.engine = engine
+        self.loop = loop
+        self.timeout = timeout
+        #: connections whose TLS handshake did not complete, so far
+        self.failed = 0
+        self._log = LogThrottle(engine.server_log, level=logging.INFO)
+
+    def __call__(self) -> asyncio.Protocol:
+        """A new connection's protocol, looked at after the handshake timeout."""
+        conn = self.engine.protocol_factory()
+        self.loop.call_later(self.timeout + 0.5, self._check, conn)
+        return conn
+
+    def _check(self, conn: Any) -> None:
+        if conn.transport is None and not conn.closed:
+            self.failed += 1
+            self._log.warn(
+                "tls",
+                "a TLS handshake did not complete within %g s of its connection (plain HTTP to "
+                "the TLS port, a client that does not trust the certificate, or a stalled "
+                "handshake); the connection was closed (%d so far)",
+                self.timeout,
+                self.failed,
+                now=self.loop.time(),
+            )
 
 
 class Lifecycle:
@@ -53,6 +94,8 @@ class Lifecycle:
         self._secure = False
         # started by start_embedded(): served by someone else's server (ASGI)
         self._embedded = False
+        # a second signal under run(): stop() cuts its drain short
+        self._hurry = False
 
     @property
     def engine(self) -> Engine:
@@ -86,22 +129,29 @@ class Lifecycle:
         loop = asyncio.get_running_loop()
         engine = self.engine
         engine.bind_loop(loop)
+        # started again after a stop(): serve new sessions
+        engine.draining = False
+        self._hurry = False
         await self.on_opening()
         self.on_starting(loop, self._owns_process)
+        factory: Callable[[], asyncio.Protocol] = engine.protocol_factory
+        tls: dict[str, Any] = {}
+        if ssl_context is not None:
+            timeout = engine.options.tls_handshake_timeout
+            tls = {"ssl": ssl_context, "ssl_handshake_timeout": timeout}
+            factory = TlsWatch(engine, loop, timeout)
         try:
             if sock is not None:
-                server = await loop.create_server(
-                    engine.protocol_factory, sock=sock, ssl=ssl_context, backlog=backlog
-                )
+                server = await loop.create_server(factory, sock=sock, backlog=backlog, **tls)
             else:
                 server = await loop.create_server(
-                    engine.protocol_factory,
+                    factory,
                     host,
                     port,
-                    ssl=ssl_context,
                     backlog=backlog,
                     reuse_address=True,
                     reuse_port=reuse_port or None,
+                    **tls,
                 )
         except OSError as exc:
             self.on_stopping()
@@ -126,6 +176,8 @@ class Lifecycle:
             return
         loop = asyncio.get_running_loop()
         self.engine.bind_loop(loop)
+        self.engine.draining = False
+        self._hurry = False
         await self.on_opening()
         self.on_starting(loop, False)
         self._embedded = True
@@ -166,12 +218,30 @@ class Lifecycle:
         """Hook (awaited): :meth:`stop` has closed every connection."""
 
     async def stop(self) -> None:
-        """Stop: refuse new sessions (503), disconnect every client ("server shutting
-        down": WebSocket clients get a close frame, polling clients the CLOSE packet),
-        give polling clients what was queued for them with their next GET, waiting
-        up to ``shutdown_timeout`` for it, then close every connection and stop
-        listening.  Listening goes on meanwhile, since a polling client may make its
-        next GET on a new connection."""
+        """Stop gracefully, as Node's ``io.close()`` does for its clients, plus a drain.
+
+        1. New sessions are refused (503 with ``Retry-After: 1``); listening goes on
+           meanwhile, since a polling client may make its next GET on a new
+           connection.
+        2. Every session is closed with reason ``"server shutting down"`` (the sockets'
+           disconnect handlers see it; with connection state recovery on, their
+           sessions are kept, as for any transport close).  No Socket.IO DISCONNECT is
+           sent: a WebSocket client gets what was emitted to it, then a close frame
+           (1000); a polling client gets what was queued for it with its next GET, then
+           the CLOSE packet.  socket.io-client sees ``"transport close"`` and
+           reconnects (a DISCONNECT would be ``"io server disconnect"``, which it
+           does not retry).
+        3. It waits, up to ``shutdown_timeout``, for the polling clients to take what
+           they are owed and for the WebSocket clients to answer their close frame
+           (whatever was sent before it has then left).
+        4. Listening stops, every connection left is flushed and closed (aborted if
+           it is still not gone by the deadline, at least one second later), the
+           adapters are shut down (:meth:`on_closed`).
+
+        A second SIGINT/SIGTERM under :meth:`run` cuts the wait short.  The server may
+        be started again afterwards (:meth:`start`): the namespaces, their handlers and
+        their adapters' state (rooms of connected sockets are gone, connection state
+        recovery's kept sessions and packets are not) are the same objects."""
         server = self._server
         if server is None and not self._embedded:
             return
@@ -181,25 +251,37 @@ class Lifecycle:
         engine.draining = True
         self.on_stopping()
         engine.close_all("server shutting down")
-        # let the close packets and frames leave
+        # let the close packets and frames leave (the write flusher runs at the end of
+        # this loop iteration)
         await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
         timeout = engine.options.shutdown_timeout
-        if timeout and engine.owed():
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while engine.owed() and loop.time() < deadline:
-                await asyncio.sleep(0.02)
-            if engine.owed():
-                engine.server_log.info(
-                    "stopping: %d polling clients did not come for what they were owed in %g s",
-                    engine.owed(),
-                    timeout,
-                )
+        started = loop.time()
+        deadline = started + timeout
+        while (engine.owed() or engine.open_websockets()) and loop.time() < deadline and not self._hurry:
+            await asyncio.sleep(0.01)
+        owed, websockets = engine.owed(), engine.open_websockets()
+        if owed or websockets:
+            engine.server_log.info(
+                "stopping: %d polling clients did not come for what they were owed, %d WebSocket "
+                "clients did not answer their close frame, in %.3g s",
+                owed,
+                websockets,
+                loop.time() - started,
+            )
+        engine.forget_lingering()
         if server is not None:
             server.close()
-        # then close every connection
+        # then close every connection (what a transport still holds is sent first)
         for conn in list(engine.connections):
             conn.shutdown()
+        # (with shutdown_timeout=0, at once; else at least a second for the transports to drain)
+        closing = max(deadline, loop.time() + 1.0) if timeout else loop.time()
+        while engine.connections and loop.time() < closing and not self._hurry:
+            await asyncio.sleep(0.01)
+        for conn in list(engine.connections):
+            conn.abort()
+        engine.connections.clear()
         if server is not None:
             try:
                 await asyncio.wait_for(server.wait_closed(), 5.0)
@@ -240,6 +322,10 @@ class Lifecycle:
         stopping = asyncio.Event()
 
         def _signal() -> None:
+            if stopping.is_set():
+                # a second signal: do not wait for the clients any longer
+                self._hurry = True
+                self.engine.server_log.info("stopping now: a second signal during the drain")
             stopping.set()
 
         try:

@@ -616,6 +616,12 @@ class Session:
             self.handler = None
             handler.on_close(reason)
 
+    def abandon(self) -> None:
+        """A closed session lingering (``CLOSING``) for its client's next GET is given
+        up (the server stops): forgotten now.  Nothing for a session in another state."""
+        if self.state == CLOSING:
+            self._finish()
+
     def _finish(self) -> None:
         self.state = CLOSED
         self.queue = ()

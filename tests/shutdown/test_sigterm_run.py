@@ -1,0 +1,94 @@
+"""SIGTERM under ``run()`` (fastsio owns the process): the server stops gracefully.
+
+A server process (``Server.run``) receives SIGTERM in the same loop iteration as a
+burst of 20 MB emitted to a python-socketio client: the client must get every packet,
+then a transport close, and the process must exit by itself with status 0.  Before the
+stop waited for the WebSocket close handshakes, what the transport still held when
+``run()`` closed its loop was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+import socketio
+
+APP = """
+import logging, os, signal, sys
+import fastsio
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
+# a burst bigger than the kernel takes at once (the transport holds the rest)
+sio = fastsio.Server(shutdown_timeout=30, max_buffer_size=64_000_000)
+
+@sio.on("burst")
+def burst(sock, n, size):
+    for i in range(n):
+        sock.emit("tick", i, "x" * size)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+sio.run("127.0.0.1", int(sys.argv[1]))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling", "websocket"]], ids=["websocket", "upgraded"])
+async def test_sigterm_flushes_then_exits(tmp_path: Path, transports: list[str]) -> None:
+    """Verify SIGTERM right after a 20 MB burst: every tick arrives, then "transport
+    close"; the process logs its stop and exits 0."""
+    (tmp_path / "app.py").write_text(APP, encoding="utf-8")
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(tmp_path / "app.py"), str(port), stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    try:
+        async def listening() -> None:
+            assert proc.stderr is not None
+            async for line in proc.stderr:
+                if b"listening on http://" in line:
+                    return
+            raise AssertionError("the server did not start")
+
+        await asyncio.wait_for(listening(), 30)
+        n, size = 2000, 10_000
+        ticks: list[int] = []
+        sizes: set[int] = set()
+        reasons: list[str] = []
+        gone = asyncio.Event()
+        client = socketio.AsyncClient(reconnection=False)
+
+        @client.on("tick")
+        def tick(i: int, data: str) -> None:
+            ticks.append(i)
+            sizes.add(len(data))
+
+        @client.on("disconnect")
+        def disconnect(reason: str = "") -> None:
+            reasons.append(reason)
+            gone.set()
+
+        await client.connect(f"http://127.0.0.1:{port}", transports=transports, wait_timeout=10)
+        await client.emit("burst", (n, size))
+        await asyncio.wait_for(gone.wait(), 60)
+        assert ticks == list(range(n)), (len(ticks), ticks[-3:])
+        assert sizes == {size}
+        # python-socketio calls a transport close "transport error"; not "server disconnect"
+        assert reasons == [client.reason.TRANSPORT_ERROR], reasons
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        rest = (await proc.stderr.read()).decode(errors="replace")
+        assert "Traceback" not in rest, rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
