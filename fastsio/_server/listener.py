@@ -17,6 +17,7 @@ import errno
 import logging
 import signal
 import socket
+import ssl
 import sys
 from typing import Any, Callable
 
@@ -217,8 +218,9 @@ class Lifecycle:
     async def on_closed(self) -> None:
         """Hook (awaited): :meth:`stop` has closed every connection."""
 
-    async def stop(self) -> None:
-        """Stop gracefully, as Node's ``io.close()`` does for its clients, plus a drain.
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop gracefully, as Node's ``io.close()`` does for its clients, plus a drain
+        of at most ``timeout`` seconds (``None``: the ``shutdown_timeout`` option).
 
         1. New sessions are refused (503 with ``Retry-After: 1``); listening goes on
            meanwhile, since a polling client may make its next GET on a new
@@ -231,7 +233,7 @@ class Lifecycle:
            the CLOSE packet.  socket.io-client sees ``"transport close"`` and
            reconnects (a DISCONNECT would be ``"io server disconnect"``, which it
            does not retry).
-        3. It waits, up to ``shutdown_timeout``, for the polling clients to take what
+        3. It waits, up to ``timeout``, for the polling clients to take what
            they are owed and for the WebSocket clients to answer their close frame
            (whatever was sent before it has then left).
         4. Listening stops, every connection left is flushed and closed (aborted if
@@ -255,7 +257,8 @@ class Lifecycle:
         # this loop iteration)
         await asyncio.sleep(0)
         loop = asyncio.get_running_loop()
-        timeout = engine.options.shutdown_timeout
+        if timeout is None:
+            timeout = engine.options.shutdown_timeout
         started = loop.time()
         deadline = started + timeout
         while (engine.owed() or engine.open_websockets()) and loop.time() < deadline and not self._hurry:
@@ -308,8 +311,20 @@ class Lifecycle:
         finally:
             await self.stop()
 
-    def run(self, host: str = "0.0.0.0", port: int = 8000, **kwargs: Any) -> None:
+    def run(
+        self,
+        host: str = "0.0.0.0",
+        port: int = 8000,
+        *,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Serve until SIGINT or SIGTERM, then stop cleanly.  Blocks.
+
+        ``certfile`` (a PEM certificate chain) and ``keyfile`` (its key, if not in
+        ``certfile``): serve TLS (``https://``, ``wss://``) with a server context made
+        from them; or pass ``ssl_context=`` (not both).
 
         fastsio owns the process here (its loop, its signal handlers): the
         :meth:`on_starting` hook is told ``owns_process=True``.  ``kwargs`` are
@@ -317,6 +332,14 @@ class Lifecycle:
         INFO, or printed on stderr when no logging handler would show it).  An address
         it cannot listen on (in use ...) is one line on stderr and ``SystemExit(1)``,
         not a traceback (:meth:`start` raises :class:`~fastsio.exceptions.ListenError`)."""
+        if certfile is not None:
+            if kwargs.get("ssl_context") is not None:
+                raise TypeError("run() takes certfile/keyfile or ssl_context, not both")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(certfile, keyfile)
+            kwargs["ssl_context"] = ctx
+        elif keyfile is not None:
+            raise TypeError("run(): keyfile needs certfile")
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         stopping = asyncio.Event()

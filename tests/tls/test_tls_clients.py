@@ -272,3 +272,49 @@ def _need_node() -> None:
     for mark in node_marks(NODE_DIR):
         if mark.name == "skipif" and mark.args[0]:
             pytest.skip(mark.kwargs["reason"])
+
+
+RUN_APP = """
+import sys
+import fastsio
+
+sio = fastsio.Server()
+sio.on("echo", lambda sock, *args: args)
+sio.run("127.0.0.1", int(sys.argv[1]), certfile=sys.argv[2], keyfile=sys.argv[3])
+"""
+
+
+async def test_run_with_certfile_and_keyfile(pki: Pki, tmp_path: Path) -> None:
+    """Verify ``run(certfile=, keyfile=)``: a process serving TLS that a
+    python-socketio client trusting the CA talks to over polling then WebSocket; it says
+    https when it starts and exits 0 on SIGTERM."""
+    import signal
+    import socket as socket_
+    import sys
+
+    (tmp_path / "app.py").write_text(RUN_APP, encoding="utf-8")
+    with socket_.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(tmp_path / "app.py"), str(port), str(pki.cert), str(pki.key),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        line = await asyncio.wait_for(proc.stderr.readline(), 30)
+        assert b"listening on https://127.0.0.1:" in line, line
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=pki.client_context()))
+        client = socketio.AsyncClient(reconnection=False, http_session=http)
+        try:
+            await client.connect(f"https://localhost:{port}", wait_timeout=10)
+            assert await client.call("echo", "over tls", timeout=10) == "over tls"
+        finally:
+            await client.disconnect()
+            await http.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
