@@ -49,6 +49,7 @@ ENGINE_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "slow_consumer": "disconnect",
     "http_compression": True,
     "http_keep_alive_timeout": 5.0,
+    "tls_handshake_timeout": 10.0,
     "http_request_timeout": 30.0,
     "per_message_deflate": False,
     "transports": ("polling", "websocket"),
@@ -86,6 +87,8 @@ SERVER_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "static_files": None,
     "app": None,
     "cleanup_empty_child_namespaces": False,
+    "max_child_namespaces": 1000,
+    "max_namespaces_per_connection": 100,
     "connection_state_recovery": None,
     "rate_limit": None,
 }

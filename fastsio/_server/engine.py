@@ -290,8 +290,13 @@ class Engine:
 
     def owed(self) -> int:
         """How many closed polling sessions still hold packets for their client's next
-        GET (what ``stop()`` waits for, up to ``shutdown_timeout``)."""
-        return sum(1 for session in self.sessions.values() if session.state == CLOSING and session.queue)
+        GET, or for its UPGRADE packet when it was upgrading (what ``stop()`` waits for,
+        up to ``shutdown_timeout``)."""
+        return sum(
+            1
+            for session in self.sessions.values()
+            if session.state == CLOSING and (session.queue or session.probe is not None)
+        )
 
     def open_websockets(self) -> int:
         """How many WebSocket connections are still open (``stop()`` waits for their

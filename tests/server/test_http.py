@@ -755,9 +755,10 @@ async def test_stop_closes_listener_and_disconnects_clients() -> None:
     await poll.send(build_request("GET", eio_path(sid=sid)))
     await asyncio.sleep(0.05)
     started = time.perf_counter()
-    await sio.stop()
-    await eio.stop()
-    assert time.perf_counter() - started < 2
+    # nobody is owed anything: no wait for shutdown_timeout (5 s), only for the
+    # WebSocket close handshakes, which these raw clients never answer (cut after 1 s)
+    await asyncio.gather(sio.stop(), eio.stop())
+    assert time.perf_counter() - started < 4
     assert reasons == ["server shutting down"]
     assert sorted(eio_reasons) == ["server shutting down", "server shutting down"]
     # the pending GET got the CLOSE packet, the WebSocket a close frame

@@ -58,6 +58,9 @@ Rules:
    shutting down") with packets queued and no GET pending, the next GET takes the
    queue and the one after it the CLOSE packet, as with the reference server
    (socket.io-client would otherwise act on the CLOSE before the packets beside it).
+   Closed so in the middle of an upgrade (``3probe`` sent: the client has paused its
+   polling and will poll no more), the probe is kept: the client's UPGRADE packet on
+   it gets the queue over the WebSocket, which then closes.
 """
 
 from __future__ import annotations
@@ -425,6 +428,8 @@ class Session:
     def receive_ws(self, sink: Any, message: str | bytes, now: float) -> None:
         """One WebSocket message from the active socket or from a probe."""
         if self.state != OPEN:
+            if self.state == CLOSING and sink is self.probe:
+                self._closing_probe(message)
             return
         metrics = self.metrics
         if metrics is not None:
@@ -445,6 +450,25 @@ class Session:
             self.close("transport close", send_close=False)
             return
         self._on_packet(ptype, data, now)
+
+    def _closing_probe(self, message: str | bytes) -> None:
+        """A message on the probe kept by a graceful close in the middle of an upgrade:
+        the UPGRADE packet makes it the transport of what the client is owed (the queue,
+        then the WebSocket closes); anything else drops it."""
+        probe = self.probe
+        assert probe is not None
+        self.probe = None
+        self.upgrading = False
+        if message == "5":
+            queue = self.queue
+            self.queue = ()
+            for encoded in queue:
+                if encoded is not CLOSE_PACKET:
+                    probe.send(encoded)
+            probe.close()
+            self._finish()
+        else:
+            probe.close()
 
     def can_attach_probe(self) -> bool:
         """Whether a WebSocket upgrade request for this session would be taken (an
@@ -587,10 +611,14 @@ class Session:
         if self.state != OPEN:
             return
         self.close_reason = reason
-        if self.probe is not None:
+        linger = send_close and self.transport == POLLING and reason in LINGER_REASONS
+        if self.probe is not None and not (linger and self.upgrading and self.poll is None):
             probe = self.probe
             self.probe = None
             probe.close()
+        # else: the client has paused its polling for the upgrade (it was sent 3probe and
+        # its GET released): it polls no more, and will take what it is owed over the
+        # WebSocket, after its UPGRADE packet (see receive_ws)
         ws = self.ws
         if ws is not None:
             self.ws = None
@@ -604,7 +632,7 @@ class Session:
             else:
                 self._respond(poll, [NOOP_PACKET])
             self._finish()
-        elif send_close and self.transport == POLLING and reason in LINGER_REASONS:
+        elif linger:
             # a graceful close: keep the queue for the next GET, until the deadline at
             # most; the session no longer holds a handshake or per-address slot
             self.state = CLOSING
@@ -623,6 +651,10 @@ class Session:
             self._finish()
 
     def _finish(self) -> None:
+        probe = self.probe
+        if probe is not None:  # kept by a graceful close during an upgrade
+            self.probe = None
+            probe.close()
         self.state = CLOSED
         self.queue = ()
         self.owner.cancel(self)

@@ -114,3 +114,76 @@ def test_shutdown_close_hands_queue_and_close_together() -> None:
     session.queue = ['42["x"]']  # queued while an upgrade ran, say
     session.close("server shutting down")
     assert poll.payloads == ['42["x"]\x1e1'] and session.state == CLOSED
+
+
+class Probe:
+    """A WebSocket being probed for the upgrade (``WebSocketSink``)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str | bytes] = []
+        self.closed = False
+
+    def send(self, encoded: str | bytes, compress: bool = True) -> None:
+        assert not self.closed
+        self.sent.append(encoded)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return not self.closed
+
+    congested = False
+
+
+def upgrading_session() -> tuple[Session, Owner, Handler, Probe]:
+    """A polling session whose client has had 3probe (its pending GET released)."""
+    session, owner, handler = new_session()
+    poll = Poll()
+    assert session.poll_request(poll)
+    probe = Probe()
+    assert session.attach_probe(probe, 1.0)
+    session.receive_ws(probe, "2probe", 1.0)
+    assert probe.sent == ["3probe"] and poll.payloads == ["6"] and session.upgrading
+    return session, owner, handler, probe
+
+
+def test_shutdown_during_upgrade_hands_the_queue_to_the_websocket() -> None:
+    # socket.io-client has paused its polling once it got 3probe: it polls no more, so
+    # a graceful close keeps the probe, and the client's UPGRADE gets what it is owed
+    session, owner, handler, probe = upgrading_session()
+    session.send("42[\"a\"]")
+    session.send("42[\"b\"]")
+    session.close("server shutting down")
+    assert handler.closed == ["server shutting down"]
+    assert session.state == CLOSING and not probe.closed and owner.discarded == []
+    session.receive_ws(probe, "5", 2.0)
+    assert probe.sent == ["3probe", "42[\"a\"]", "42[\"b\"]"] and probe.closed
+    assert session.state == CLOSED and owner.discarded == [session]
+
+
+def test_shutdown_during_upgrade_with_nothing_queued() -> None:
+    session, owner, handler, probe = upgrading_session()
+    session.close("server shutting down")
+    assert session.state == CLOSING and not probe.closed
+    session.receive_ws(probe, "5", 2.0)
+    assert probe.sent == ["3probe"] and probe.closed and session.state == CLOSED
+
+
+def test_shutdown_during_upgrade_other_packet_or_deadline_drops_the_probe() -> None:
+    session, owner, handler, probe = upgrading_session()
+    session.close("server shutting down")
+    session.receive_ws(probe, "2", 2.0)  # not the UPGRADE packet
+    assert probe.closed and session.state == CLOSING
+    # the lingering session ends at its deadline (a probe still kept is closed then)
+    session2, owner2, _, probe2 = upgrading_session()
+    session2.close("server shutting down")
+    session2.on_timer(100.0)
+    assert probe2.closed and session2.state == CLOSED and owner2.discarded == [session2]
+
+
+def test_transport_close_during_upgrade_closes_the_probe() -> None:
+    # not a graceful close: the probe goes at once, as before
+    session, owner, handler, probe = upgrading_session()
+    session.close("transport error")
+    assert probe.closed and session.state == CLOSED
