@@ -289,14 +289,11 @@ class Engine:
         return Connection(self, self.loop, self.flusher)
 
     def owed(self) -> int:
-        """How many closed polling sessions still hold packets for their client's next
-        GET, or for its UPGRADE packet when it was upgrading (what ``stop()`` waits for,
-        up to ``shutdown_timeout``)."""
-        return sum(
-            1
-            for session in self.sessions.values()
-            if session.state == CLOSING and (session.queue or session.probe is not None)
-        )
+        """How many closed polling sessions are still owed something by their client's
+        next GET -- what was queued for them, or at least the CLOSE packet (their
+        client has no other way to learn they closed) -- or, when they were upgrading,
+        by its UPGRADE packet (what ``stop()`` waits for, up to ``shutdown_timeout``)."""
+        return sum(1 for session in self.sessions.values() if session.state == CLOSING)
 
     def open_websockets(self) -> int:
         """How many WebSocket connections are still open (``stop()`` waits for their

@@ -452,6 +452,28 @@ async def test_stop_gives_polling_clients_what_they_are_owed(start_server: Any, 
         conn.close()
 
 
+async def test_stop_waits_for_a_polling_client_owed_only_the_close_packet(start_server: Any) -> None:
+    """Verify stop() waits for a polling client with nothing queued and no GET pending
+    (between two GETs) to come for its CLOSE packet: without it the client's next GET
+    found the server gone, or the session forgotten (400), and socket.io-client
+    reported "transport error" instead of "transport close"."""
+    sio = fastsio.Server(ping_interval=30)
+    url = await start_server(sio)
+    path = "/socket.io/"
+    conn = await Conn.open(url)
+    try:
+        sid = (await polling_open(conn, path))["sid"]
+        assert (await conn.request("POST", eio_path(path, sid=sid), b"40")).status == 200
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body.startswith(b"40")
+        stopping = asyncio.ensure_future(sio.stop())
+        await asyncio.sleep(0.05)
+        assert not stopping.done()  # waiting for this client
+        assert (await conn.request("GET", eio_path(path, sid=sid))).body == b"1"
+        await asyncio.wait_for(stopping, 3)
+    finally:
+        conn.close()
+
+
 async def test_stop_refuses_new_sessions_and_gives_up_after_shutdown_timeout(
     start_server: Any, logs: pytest.LogCaptureFixture
 ) -> None:
