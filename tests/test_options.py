@@ -87,8 +87,6 @@ SERVER_SIGNATURE_DEFAULTS: dict[str, Any] = {
     "static_files": None,
     "app": None,
     "cleanup_empty_child_namespaces": False,
-    "max_child_namespaces": 1000,
-    "max_namespaces_per_connection": 100,
     "connection_state_recovery": None,
     "rate_limit": None,
 }
