@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from ._server.engine import Engine
 from ._server.listener import Lifecycle
+from .workers import run_workers
 from .options import EngineOptions, render_options
 from .protocol.engineio.session import OPEN, Session
 from .protocol.engineio.wire import MESSAGE_PREFIX
@@ -118,6 +119,11 @@ class EngineServer(Lifecycle):
     def engine(self) -> Engine:
         """The Engine.IO engine (sessions, connections)."""
         return self._engine
+
+    def run_workers(self, host: str, port: int, workers: int, kwargs: dict[str, Any]) -> None:
+        """``run(workers=N)``: N worker processes on one port, each session served by the
+        worker that made it (:mod:`fastsio.workers`); nothing is shared between them."""
+        run_workers(self, host, port, workers, kwargs)
 
     @property
     def allow_eio3(self) -> bool:

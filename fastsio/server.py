@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import inspect
 import logging
@@ -18,6 +19,7 @@ from ._server.listener import Lifecycle
 from ._server.metrics import Exposition
 from ._server.static import StaticFiles
 from .adapters.base import RemoteSocket
+from .adapters.worker_adapter import WorkerAdapter
 from .broadcast import BroadcastOperator
 from .namespace import Namespace, ParentNamespace
 from .observers import Observer, notify
@@ -29,6 +31,7 @@ from .protocol.engineio.session import OPEN, Session
 from .protocol.socketio.decoder import Decoder
 from .protocol.socketio.parsers import get_parser
 from .socket import Client, Socket
+from .workers import run_workers
 
 __all__ = ("Server",)
 
@@ -216,6 +219,40 @@ class Server(Lifecycle):
         if self._running:  # instrumented once started: the stats timer starts now
             admin.start(asyncio.get_running_loop())
         return admin
+
+    def use_adapter(self, factory: Callable[[Any], Any]) -> None:
+        """Make ``factory(namespace)`` the adapter of every namespace, those that exist
+        (their adapters are replaced) and those made later: the ``adapter`` option set
+        after the fact (``run(workers=N)`` installs its worker adapter so).
+
+        Raises:
+            RuntimeError: the server is started (sockets are in the adapters).
+        """
+        if self.started:
+            raise RuntimeError("use_adapter before the server starts")
+        self.options = dataclasses.replace(self.options, adapter=factory)
+        for ns in [*self.namespaces.values(), *self.parents]:
+            ns.adapter.close()
+            ns.adapter = factory(ns)
+
+    def run_workers(self, host: str, port: int, workers: int, kwargs: dict[str, Any]) -> None:
+        """``run(workers=N)``: N worker processes on one port (:mod:`fastsio.workers`,
+        docs/workers.md); without an ``adapter``, each gets a
+        :class:`~fastsio.adapters.WorkerAdapter` linking it to the others."""
+        if self.options.adapter is None:
+            try:
+                import msgpack  # noqa: F401
+            except ImportError:
+                raise RuntimeError(
+                    "run(workers=N) without an adapter needs msgpack for the worker adapter:"
+                    " pip install 'fastsio[msgpack]'"
+                ) from None
+
+        def setup(mesh: Any) -> None:
+            if self.options.adapter is None:
+                self.use_adapter(WorkerAdapter(mesh, requests_timeout=5.0))
+
+        run_workers(self, host, port, workers, kwargs, setup)
 
     def remove_namespace(self, ns: Namespace) -> None:
         """Forget namespace ``ns`` (an empty child of a dynamic namespace, with

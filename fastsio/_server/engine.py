@@ -29,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import socket
 from typing import Any, Callable, Protocol
 
 from .._ids import random_id
@@ -40,7 +42,7 @@ from ..protocol.engineio.session import CLOSING, OPEN, POLLING, WEBSOCKET, Sessi
 from ..protocol.websocket.frames import CLOSE_NORMAL
 from ..protocol.websocket.handshake import check_handshake, handshake_response
 from ..protocol.websocket.deflate import Deflater, negotiate
-from .http import Connection, Request
+from .http import AdoptedConnection, Connection, Request
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, render as render_metrics
 from .flow_control import FlowControl
 from .outbox import Flusher
@@ -56,6 +58,7 @@ __all__ = (
     "EngineWebSocket",
     "Exchange",
     "generate_sid",
+    "SessionRouter",
     "host_matches",
 )
 
@@ -189,6 +192,29 @@ class Exchange(Protocol):
         carry the Engine.IO v3 type byte)."""
 
 
+class SessionRouter(Protocol):
+    """Where a session this engine does not have may live (``run(workers=N)``: another
+    worker process; :class:`fastsio._server.mesh.WorkerRouter`)."""
+
+    @property
+    def sid_prefix(self) -> str:
+        """What this engine's session ids begin with (marks the owner)."""
+        ...
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The engine starts on ``loop``."""
+        ...
+
+    def close(self) -> None:
+        """The server stopped."""
+        ...
+
+    def route(self, conn: Exchange, req: Request, sid: str) -> bool:
+        """``req`` names the session ``sid``, unknown here: True when it was handed to
+        whoever owns it (the engine does nothing more), False to answer it here."""
+        ...
+
+
 class Engine:
     """The Engine.IO server bound to one path.
 
@@ -259,6 +285,8 @@ class Engine:
         #: and the path they are served on
         self.metrics: Metrics | None = Metrics() if options.metrics is not None else None
         self.metrics_path = options.metrics
+        #: where unknown sessions may live (``run(workers=N)``); None: nowhere else
+        self.router: SessionRouter | None = None
 
     # ------------------------------------------------------------ option views
     @property
@@ -282,11 +310,36 @@ class Engine:
         self.loop = loop
         self.wheel = TimerWheel(loop, logger=self.server_log)
         self.flusher = Flusher(loop, self.metrics is not None)
+        if self.router is not None:
+            self.router.bind(loop)
 
     def protocol_factory(self) -> Connection:
         """A new connection's protocol (``loop.create_server``'s factory)."""
         assert self.loop is not None
         return Connection(self, self.loop, self.flusher)
+
+    def adopt(self, fd: int, data: bytes) -> None:
+        """Serve the TCP connection ``fd`` (a socket another worker process handed over;
+        this engine owns ``fd`` now), parsing ``data`` (what was read from it) first."""
+        assert self.loop is not None
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError as exc:
+            os.close(fd)
+            self.server_log.info("a handed-over connection is gone: %s", exc)
+            return
+        sock.setblocking(False)
+        loop, flusher = self.loop, self.flusher
+
+        def factory() -> AdoptedConnection:
+            return AdoptedConnection(self, loop, flusher, data)
+
+        task = loop.create_task(loop.connect_accepted_socket(factory, sock))  # type: ignore[arg-type]
+        task.add_done_callback(self._adopted)
+
+    def _adopted(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.server_log.info("a handed-over connection could not be served: %s", task.exception())
 
     def owed(self) -> int:
         """How many closed polling sessions are still owed something by their client's
@@ -511,6 +564,8 @@ class Engine:
         sid = q.get("sid")
         if sid is not None:
             session = self.sessions.get(sid)
+            if session is None and self.router is not None and self.router.route(conn, req, sid):
+                return  # another worker's session: handed to it
             if session is None or not session.check_heartbeat(self._clock()):
                 self._error(conn, cors, eio.UNKNOWN_SID)
                 return
@@ -572,9 +627,11 @@ class Engine:
             self._error(conn, cors, eio.FORBIDDEN, status=403, upgrade=req.upgrade, reason="allow_request")
 
     def _new_session(self, transport: str, req: Request, now: float) -> Session:
-        sid = generate_sid()
+        # with workers, the first character names this worker (the other 19 stay random)
+        prefix = self.router.sid_prefix if self.router is not None else ""
+        sid = prefix + generate_sid()[len(prefix) :]
         while sid in self.sessions:  # pragma: no cover - 120 random bits
-            sid = generate_sid()
+            sid = prefix + generate_sid()[len(prefix) :]
         version = 3 if req.query.get("EIO") == "3" else 4
         session = Session(
             sid,
@@ -725,6 +782,8 @@ class Engine:
         sid = q.get("sid")
         if sid is not None:
             session = self.sessions.get(sid)
+            if session is None and self.router is not None and self.router.route(conn, req, sid):
+                return  # another worker's session: handed to it with its connection
             if session is None or not session.check_heartbeat(self._clock()):
                 self._error(conn, [], eio.UNKNOWN_SID, upgrade=True)
                 return

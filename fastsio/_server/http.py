@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, MutableSet, NoReturn, Protocol
 
@@ -31,6 +32,7 @@ from ..options import EngineOptions
 from ..protocol.websocket.deflate import Deflater
 from .flow_control import FlowControl
 from .metrics import Metrics
+from .mesh import request_bytes
 from .outbox import Outbox
 from .polling import poll_response
 from .request import Request, header_name, header_value, shareable_target, shared
@@ -40,7 +42,7 @@ from .websocket import WebSocketConnection, WebSocketHandler
 if TYPE_CHECKING:
     from ..protocol.engineio.session import Session
 
-__all__ = ("Application", "Connection", "MAX_HEADERS", "MAX_HEADER_BYTES", "MAX_PIPELINED", "Request")
+__all__ = ("AdoptedConnection", "Application", "Connection", "MAX_HEADERS", "MAX_HEADER_BYTES", "MAX_PIPELINED", "Request")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADERS = 100
@@ -137,6 +139,8 @@ class Connection(FlowControl, asyncio.Protocol):
         "in_request",
         # the server's counters (None: metrics off)
         "metrics",
+        # a hand-off to another worker process under way: (send, bytes to pass on)
+        "passing",
     )
 
     #: the engine's :class:`~fastsio._server.engine.Exchange` protocol: this connection
@@ -182,6 +186,7 @@ class Connection(FlowControl, asyncio.Protocol):
         # a request has begun and is not complete yet
         self.in_request = False
         self.metrics = app.metrics
+        self.passing: tuple[Any, list[bytes]] | None = None
 
     @property
     def log(self) -> logging.Logger:
@@ -228,6 +233,11 @@ class Connection(FlowControl, asyncio.Protocol):
                 parser.feed_data(data)
             except httptools.HttpParserUpgrade as exc:
                 offset = exc.args[0]
+                if self.passing is not None:
+                    # an upgrade request for another worker's session: it goes there with
+                    # the WebSocket bytes that followed it
+                    self._pass_now(data[offset:])
+                    return
                 websocket = self.websocket
                 if websocket is not None:
                     # bytes that came with the upgrade request, in the same read
@@ -241,9 +251,16 @@ class Connection(FlowControl, asyncio.Protocol):
                 # and what follows is the next request
                 continue
             except httptools.HttpParserError as exc:
+                if self.passing is not None:
+                    self.passing = None
+                    self.abort()
+                    return
                 if not self.closed:
                     self.app.server_log.info("malformed HTTP request from %s: %s", self.client, exc)
                     self.send_error(400, close=True)
+                return
+            if self.passing is not None:
+                self._pass_now(b"")
             return
 
     # ------------------------------------------------------------ httptools callbacks
@@ -397,6 +414,56 @@ class Connection(FlowControl, asyncio.Protocol):
             self.app.server_log.exception("error handling %s %s", req.method, req.url)
             if self.busy and not self.closed:
                 self.send_error(500, close=True)
+
+    # ------------------------------------------------------------ passing to a worker
+    def pass_on(self, send: Any, first: bytes) -> None:
+        """Hand this connection to another worker process (``run(workers=N)``: the request
+        being dispatched names a session of that worker): once the bytes read so far are
+        parsed, ``send(fd, data)`` gets a duplicate of the socket's descriptor and
+        ``first`` (the request, serialized again) followed by what came after it
+        (pipelined requests, or the WebSocket bytes behind an upgrade request); this
+        object then lets the socket go without closing the TCP connection."""
+        self.passing = (send, [first])
+        self.busy = True  # pipelined requests behind it wait (and go along)
+
+    def _pass_now(self, rest: bytes) -> None:
+        passing = self.passing
+        assert passing is not None
+        self.passing = None
+        send, chunks = passing
+        transport = self.transport
+        if self.in_request or transport is None or self.closed:
+            # a request cut in the middle behind it (not re-serializable): drop the
+            # connection (the client retries)
+            self.app.server_log.info("connection from %s: cannot pass a partial request on; closing", self.client)
+            self.abort()
+            return
+        for req in self.backlog:
+            chunks.append(request_bytes(req))
+        chunks.append(rest)
+        self.backlog = _NONE
+        self.flush()  # what was answered before it leaves from here
+        sock = transport.get_extra_info("socket")
+        try:
+            fd = os.dup(sock.fileno())
+        except (OSError, AttributeError, ValueError) as exc:
+            self.app.server_log.warning("connection from %s: cannot pass it on: %s", self.client, exc)
+            self.abort()
+            return
+        self.parser = None
+        self.busy = False
+        if self.timer_slot is not None:
+            self._cancel_deadline()
+        self.closed = True
+        try:
+            sent = send(fd, b"".join(chunks))
+        except Exception:
+            self.app.server_log.exception("connection from %s: passing it on failed", self.client)
+            sent = False
+        if not sent:
+            self.app.server_log.info("connection from %s: the worker it belongs to is unreachable", self.client)
+        # our descriptor only: the other worker's copy keeps the connection
+        transport.abort()
 
     # ------------------------------------------------------------ HTTP responses
     def send_response(
@@ -594,3 +661,21 @@ class Connection(FlowControl, asyncio.Protocol):
                 transport.resume_reading()
         ws.write(response)
         return ws
+
+
+class AdoptedConnection(Connection):
+    """A connection another worker process handed over (see :meth:`Connection.pass_on`):
+    the bytes that worker had read are parsed first, as soon as the connection is made."""
+
+    __slots__ = ("preread",)
+
+    def __init__(self, app: Application, loop: asyncio.AbstractEventLoop, flusher: Any, preread: bytes) -> None:
+        super().__init__(app, loop, flusher)
+        self.preread = preread
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """asyncio: set up as a new connection, then parse what the other worker read."""
+        super().connection_made(transport)
+        data, self.preread = self.preread, b""
+        if data:
+            self.data_received(data)

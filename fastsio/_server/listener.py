@@ -293,6 +293,13 @@ class Lifecycle:
         if engine.wheel is not None:
             engine.wheel.close()
         await self.on_closed()
+        if engine.router is not None:
+            engine.router.close()  # run(workers=N): the links to the other workers
+
+    def run_workers(self, host: str, port: int, workers: int, kwargs: dict[str, Any]) -> None:
+        """``run(workers=N)``: the subclass supervises N worker processes (Server and
+        EngineServer do, through :func:`fastsio.workers.run_workers`)."""
+        raise NotImplementedError("this server has no workers")
 
     async def _serve(self, stopping: asyncio.Event, host: str, port: int, kwargs: Any) -> None:
         # one run of the loop from start to stop: no window between two runs in which
@@ -316,6 +323,7 @@ class Lifecycle:
         host: str = "0.0.0.0",
         port: int = 8000,
         *,
+        workers: int = 1,
         certfile: str | None = None,
         keyfile: str | None = None,
         **kwargs: Any,
@@ -331,7 +339,10 @@ class Lifecycle:
         :meth:`start`'s.  It says when it listens (the :meth:`banner` line: logged at
         INFO, or printed on stderr when no logging handler would show it).  An address
         it cannot listen on (in use ...) is one line on stderr and ``SystemExit(1)``,
-        not a traceback (:meth:`start` raises :class:`~fastsio.exceptions.ListenError`)."""
+        not a traceback (:meth:`start` raises :class:`~fastsio.exceptions.ListenError`).
+
+        ``workers=N`` (N > 1): N worker processes on the same port, this process
+        supervising them (:meth:`run_workers`; see docs/workers.md)."""
         if certfile is not None:
             if kwargs.get("ssl_context") is not None:
                 raise TypeError("run() takes certfile/keyfile or ssl_context, not both")
@@ -340,6 +351,9 @@ class Lifecycle:
             kwargs["ssl_context"] = ctx
         elif keyfile is not None:
             raise TypeError("run(): keyfile needs certfile")
+        if workers != 1:
+            self.run_workers(host, port, workers, kwargs)
+            return
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         stopping = asyncio.Event()
