@@ -413,8 +413,13 @@ class Mesh:
             self._to_all(_frame(UNSUB, channel))
 
     def numsub(self, channel: bytes) -> int:
-        """How many workers (this one included) listen on ``channel`` now."""
-        return (channel in self._subs) + sum(1 for subs in self._peer_subs.values() if channel in subs)
+        """How many workers (this one included) listen on ``channel`` now and can be
+        reached (a sibling counts once both links with it are up: it said it listens,
+        and what is published here gets to it)."""
+        out = self._out
+        return (channel in self._subs) + sum(
+            1 for peer, subs in self._peer_subs.items() if channel in subs and out.get(peer) is not None
+        )
 
     def publish(self, channel: bytes, payload: bytes) -> int:
         """Send ``payload`` on ``channel`` to every sibling (one frame each); returns how

@@ -1,0 +1,425 @@
+"""``sio.run(workers=4)`` for real: a supervisor process and four forked workers on one
+port (``tests/workers/workers_app.py``), no sticky load balancer, and real clients:
+python-socketio's (polling only, WebSocket only, upgrade) and socket.io-client 4.x
+(``tests/node/driver.mjs``), plus raw Engine.IO requests each on a new TCP connection.
+
+What is checked: every client connects whichever worker its connections land on (a
+request or WebSocket upgrade for another worker's session is handed to it with its
+connection: counted, and the answer comes from the owner); a broadcast reaches every
+client exactly once; acks, ``fetch_sockets``, all rooms, remote joins, broadcasts with
+acks and ``server_side_emit_with_ack`` span the workers (the local worker adapter);
+a killed worker is started again and its clients reconnect; SIGTERM to the supervisor
+stops every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+import socketio
+
+from _nodedriver import TESTS, node_marks, run_driver
+from fastsio._server.mesh import ALPHABET
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="workers need fork and SO_REUSEPORT")
+
+HERE = Path(__file__).resolve().parent
+APP = HERE / "workers_app.py"
+NODE_DIR = TESTS / "node"
+WORKERS = 4
+# clients of each kind at least, and at most (connecting goes on until every worker has one)
+LEAST, MOST = 4, 48
+
+
+class Cluster:
+    """The supervisor process of ``workers_app.py`` and what it printed on stderr."""
+
+    def __init__(self, workers: int = WORKERS, transports: str = "polling,websocket") -> None:
+        self.workers = workers
+        self.proc = subprocess.Popen(
+            [sys.executable, str(APP), str(workers), transports],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(HERE),
+        )
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        found = self.wait_line(r"fastsio: (\d+) workers on 127\.0\.0\.1:(\d+)")
+        self.port = int(found.group(2))
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.wait_count("listening on", workers)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+
+    def wait_line(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        with self.changed:
+            found: list[re.Match[str]] = []
+
+            def seen() -> bool:
+                found[:] = [m for m in (re.search(pattern, line) for line in self.lines) if m]
+                return bool(found)
+
+            if not self.changed.wait_for(seen, timeout):
+                raise AssertionError(f"no line {pattern!r} in {self.lines!r}")
+            return found[0]
+
+    def wait_count(self, text: str, count: int, timeout: float = 20.0) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: sum(line.count(text) for line in self.lines) >= count, timeout):
+                raise AssertionError(f"fewer than {count} lines with {text!r} in {self.lines!r}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+async def stats(url: str) -> list[dict[str, Any]]:
+    """Every worker's ``stats`` (one WebSocket client asks its worker, which asks the others)."""
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(url, transports=["websocket"], wait_timeout=10)
+    try:
+        result: list[dict[str, Any]] = await client.call("stats", timeout=8)
+    finally:
+        await client.disconnect()
+    return result
+
+
+async def ready(cluster: Cluster) -> list[dict[str, Any]]:
+    """Wait until every worker is linked to every other one; their stats."""
+    found: Any = None
+    for _ in range(200):
+        try:
+            found = await stats(cluster.url)
+        except socketio.exceptions.SocketIOError as exc:  # a worker not linked yet timed out
+            found = exc
+        else:
+            if len(found) == cluster.workers and all(len(s["linked"]) == cluster.workers - 1 for s in found):
+                return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the workers never all linked up: {found}")
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    running = Cluster()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class Counter:
+    """How many times something happened; ``wait_for(n)`` until it happened ``n`` times."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = asyncio.Event()
+
+    def bump(self) -> None:
+        self.count += 1
+        self.changed.set()
+
+    async def wait_for(self, n: int) -> None:
+        while self.count < n:
+            self.changed.clear()
+            await self.changed.wait()
+
+
+class Clients:
+    """python-socketio clients, each recording the ``heard`` broadcasts it got."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.clients: list[socketio.AsyncClient] = []
+        self.heard: list[list[Any]] = []
+        self.ends: list[asyncio.Event] = []
+        self.workers: list[int] = []
+        self.connects: list[Counter] = []
+
+    async def add(self, transports: list[str], reconnection: bool = False) -> int:
+        client = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5)
+        heard: list[Any] = []
+        end = asyncio.Event()
+        connects = Counter()
+        client.on("connect", connects.bump)
+
+        @client.on("heard")
+        def on_heard(tag: Any) -> None:
+            heard.append(tag)
+            if isinstance(tag, str) and tag.startswith("end"):
+                end.set()
+
+        @client.on("ask")
+        def on_ask() -> str:
+            return "yes"
+
+        await client.connect(self.url, transports=transports, wait_timeout=10)
+        who = await client.call("whoami", timeout=10)
+        self.clients.append(client)
+        self.heard.append(heard)
+        self.ends.append(end)
+        self.connects.append(connects)
+        self.workers.append(who["worker"])
+        return int(who["worker"])
+
+    async def cover(self, transports: list[str], reconnection: bool = False) -> set[int]:
+        """Connect clients over ``transports`` until every worker holds one of them
+        (at least LEAST of them, at most MOST)."""
+        seen: set[int] = set()
+        for i in range(MOST):
+            seen.add(await self.add(transports, reconnection))
+            if i + 1 >= LEAST and len(seen) == WORKERS:
+                break
+        return seen
+
+    async def wait_end(self, tag: str) -> None:
+        for i, client in enumerate(self.clients):
+            await asyncio.wait_for(self.ends[i].wait(), 20)
+        for end in self.ends:
+            end.clear()
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.disconnect()
+
+
+@pytest.fixture
+async def clients(cluster: Cluster) -> AsyncIterator[Clients]:
+    await ready(cluster)
+    group = Clients(cluster.url)
+    yield group
+    await group.close()
+
+
+async def test_transports_broadcasts_acks_and_requests_across_workers(cluster: Cluster, clients: Clients) -> None:
+    """Verify clients over polling only, WebSocket only and upgrade reach every worker;
+    a broadcast from one reaches each client exactly once; acks, fetch_sockets, all
+    rooms, a remote join, a broadcast with acks and server_side_emit_with_ack span the
+    four workers."""
+    for transports in (["polling"], ["websocket"], ["polling", "websocket"]):
+        seen = await clients.cover(transports)
+        assert seen == set(range(WORKERS)), (transports, seen)
+    assert [c.transport() for c in clients.clients].count("polling") >= LEAST
+    total = len(clients.clients)
+    first = clients.clients[0]
+    assert await first.call("shout", "t1", timeout=10) == "ok"
+    assert await first.call("shout", "end1", timeout=10) == "ok"
+    await clients.wait_end("end1")
+    assert clients.heard == [["t1", "end1"]] * total
+    # requests across the workers
+    assert await first.call("count", timeout=15) == total
+    assert await first.call("ask_all", timeout=15) == ["yes"] * total
+    # a remote join, then a broadcast to the room (from another client's worker)
+    last = clients.clients[-1]
+    assert await first.call("join_all", "r", timeout=10) is True
+    assert "r" in await last.call("rooms", timeout=15)
+    assert await last.call("to_room", ("r", "r1"), timeout=10) is True
+    assert await last.call("to_room", ("r", "end2"), timeout=10) is True
+    await clients.wait_end("end2")
+    assert clients.heard == [["t1", "end1", "r1", "end2"]] * total
+    found = await stats(cluster.url)
+    assert sorted(s["worker"] for s in found) == list(range(WORKERS))
+    # each polling client's connections land on any worker: some were handed off
+    assert sum(s["handed_off"] for s in found) > 0
+
+
+async def _eio_get(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.get(url) as resp:
+        assert resp.status == 200, (resp.status, await resp.text())
+        return await resp.text()
+
+
+async def _eio_post(session: aiohttp.ClientSession, url: str, body: str) -> None:
+    async with session.post(url, data=body.encode()) as resp:
+        assert resp.status == 200, (resp.status, await resp.text())
+
+
+async def _eio_until(session: aiohttp.ClientSession, url: str, prefix: str) -> str:
+    """GET until a packet starting with ``prefix`` comes (pings answered)."""
+    for _ in range(20):
+        for packet in (await _eio_get(session, url)).split("\x1e"):
+            if packet.startswith(prefix):
+                return packet
+            if packet == "2":
+                await _eio_post(session, url, "3")
+    raise AssertionError(f"no {prefix!r} packet")
+
+
+async def test_requests_and_upgrades_go_to_the_owner(cluster: Cluster) -> None:
+    """Verify raw Engine.IO sessions, every request on a new TCP connection (so on any
+    worker): the owner (the worker named by the sid's first character) answers each
+    polling request and takes the WebSocket upgrade, however many hand-offs it took."""
+    await ready(cluster)
+    before = sum(s["handed_off"] for s in await stats(cluster.url))
+    base = f"{cluster.url}/socket.io/?EIO=4"
+    connector = aiohttp.TCPConnector(force_close=True)  # a new TCP connection per request
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for round_ in range(12):
+            opened = await _eio_get(http, f"{base}&transport=polling")
+            sid = json.loads(opened[1:])["sid"]
+            owner = ALPHABET.index(sid[0])
+            assert owner < WORKERS
+            poll = f"{base}&transport=polling&sid={sid}"
+            await _eio_post(http, poll, "40")
+            await _eio_until(http, poll, "40{")
+            await _eio_post(http, poll, '421["whoami"]')
+            reply = await _eio_until(http, poll, "431[")
+            who = json.loads(reply[3:])[0]
+            assert (who["worker"], who["sid"]) == (owner, sid)
+            if round_ % 2:
+                # and its upgrade, on a new connection too
+                async with http.ws_connect(f"ws://127.0.0.1:{cluster.port}/socket.io/?EIO=4&transport=websocket&sid={sid}") as ws:
+                    await ws.send_str("2probe")
+                    assert (await ws.receive_str(timeout=10)) == "3probe"
+                    await ws.send_str("5")
+                    await ws.send_str('422["whoami"]')
+                    while True:
+                        msg = await ws.receive_str(timeout=10)
+                        if msg.startswith("432"):
+                            break
+                    assert json.loads(msg[3:])[0]["worker"] == owner
+    after = sum(s["handed_off"] for s in await stats(cluster.url))
+    # 12 sessions of 6 connections or more each, each on a worker drawn by the kernel
+    assert after > before
+
+
+def test_unknown_sid_of_a_missing_worker_is_answered(cluster: Cluster) -> None:
+    """Verify a sid whose first character names no worker (beyond the four) is answered
+    "Session ID unknown" by whichever worker gets it."""
+    import urllib.error
+    import urllib.request
+
+    sid = ALPHABET[WORKERS + 5] + "x" * 19
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{cluster.url}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=10)
+    assert err.value.code == 400
+    assert json.loads(err.value.read())["message"] == "Session ID unknown"
+
+
+def _node(fn: Any) -> Any:
+    for mark in node_marks(NODE_DIR):
+        fn = mark(fn)
+    return fn
+
+
+@_node
+async def test_node_clients_across_workers(cluster: Cluster) -> None:
+    """Verify socket.io-client 4.x over polling only, WebSocket only and upgrade (four
+    managers of each kind) connects through the workers and gets a broadcast made on
+    another client's worker exactly once, and answers a broadcast with acks."""
+    await ready(cluster)
+    kinds = {"p": {"transports": ["polling"]}, "w": {"transports": ["websocket"]}, "u": {}}
+    steps: list[dict[str, Any]] = []
+    names = []
+    for kind, options in kinds.items():
+        for i in range(4):
+            name = f"{kind}{i}"
+            names.append(name)
+            steps.append({"op": "connect", "sock": name, "manager": name, "options": options,
+                          "replies": {"ask": ["yes"]}, "timeout": 10000})
+    steps += [{"op": "wait", "t": "upgrade", "manager": f"u{i}", "timeout": 10000} for i in range(4)]
+    steps += [{"op": "emit", "sock": name, "event": "whoami", "ack": True, "tag": f"who-{name}"} for name in names]
+    steps += [
+        {"op": "sync", "name": "connected"},
+        {"op": "wait", "t": "event", "event": "heard", "count": 2 * len(names), "timeout": 20000},
+        {"op": "sync", "name": "heard"},
+    ]
+    helper = Clients(cluster.url)
+    answers: dict[str, Any] = {}
+
+    async def on_sync(name: str) -> None:
+        if name == "connected":
+            await helper.add(["websocket"])
+            first = helper.clients[0]
+            assert await first.call("shout", "n1", timeout=10) == "ok"
+            assert await first.call("shout", "end", timeout=10) == "ok"
+        else:
+            answers["ask"] = await helper.clients[0].call("ask_all", timeout=15)
+            answers["count"] = await helper.clients[0].call("count", timeout=15)
+
+    try:
+        run = await run_driver(NODE_DIR / "driver.mjs", {"url": cluster.url, "timeout": 60000, "steps": steps}, 60, on_sync)
+    finally:
+        await helper.close()
+    assert run.returncode == 0, run
+    workers = {run.one("ack", tag=f"who-{name}")["args"][0]["worker"] for name in names}
+    assert len(workers) >= 2, run  # twelve clients, four workers: more than one was used
+    for name in names:
+        assert [r["args"] for r in run.of("event", sock=name, event="heard")] == [["n1"], ["end"]], (name, run)
+    assert len(run.of("upgrade")) == 4
+    # the helper and the twelve node sockets
+    assert answers == {"ask": ["yes"] * (len(names) + 1), "count": len(names) + 1}
+
+
+async def test_a_killed_worker_is_restarted_and_its_clients_reconnect(cluster: Cluster) -> None:
+    """Verify SIGKILL of a worker that holds clients: the supervisor forks it again, its
+    polling and WebSocket clients reconnect by themselves (to any worker), and a
+    broadcast then reaches every client exactly once."""
+    found = await ready(cluster)
+    pids = {s["worker"]: s["pid"] for s in found}
+    group = Clients(cluster.url)
+    try:
+        for transports in (["polling"], ["websocket"]):
+            await group.cover(transports, reconnection=True)
+        victim = group.workers[0]
+        on_victim = [i for i, w in enumerate(group.workers) if w == victim]
+        os.kill(pids[victim], signal.SIGKILL)
+        cluster.wait_line(rf"worker {victim} \(pid {pids[victim]}\) exited")
+        cluster.wait_count("listening on", WORKERS + 1)
+        found = await ready(cluster)
+        assert {s["worker"]: s["pid"] for s in found}[victim] != pids[victim]
+        # each of the victim's clients connected a second time, the others once
+        for i in range(len(group.clients)):
+            await asyncio.wait_for(group.connects[i].wait_for(2 if i in on_victim else 1), 30)
+        first = group.clients[-1]
+        assert await first.call("shout", "k1", timeout=10) == "ok"
+        assert await first.call("shout", "end", timeout=10) == "ok"
+        await group.wait_end("end")
+        assert all(heard == ["k1", "end"] for heard in group.heard), group.heard
+        assert await first.call("count", timeout=15) == len(group.clients)
+    finally:
+        await group.close()
+
+
+async def test_sigterm_stops_every_worker(cluster: Cluster) -> None:
+    """Verify SIGTERM to the supervisor stops the four workers (their clients are
+    disconnected) and the supervisor exits 0."""
+    found = await ready(cluster)
+    group = Clients(cluster.url)
+    gone = [asyncio.Event() for _ in range(8)]
+    try:
+        for i in range(8):
+            await group.add(["polling"] if i % 2 else ["websocket"])
+            group.clients[i].on("disconnect", gone[i].set)
+        cluster.proc.send_signal(signal.SIGTERM)
+        for event in gone:
+            await asyncio.wait_for(event.wait(), 20)
+        assert await asyncio.get_running_loop().run_in_executor(None, cluster.proc.wait, 30) == 0
+        for s in found:
+            with pytest.raises(ProcessLookupError):
+                os.kill(s["pid"], 0)
+    finally:
+        await group.close()

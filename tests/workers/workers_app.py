@@ -1,0 +1,90 @@
+"""The server the multi-worker tests run: ``python workers_app.py WORKERS [TRANSPORTS]``
+starts ``sio.run(port=0, workers=WORKERS)`` (the supervisor prints the port it got).
+
+Its events tell the tests which worker answered (``whoami``), what every worker did
+(``stats``, through ``server_side_emit_with_ack``), and drive cluster operations from a
+client: broadcasts (``shout``), rooms across workers (``join_all``, ``to_room``),
+``fetch_sockets`` (``count``), all rooms (``rooms``) and broadcasts with acks
+(``ask_all``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import fastsio
+
+transports = sys.argv[2].split(",") if len(sys.argv) > 2 else ["polling", "websocket"]
+sio = fastsio.Server(ping_interval=1.0, ping_timeout=2.0, shutdown_timeout=2.0, transports=transports)
+
+
+def stats() -> dict[str, Any]:
+    router: Any = sio.engine.router
+    return {
+        "pid": os.getpid(),
+        "worker": router.mesh.index,
+        "handed_off": router.handed_off,
+        "linked": router.mesh.linked(),
+        "sessions": len(sio.engine.sessions),
+    }
+
+
+@sio.on("whoami")
+def whoami(sock: Any) -> dict[str, Any]:
+    return {"pid": os.getpid(), "worker": stats()["worker"], "sid": sock.session.sid}
+
+
+@sio.on_server_side("stats")
+def worker_stats() -> dict[str, Any]:
+    return stats()
+
+
+@sio.on("stats")
+async def cluster_stats(sock: Any) -> list[dict[str, Any]]:
+    others = await sio.server_side_emit_with_ack("stats")
+    return sorted([stats(), *others], key=lambda s: s["worker"])
+
+
+@sio.on("shout")
+def shout(sock: Any, tag: Any) -> str:
+    sio.emit("heard", tag)
+    return "ok"
+
+
+@sio.on("join_all")
+def join_all(sock: Any, room: str) -> bool:
+    sio.sockets_join(room)
+    return True
+
+
+@sio.on("to_room")
+def to_room(sock: Any, room: str, tag: Any) -> bool:
+    sio.to(room).emit("heard", tag)
+    return True
+
+
+@sio.on("count")
+async def count(sock: Any) -> int:
+    return len(await sio.fetch_sockets())
+
+
+@sio.on("rooms")
+async def rooms(sock: Any) -> list[str]:
+    return sorted(await sio.of("/").adapter.all_rooms())
+
+
+@sio.on("ask_all")
+async def ask_all(sock: Any) -> list[Any]:
+    return sorted(await sio.timeout(10).emit_with_ack("ask"))
+
+
+@sio.on("bytes")
+def echo_bytes(sock: Any, data: bytes) -> bool:
+    sio.emit("heard_bytes", data)
+    return True
+
+
+if __name__ == "__main__":
+    sio.run("127.0.0.1", 0, workers=int(sys.argv[1]))
