@@ -23,14 +23,12 @@ How it works:
   (``python -m fastsio run`` with the same arguments), restarted when a ``.py`` file
   under the ``--reload-dir`` folders (default: ``--app-dir``) changes.  The watcher
   polls modification times twice a second (standard library only).
-* ``--workers N`` (N > 1): N child processes, each with its own listening socket on the
-  same port (``SO_REUSEPORT``, Linux and the BSDs); the kernel hands each new TCP
-  connection to one of them.  Each worker is a separate server: an Engine.IO session
-  lives in the worker that accepted its first connection, so long-polling (whose
-  requests arrive on new connections) cannot work, and ``run`` refuses a server whose
-  ``transports`` include ``"polling"``; and rooms and broadcasts reach the other
-  workers' clients only through a cluster adapter (``adapter=``).  A worker that exits
-  stops the others.
+* ``--workers N`` (N > 1): ``server.run(workers=N)`` (:mod:`fastsio.workers`,
+  docs/workers.md): this process supervises N forked workers that each listen on the
+  port (``SO_REUSEPORT``); a polling request or an upgrade that reaches a worker other
+  than its session's is handed to the right one with its connection, so no sticky load
+  balancer is needed; rooms and broadcasts span the workers (the server's ``adapter``,
+  else a local inter-process one); a worker that dies is started again.
 * ``--certfile``/``--keyfile``: TLS (``https://``, ``wss://``), through the
   ``ssl_context`` of :meth:`fastsio.Server.start`.
 * ``bench`` runs ``python -m benchmarks`` with the arguments given, in the source
@@ -46,7 +44,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -171,7 +168,7 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="module:attribute of the server (a fastsio.Server, EngineServer or compat.AsyncServer)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
-    parser.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT; WebSocket-only servers)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (run(workers=N): polling routed to its worker, no sticky balancer needed)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="logging level (default info)")
     parser.add_argument("--reload", action="store_true", help="restart the server when a .py file changes (development)")
     parser.add_argument("--reload-dir", action="append", default=None, metavar="DIR",
@@ -204,7 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             traceback.print_exc()
         raise
     if args.workers > 1:
-        return _supervise_workers(args, server)
+        return _supervise_workers(args, server, ctx)
     server.run(args.host, args.port, ssl_context=ctx, reuse_port=args.reuse_port)
     return 0
 
@@ -286,41 +283,12 @@ def _reloader(args: argparse.Namespace) -> int:
     return 0
 
 
-def _supervise_workers(args: argparse.Namespace, server: Server | EngineServer) -> int:
-    if "polling" in server.options.transports:
-        raise CLIError(
-            f"--workers {args.workers} needs a WebSocket-only server (transports=['websocket']): each worker"
-            " holds its own sessions and the kernel gives every new connection to any worker, so long-polling"
-            " requests would reach the wrong one; run one process per port behind a proxy with sticky sessions"
-        )
-    if args.port == 0:
-        raise CLIError("--workers needs a fixed --port (every worker listens on the same one)")
-    # the address is free (for SO_REUSEPORT listeners of this user)?  One clear line now
-    # rather than one per worker
+def _supervise_workers(args: argparse.Namespace, server: Server | EngineServer, ctx: ssl.SSLContext | None) -> int:
     try:
-        with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((args.host, args.port))
-    except OSError as exc:
-        raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
-    log = logging.getLogger("fastsio.cli")
-    log.info("starting %d workers on %s:%d (SO_REUSEPORT)", args.workers, args.host, args.port)
-    stopping = _Stopping()
-    argv = _child_argv(args, "--reuse-port")
-    procs = [subprocess.Popen(argv) for _ in range(args.workers)]
-    status = 0
-    try:
-        while stopping.signum is None:
-            time.sleep(0.2)
-            done = [p for p in procs if p.poll() is not None]
-            if done:
-                status = done[0].returncode or 1
-                log.error("worker %d exited (status %d): stopping the others", done[0].pid, done[0].returncode)
-                break
-    finally:
-        for p in procs:
-            _stop(p)
-    return status
+        server.run(args.host, args.port, workers=args.workers, ssl_context=ctx)
+    except (ValueError, RuntimeError) as exc:  # TLS with polling, no msgpack, no fork ...
+        raise CLIError(str(exc)) from exc
+    return 0
 
 
 # ---------------------------------------------------------------------- version, options, bench

@@ -334,7 +334,7 @@ class Engine:
         def factory() -> AdoptedConnection:
             return AdoptedConnection(self, loop, flusher, data)
 
-        task = loop.create_task(loop.connect_accepted_socket(factory, sock))  # type: ignore[arg-type]
+        task = loop.create_task(loop.connect_accepted_socket(factory, sock))
         task.add_done_callback(self._adopted)
 
     def _adopted(self, task: asyncio.Task[Any]) -> None:

@@ -3,9 +3,10 @@ each test starts it as a process on a free port and connects python-socketio's c
 
 ``run`` (an app, its start line, SIGINT), its one-line errors (a port in use, a module
 that does not import, a missing attribute, one that is not a server, a bad certificate,
-``--workers`` with polling), TLS with a self-signed certificate made by ``openssl``,
+``--workers`` with ``--reload``), TLS with a self-signed certificate made by ``openssl``,
 ``--reload`` (the reply changes after the file does), ``--workers 2`` (two processes
-share the port); ``version``, ``options``, ``bench`` (its help, passed through).
+share the port; polling works, on a port the supervisor picks); ``version``,
+``options``, ``bench`` (its help, passed through).
 """
 
 from __future__ import annotations
@@ -304,15 +305,27 @@ async def test_workers_share_the_port(launch: Any, tmp_path: Path) -> None:
     assert status == 0
 
 
-def test_workers_refuse_polling_and_port_zero(tmp_path: Path) -> None:
-    """Verify ``--workers`` refuses a server that allows polling (sessions would not stay
-    on one worker) and ``--port 0``, each in one line."""
+async def test_workers_serve_polling_on_any_port(launch: Any, tmp_path: Path) -> None:
+    """Verify ``--workers 2 --port 0`` on a server that allows polling: the supervisor
+    says the port it got, polling-only clients are served (their requests reach the
+    worker of their session whichever one the kernel gives the connection to), and
+    SIGINT stops it with status 0."""
     write_app(tmp_path)
-    write_app(tmp_path, "wsonly", transports=("websocket",))
-    assert_one_line_error(run_once("run", "app:sio", "--workers", "2", cwd=tmp_path), "WebSocket-only", "sticky")
-    assert_one_line_error(run_once("run", "wsonly:sio", "--workers", "2", "--port", "0", cwd=tmp_path),
-                          "fixed --port")
-    assert_one_line_error(run_once("run", "wsonly:sio", "--workers", "2", "--reload", cwd=tmp_path), "do not go together")
+    running = launch("run", "app:sio", "--port", "0", "--workers", "2")
+    port = int(running.wait_line(r"fastsio: 2 workers on 127\.0\.0\.1:(\d+)").group(1))
+    running.wait_line(r"listening on http://127\.0\.0\.1:")
+    running.wait_line(r"listening on http://127\.0\.0\.1:")
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(6):
+        assert (await whoami(url, ["polling"]))["pid"] != running.proc.pid
+    status, _ = running.stop()
+    assert status == 0
+
+
+def test_workers_refuse_reload(tmp_path: Path) -> None:
+    """Verify ``--workers`` with ``--reload`` is refused in one line."""
+    write_app(tmp_path)
+    assert_one_line_error(run_once("run", "app:sio", "--workers", "2", "--reload", cwd=tmp_path), "do not go together")
 
 
 # ---------------------------------------------------------------------- version, options, bench
