@@ -237,8 +237,10 @@ class Server(Lifecycle):
 
     def run_workers(self, host: str, port: int, workers: int, kwargs: dict[str, Any]) -> None:
         """``run(workers=N)``: N worker processes on one port (:mod:`fastsio.workers`,
-        docs/workers.md); without an ``adapter``, each gets a
-        :class:`~fastsio.adapters.WorkerAdapter` linking it to the others."""
+        docs/workers.md); each worker makes its namespaces' adapters anew with the
+        ``adapter`` factory (each one a node of its own: a Redis adapter's uid is per
+        worker) or, without one, a :class:`~fastsio.adapters.WorkerAdapter` linking it to
+        the others."""
         if self.options.adapter is None:
             try:
                 import msgpack  # noqa: F401
@@ -249,8 +251,9 @@ class Server(Lifecycle):
                 ) from None
 
         def setup(mesh: Any) -> None:
-            if self.options.adapter is None:
-                self.use_adapter(WorkerAdapter(mesh, requests_timeout=5.0))
+            # in the worker: adapters made anew (the namespaces' adapters were made before
+            # the fork, and a cluster adapter's uid must differ from one worker to the next)
+            self.use_adapter(self.options.adapter or WorkerAdapter(mesh, requests_timeout=5.0))
 
         run_workers(self, host, port, workers, kwargs, setup)
 

@@ -18,10 +18,14 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
@@ -45,10 +49,10 @@ LEAST, MOST = 4, 48
 class Cluster:
     """The supervisor process of ``workers_app.py`` and what it printed on stderr."""
 
-    def __init__(self, workers: int = WORKERS, transports: str = "polling,websocket") -> None:
+    def __init__(self, workers: int = WORKERS, transports: str = "polling,websocket", *redis: str) -> None:
         self.workers = workers
         self.proc = subprocess.Popen(
-            [sys.executable, str(APP), str(workers), transports],
+            [sys.executable, str(APP), str(workers), transports, *redis],
             stderr=subprocess.PIPE,
             text=True,
             cwd=str(HERE),
@@ -56,10 +60,14 @@ class Cluster:
         self.lines: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
-        found = self.wait_line(r"fastsio: (\d+) workers on 127\.0\.0\.1:(\d+)")
-        self.port = int(found.group(2))
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.wait_count("listening on", workers)
+        try:
+            found = self.wait_line(r"fastsio: (\d+) workers on 127\.0\.0\.1:(\d+)")
+            self.port = int(found.group(2))
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.wait_count("listening on", workers)
+        except BaseException:
+            self.stop()
+            raise
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -110,7 +118,8 @@ async def stats(url: str) -> list[dict[str, Any]]:
 async def ready(cluster: Cluster) -> list[dict[str, Any]]:
     """Wait until every worker is linked to every other one; their stats."""
     found: Any = None
-    for _ in range(200):
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
         try:
             found = await stats(cluster.url)
         except socketio.exceptions.SocketIOError as exc:  # a worker not linked yet timed out
@@ -120,6 +129,34 @@ async def ready(cluster: Cluster) -> list[dict[str, Any]]:
                 return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"the workers never all linked up: {found}")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A redis-server of this test's own on a free port (no persistence)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed: `make redis` installs it (make test does)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("redis-server did not start")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.kill()
+        proc.wait(5)
 
 
 @pytest.fixture
@@ -218,7 +255,27 @@ async def test_transports_broadcasts_acks_and_requests_across_workers(cluster: C
     """Verify clients over polling only, WebSocket only and upgrade reach every worker;
     a broadcast from one reaches each client exactly once; acks, fetch_sockets, all
     rooms, a remote join, a broadcast with acks and server_side_emit_with_ack span the
-    four workers."""
+    four workers (the local worker adapter)."""
+    await across_workers(cluster, clients)
+
+
+@pytest.mark.redis
+async def test_workers_on_the_redis_adapter(redis_url: str) -> None:
+    """Verify the same with the server's RedisAdapter (a real redis-server): each worker
+    is a node of the Redis cluster, polling still goes to the session's worker."""
+    running = Cluster(WORKERS, "polling,websocket", redis_url, "w" + uuid.uuid4().hex[:8])
+    try:
+        await ready(running)
+        group = Clients(running.url)
+        try:
+            await across_workers(running, group)
+        finally:
+            await group.close()
+    finally:
+        running.stop()
+
+
+async def across_workers(cluster: Cluster, clients: Clients) -> None:
     for transports in (["polling"], ["websocket"], ["polling", "websocket"]):
         seen = await clients.cover(transports)
         assert seen == set(range(WORKERS)), (transports, seen)
@@ -242,6 +299,7 @@ async def test_transports_broadcasts_acks_and_requests_across_workers(cluster: C
     assert clients.heard == [["t1", "end1", "r1", "end2"]] * total
     found = await stats(cluster.url)
     assert sorted(s["worker"] for s in found) == list(range(WORKERS))
+    assert len({s["adapter"] for s in found}) == 1
     # each polling client's connections land on any worker: some were handed off
     assert sum(s["handed_off"] for s in found) > 0
 

@@ -1,5 +1,6 @@
-"""The server the multi-worker tests run: ``python workers_app.py WORKERS [TRANSPORTS]``
-starts ``sio.run(port=0, workers=WORKERS)`` (the supervisor prints the port it got).
+"""The server the multi-worker tests run: ``python workers_app.py WORKERS [TRANSPORTS
+[REDIS_URL KEY]]`` starts ``sio.run(port=0, workers=WORKERS)`` (the supervisor prints the
+port it got), on the local worker adapter, or on a RedisAdapter when a URL is given.
 
 Its events tell the tests which worker answered (``whoami``), what every worker did
 (``stats``, through ``server_side_emit_with_ack``), and drive cluster operations from a
@@ -15,9 +16,14 @@ import sys
 from typing import Any
 
 import fastsio
+import fastsio.adapters
 
 transports = sys.argv[2].split(",") if len(sys.argv) > 2 else ["polling", "websocket"]
-sio = fastsio.Server(ping_interval=1.0, ping_timeout=2.0, shutdown_timeout=2.0, transports=transports)
+# a Redis URL as the third argument: the workers are nodes of a Redis cluster instead
+adapter = fastsio.adapters.RedisAdapter(sys.argv[3], key=sys.argv[4]) if len(sys.argv) > 4 else None
+sio = fastsio.Server(
+    ping_interval=1.0, ping_timeout=2.0, shutdown_timeout=2.0, transports=transports, adapter=adapter
+)
 
 
 def stats() -> dict[str, Any]:
@@ -28,6 +34,7 @@ def stats() -> dict[str, Any]:
         "handed_off": router.handed_off,
         "linked": router.mesh.linked(),
         "sessions": len(sio.engine.sessions),
+        "adapter": type(sio.of("/").adapter).__name__,
     }
 
 
