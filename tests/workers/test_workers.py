@@ -69,6 +69,25 @@ class Cluster:
             self.stop()
             raise
 
+    @classmethod
+    def attach(cls, proc: subprocess.Popen[str], workers: int) -> Cluster:
+        """The supervisor ``proc`` (another app), once its ``workers`` listen."""
+        self = cls.__new__(cls)
+        self.workers = workers
+        self.proc = proc
+        self.lines = []
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        try:
+            found = self.wait_line(r"fastsio: (\d+) workers on 127\.0\.0\.1:(\d+)")
+            self.port = int(found.group(2))
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.wait_count("listening on", workers)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def _read(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
@@ -364,17 +383,41 @@ async def test_requests_and_upgrades_go_to_the_owner(cluster: Cluster) -> None:
     assert after > before
 
 
-def test_unknown_sid_of_a_missing_worker_is_answered(cluster: Cluster) -> None:
-    """Verify a sid whose first character names no worker (beyond the four) is answered
-    "Session ID unknown" by whichever worker gets it."""
+def test_unknown_sids_are_answered_by_their_worker_or_any(cluster: Cluster) -> None:
+    """Verify a sid no worker has is answered "Session ID unknown" (400): one naming a
+    worker (handed to it, which does not have it either) and one whose first character
+    names no worker (answered by whichever worker gets it)."""
     import urllib.error
     import urllib.request
 
-    sid = ALPHABET[WORKERS + 5] + "x" * 19
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(f"{cluster.url}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=10)
-    assert err.value.code == 400
-    assert json.loads(err.value.read())["message"] == "Session ID unknown"
+    for first in ALPHABET[: WORKERS + 2]:
+        sid = first + "x" * 19
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{cluster.url}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=10)
+        assert err.value.code == 400
+        assert json.loads(err.value.read())["message"] == "Session ID unknown"
+
+
+async def test_engine_server_workers() -> None:
+    """Verify ``EngineServer.run(workers=4)`` (Engine.IO only, nothing shared between the
+    workers): every request of a polling session, each on a new TCP connection, is
+    answered by the worker that made the session."""
+    proc = subprocess.Popen([sys.executable, str(HERE / "engine_workers_app.py")], stderr=subprocess.PIPE, text=True)
+    running = Cluster.attach(proc, WORKERS)
+    try:
+        base = f"{running.url}/engine.io/?EIO=4&transport=polling"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            for _ in range(4):
+                opened = await _eio_get(http, base)
+                sid = json.loads(opened[1:])["sid"]
+                pids = set()
+                for i in range(6):
+                    await _eio_post(http, f"{base}&sid={sid}", f"4m{i}")
+                    reply = await _eio_until(http, f"{base}&sid={sid}", f"4m{i}:")
+                    pids.add(reply.split(":")[1])
+                assert len(pids) == 1
+    finally:
+        assert running.stop() == 0
 
 
 def _node(fn: Any) -> Any:
