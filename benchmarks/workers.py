@@ -90,32 +90,33 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+# the server's address in /proc/net/tcp (127.0.0.1, little-endian hex); the generators
+# connect from other loopback addresses, whose ephemeral ports may equal the server's
+_LOCAL = "0100007F"
+
+
 def established(port: int) -> int:
-    """TCP connections established with local port ``port`` (the server's side)."""
-    hex_port = f":{port:04X}"
+    """TCP connections established on the server's side of 127.0.0.1:``port``."""
+    local = f"{_LOCAL}:{port:04X}"
     count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split(None, 4)
-                    if fields[1].endswith(hex_port) and fields[3] == "01":
-                        count += 1
-        except OSError:
-            pass
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split(None, 4)
+            if fields[1] == local and fields[3] == "01":
+                count += 1
     return count
 
 
 def per_worker(port: int, workers: list[int]) -> dict[int, int]:
     """Connections per worker: its socket inodes that are established on ``port``."""
-    hex_port = f":{port:04X}"
+    local = f"{_LOCAL}:{port:04X}"
     inodes: set[str] = set()
     with open("/proc/net/tcp") as f:
         next(f)
         for line in f:
             fields = line.split()
-            if fields[1].endswith(hex_port) and fields[3] == "01":
+            if fields[1] == local and fields[3] == "01":
                 inodes.add(fields[9])
     split = {}
     for pid in workers:
