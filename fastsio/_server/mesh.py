@@ -436,6 +436,20 @@ class Mesh:
                 self.dropped += 1
         return sent
 
+    def reach(self, peer: int) -> bool:
+        """Whether sibling ``peer`` can be sent to now, trying to link up at once if it is
+        not (a unix connect succeeds at once when the sibling listens: a sibling that just
+        started, or started again, need not wait for the next retry)."""
+        if self._out.get(peer) is not None:
+            return True
+        if self._closed or peer not in self._out:
+            return False
+        handle = self._retries.pop(peer, None)
+        if handle is not None:
+            handle.cancel()
+        self._connect(peer)
+        return self._out.get(peer) is not None
+
     def linked(self) -> list[int]:
         """The siblings reachable now."""
         return [peer for peer, link in self._out.items() if link is not None]
@@ -505,7 +519,7 @@ class WorkerRouter:
         that owns ``sid``; False: not another worker's, not reachable, or a connection
         that cannot be passed (TLS, ASGI): answer it here."""
         peer = self.mesh.owner(sid)
-        if peer is None or peer not in self.mesh.linked():
+        if peer is None or not self.mesh.reach(peer):
             return False
         pass_on = getattr(conn, "pass_on", None)
         if pass_on is None or conn.secure:

@@ -316,11 +316,28 @@ async def across_workers(cluster: Cluster, clients: Clients) -> None:
     assert await last.call("to_room", ("r", "end2"), timeout=10) is True
     await clients.wait_end("end2")
     assert clients.heard == [["t1", "end1", "r1", "end2"]] * total
+    # a remote leave: the room's next broadcast reaches nobody
+    assert await first.call("leave_all", "r", timeout=10) is True
+    assert await last.call("to_room", ("r", "r2"), timeout=10) is True
+    assert await first.call("shout", "end3", timeout=10) == "ok"
+    await clients.wait_end("end3")
+    # an emit to each socket fetch_sockets found (RemoteSocket.emit for the other workers')
+    assert await last.call("each", "e1", timeout=15) == total
+    assert await last.call("shout", "end4", timeout=10) == "ok"
+    await clients.wait_end("end4")
+    assert clients.heard == [["t1", "end1", "r1", "end2", "end3", "e1", "end4"]] * total
     found = await stats(cluster.url)
     assert sorted(s["worker"] for s in found) == list(range(WORKERS))
     assert len({s["adapter"] for s in found}) == 1
     # each polling client's connections land on any worker: some were handed off
     assert sum(s["handed_off"] for s in found) > 0
+    # disconnect_sockets reaches every worker's clients
+    gone = [asyncio.Event() for _ in clients.clients]
+    for i, client in enumerate(clients.clients):
+        client.on("disconnect", gone[i].set)
+    await first.emit("disconnect_all")  # (no ack: the caller is disconnected too)
+    for event in gone:
+        await asyncio.wait_for(event.wait(), 20)
 
 
 async def _eio_get(session: aiohttp.ClientSession, url: str) -> str:

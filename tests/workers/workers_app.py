@@ -4,9 +4,10 @@ port it got), on the local worker adapter, or on a RedisAdapter when a URL is gi
 
 Its events tell the tests which worker answered (``whoami``), what every worker did
 (``stats``, through ``server_side_emit_with_ack``), and drive cluster operations from a
-client: broadcasts (``shout``), rooms across workers (``join_all``, ``to_room``),
-``fetch_sockets`` (``count``), all rooms (``rooms``) and broadcasts with acks
-(``ask_all``).
+client: broadcasts (``shout``), rooms across workers (``join_all``, ``leave_all``,
+``to_room``), ``fetch_sockets`` (``count``, and ``each``: an emit to every socket found,
+``RemoteSocket.emit`` for the other workers'), all rooms (``rooms``), broadcasts with acks
+(``ask_all``) and ``disconnect_sockets`` (``disconnect_all``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,27 @@ def join_all(sock: Any, room: str) -> bool:
 @sio.on("to_room")
 def to_room(sock: Any, room: str, tag: Any) -> bool:
     sio.to(room).emit("heard", tag)
+    return True
+
+
+@sio.on("leave_all")
+def leave_all(sock: Any, room: str) -> bool:
+    sio.sockets_leave(room)
+    return True
+
+
+@sio.on("each")
+async def each(sock: Any, tag: Any) -> int:
+    """Emit ``tag`` to every socket one by one (the other workers' through RemoteSocket)."""
+    found = await sio.fetch_sockets()
+    for target in found:
+        target.emit("heard", tag)
+    return len(found)
+
+
+@sio.on("disconnect_all")
+def disconnect_all(sock: Any) -> bool:
+    sio.disconnect_sockets()
     return True
 
 
