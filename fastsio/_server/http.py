@@ -401,7 +401,13 @@ class Connection(FlowControl, asyncio.Protocol):
                 backlog = self.backlog
         finally:
             self.draining = False
-        if not self.backlog and self.reading_paused and not self.closed and self.transport is not None:
+        if (
+            not self.backlog
+            and self.reading_paused
+            and not self.closed
+            and self.transport is not None
+            and self.passing is None  # (being handed to another worker: it reads there)
+        ):
             self.reading_paused = False
             self.transport.resume_reading()
 
@@ -425,6 +431,14 @@ class Connection(FlowControl, asyncio.Protocol):
         object then lets the socket go without closing the TCP connection."""
         self.passing = (send, [first])
         self.busy = True  # pipelined requests behind it wait (and go along)
+        # called while a read is parsed (the usual case), the read's end hands it off;
+        # called later (a pipelined request served after an answer, a request hook that
+        # was awaited), this does, on the next loop iteration
+        self.loop.call_soon(self._pass_later)
+
+    def _pass_later(self) -> None:
+        if self.passing is not None and not self.closed:
+            self._pass_now(b"")
 
     def _pass_now(self, rest: bytes) -> None:
         passing = self.passing
@@ -443,6 +457,11 @@ class Connection(FlowControl, asyncio.Protocol):
         chunks.append(rest)
         self.backlog = _NONE
         self.flush()  # what was answered before it leaves from here
+        if transport.get_write_buffer_size():
+            # not all written yet: the other worker's answer could overtake it
+            self.app.server_log.info("connection from %s: cannot pass it on with a response unsent; closing", self.client)
+            self.abort()
+            return
         sock = transport.get_extra_info("socket")
         try:
             fd = os.dup(sock.fileno())

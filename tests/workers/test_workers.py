@@ -400,6 +400,40 @@ async def test_requests_and_upgrades_go_to_the_owner(cluster: Cluster) -> None:
     assert after > before
 
 
+async def test_pipelined_requests_follow_their_sessions(cluster: Cluster) -> None:
+    """Verify two pipelined requests on one connection for sessions of two different
+    workers, the first a long-polling GET held until the server's next ping: each is
+    answered by its session's worker, in order, on that connection (the second waits
+    behind the first and is handed on once the first is answered, whichever worker the
+    kernel gave the connection to)."""
+    await ready(cluster)
+    base = f"{cluster.url}/socket.io/?EIO=4&transport=polling"
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        sids: list[str] = []
+        while len(sids) < 2:  # two sessions of two different workers
+            sid = json.loads((await _eio_get(http, base))[1:])["sid"]
+            if not sids or sid[0] != sids[0][0]:
+                sids.append(sid)
+    first, second = sids
+    reader, writer = await asyncio.open_connection("127.0.0.1", cluster.port)
+    body = b"40"
+    writer.write(
+        f"GET /socket.io/?EIO=4&transport=polling&sid={first} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        + f"POST /socket.io/?EIO=4&transport=polling&sid={second} HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    )
+    await writer.drain()
+    answers = []
+    for _ in range(2):
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        answers.append((head.split(b" ", 2)[1], await asyncio.wait_for(reader.readexactly(length), 10)))
+    writer.close()
+    # the held GET got the server's ping (ping_interval 1 s), then the POST its "ok"
+    assert answers == [(b"200", b"2"), (b"200", b"ok")]
+
+
 def test_unknown_sids_are_answered_by_their_worker_or_any(cluster: Cluster) -> None:
     """Verify a sid no worker has is answered "Session ID unknown" (400): one naming a
     worker (handed to it, which does not have it either) and one whose first character
