@@ -8,7 +8,7 @@ from typing import Any
 
 import fastsio
 
-eio = fastsio.EngineServer(ping_interval=1.0, ping_timeout=2.0)
+eio = fastsio.EngineServer(ping_interval=1.0, ping_timeout=10.0)
 
 
 @eio.on("connection")

@@ -23,7 +23,7 @@ transports = sys.argv[2].split(",") if len(sys.argv) > 2 else ["polling", "webso
 # a Redis URL as the third argument: the workers are nodes of a Redis cluster instead
 adapter = fastsio.adapters.RedisAdapter(sys.argv[3], key=sys.argv[4]) if len(sys.argv) > 4 else None
 sio = fastsio.Server(
-    ping_interval=1.0, ping_timeout=2.0, shutdown_timeout=2.0, transports=transports, adapter=adapter
+    ping_interval=1.0, ping_timeout=10.0, shutdown_timeout=2.0, transports=transports, adapter=adapter
 )
 
 
