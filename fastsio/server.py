@@ -247,7 +247,7 @@ class Server(Lifecycle):
             except ImportError:
                 raise RuntimeError(
                     "run(workers=N) without an adapter needs msgpack for the worker adapter:"
-                    " pip install 'fastsio[msgpack]'"
+                    " pip install 'fastsio-server[msgpack]'"
                 ) from None
 
         def setup(mesh: Any) -> None:

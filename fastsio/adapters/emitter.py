@@ -111,7 +111,7 @@ class Emitter:
             try:
                 import redis.asyncio as aioredis
             except ImportError as exc:  # pragma: no cover - the redis extra installs it
-                raise ImportError("Emitter needs redis-py: pip install 'fastsio[redis]'") from exc
+                raise ImportError("Emitter needs redis-py: pip install 'fastsio-server[redis]'") from exc
             shared[0] = aioredis.Redis.from_url(self.url)
             shared[1] = True
         return shared[0]

@@ -72,7 +72,7 @@ def _import_redis() -> Any:
     try:
         import redis.asyncio as aioredis
     except ImportError as exc:  # pragma: no cover - the redis extra installs it
-        raise ImportError("RedisAdapter and Emitter need redis-py: pip install 'fastsio[redis]'") from exc
+        raise ImportError("RedisAdapter and Emitter need redis-py: pip install 'fastsio-server[redis]'") from exc
     return aioredis
 
 

@@ -213,7 +213,7 @@ def _packer() -> Any:
     try:
         import msgpack
     except ImportError as exc:  # pragma: no cover - the redis extra installs it
-        raise ImportError("the Redis adapter needs msgpack: pip install 'fastsio[redis]'") from exc
+        raise ImportError("the Redis adapter needs msgpack: pip install 'fastsio-server[redis]'") from exc
     return msgpack
 
 

@@ -25,7 +25,7 @@ nothing is queued for a sibling that is down (restarting): what was meant for it
 dropped and counted (:attr:`~fastsio._server.mesh.Mesh.dropped`), its clients reconnect
 to the restarted one; connection state recovery stays per worker (a client recovers
 only on the worker that held it, which a polling client reaches by its routing, a
-WebSocket client by chance); and it needs msgpack (``pip install 'fastsio[msgpack]'``)
+WebSocket client by chance); and it needs msgpack (``pip install 'fastsio-server[msgpack]'``)
 like the Redis adapter's format does.
 """
 
