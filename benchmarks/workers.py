@@ -95,8 +95,10 @@ def children(pid: int) -> list[int]:
 _LOCAL = "0100007F"
 
 
-def established(port: int) -> int:
-    """TCP connections established on the server's side of 127.0.0.1:``port``."""
+def _established_inodes(port: int) -> set[str]:
+    """The socket inodes of the TCP connections established on the server's side of
+    127.0.0.1:``port`` (by inode: a large table read while it changes may show an entry
+    twice)."""
     local = f"{_LOCAL}:{port:04X}"
     inodes = set()
     with open("/proc/net/tcp") as f:
@@ -104,21 +106,18 @@ def established(port: int) -> int:
         for line in f:
             fields = line.split()
             if fields[1] == local and fields[3] == "01":
-                # by inode: a large table read while it changes may show an entry twice
                 inodes.add(fields[9])
-    return len(inodes)
+    return inodes
+
+
+def established(port: int) -> int:
+    """TCP connections established on the server's side of 127.0.0.1:``port``."""
+    return len(_established_inodes(port))
 
 
 def per_worker(port: int, workers: list[int]) -> dict[int, int]:
     """Connections per worker: its socket inodes that are established on ``port``."""
-    local = f"{_LOCAL}:{port:04X}"
-    inodes: set[str] = set()
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[1] == local and fields[3] == "01":
-                inodes.add(fields[9])
+    inodes = _established_inodes(port)
     split = {}
     for pid in workers:
         n = 0

@@ -19,6 +19,7 @@ import socket
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+import aiohttp
 import pytest
 from fastapi import FastAPI, WebSocket
 from fastapi.responses import StreamingResponse
@@ -280,3 +281,38 @@ async def python_client_round(url: str, mode: str, seen: Seen) -> None:
         # WebSocket before its writer task has sent them (as on fastsio's own server)
         assert reason in ("client namespace disconnect", "transport close")
     assert (sid, "python") in seen.of("connect")
+
+
+#: an ASGI server serving an app: ``serving(app)`` yields the base URL (uvicorn_serving,
+#: and the hypercorn and granian ones of their test modules)
+Serving = Callable[[Any], contextlib.AbstractAsyncContextManager[str]]
+
+
+async def node_client_under(serving: Serving, mode: str) -> None:
+    """socket.io-client 4.x's steps (acks, broadcast, binary, disconnect) in ``mode``
+    against ``fastsio.ASGIApp`` beside the FastAPI app, served by ``serving``."""
+    sio, api, seen = build()
+    async with serving(fastsio.ASGIApp(sio, api)) as url:
+
+        async def on_sync(name: str) -> None:
+            (gone,) = await seen.wait("disconnect")
+            assert gone[1] == "client namespace disconnect"
+
+        run = await drive(url, mode, NODE_STEPS, on_sync=on_sync)
+        check_node_run(run)
+
+
+async def python_client_and_lifespan_under(serving: Serving, mode: str) -> None:
+    """python-socketio's round in ``mode``, the FastAPI route, and the lifespan passed
+    through (fastsio started before the app's startup, stopped before its shutdown),
+    with ``fastsio.ASGIApp`` served by ``serving``."""
+    sio, api, seen = build()
+    async with serving(fastsio.ASGIApp(sio, api)) as url:
+        # FastAPI's startup ran, after fastsio's (the server runs)
+        assert seen.of("startup") == [(True,)] and sio.started
+        await python_client_round(url, mode, seen)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/api/hello?name=a") as r:
+                assert await r.json() == {"hello": "a"}
+    # the ASGI server's shutdown: fastsio stopped first, then FastAPI's shutdown ran
+    assert seen.of("shutdown") == [(False,)] and not sio.started

@@ -20,8 +20,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 import pytest
 
-import fastsio
-from _asgi import NODE_MARKS, NODE_STEPS, build, check_node_run, drive, free_socket, python_client_round
+from _asgi import NODE_MARKS, free_socket, node_client_under, python_client_and_lifespan_under
 
 pytest.importorskip("fastapi")
 granian_embed = pytest.importorskip("granian.server.embed")
@@ -81,27 +80,10 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.mark.parametrize("mark", [pytest.param(None, marks=NODE_MARKS)])
 async def test_node_client_under_granian(mode: str, mark: Any) -> None:
     """Verify socket.io-client 4.x's steps (acks, broadcast, binary, disconnect)."""
-    sio, api, seen = build()
-    async with granian_serving(fastsio.ASGIApp(sio, api)) as url:
-
-        async def on_sync(name: str) -> None:
-            (gone,) = await seen.wait("disconnect")
-            assert gone[1] == "client namespace disconnect"
-
-        run = await drive(url, mode, NODE_STEPS, on_sync=on_sync)
-        check_node_run(run)
+    await node_client_under(granian_serving, mode)
 
 
 async def test_python_client_and_lifespan_under_granian(mode: str) -> None:
     """Verify python-socketio's round, the FastAPI route, and the lifespan (startup
     before serving, shutdown after fastsio stopped)."""
-    sio, api, seen = build()
-    async with granian_serving(fastsio.ASGIApp(sio, api)) as url:
-        # FastAPI's startup ran, after fastsio's (the server runs)
-        assert seen.of("startup") == [(True,)] and sio.started
-        await python_client_round(url, mode, seen)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(url + "/api/hello?name=g") as r:
-                assert await r.json() == {"hello": "g"}
-    # granian's shutdown: fastsio stopped first, then FastAPI's shutdown ran
-    assert seen.of("shutdown") == [(False,)] and not sio.started
+    await python_client_and_lifespan_under(granian_serving, mode)

@@ -50,13 +50,26 @@ class Cluster:
     """The supervisor process of ``workers_app.py`` and what it printed on stderr."""
 
     def __init__(self, workers: int = WORKERS, transports: str = "polling,websocket", *redis: str) -> None:
-        self.workers = workers
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, str(APP), str(workers), transports, *redis],
             stderr=subprocess.PIPE,
             text=True,
             cwd=str(HERE),
         )
+        self._watch(proc, workers)
+
+    @classmethod
+    def attach(cls, proc: subprocess.Popen[str], workers: int) -> Cluster:
+        """The supervisor ``proc`` (another app), once its ``workers`` listen."""
+        self = cls.__new__(cls)
+        self._watch(proc, workers)
+        return self
+
+    def _watch(self, proc: subprocess.Popen[str], workers: int) -> None:
+        """Read ``proc``'s stderr from now on, and wait until its ``workers`` listen
+        (stopping it if they do not)."""
+        self.workers = workers
+        self.proc = proc
         self.lines: list[str] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -68,25 +81,6 @@ class Cluster:
         except BaseException:
             self.stop()
             raise
-
-    @classmethod
-    def attach(cls, proc: subprocess.Popen[str], workers: int) -> Cluster:
-        """The supervisor ``proc`` (another app), once its ``workers`` listen."""
-        self = cls.__new__(cls)
-        self.workers = workers
-        self.proc = proc
-        self.lines = []
-        self.changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        try:
-            found = self.wait_line(r"fastsio: (\d+) workers on 127\.0\.0\.1:(\d+)")
-            self.port = int(found.group(2))
-            self.url = f"http://127.0.0.1:{self.port}"
-            self.wait_count("listening on", workers)
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
