@@ -223,6 +223,13 @@ class Raw(asyncio.Protocol):
         del self.buffer[:n]
         return out
 
+    def stop_reading(self) -> None:
+        """Read nothing more from the kernel (asyncio would otherwise go on reading
+        into :attr:`buffer`): what the server sends then fills the kernel's buffers,
+        and the server's own."""
+        if self.transport is not None:
+            self.transport.pause_reading()
+
     def abort(self) -> None:
         """Drop the connection."""
         if self.transport is not None:
