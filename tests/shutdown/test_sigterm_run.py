@@ -10,6 +10,7 @@ stop waited for the WebSocket close handshakes, what the transport still held wh
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -87,6 +88,68 @@ async def test_sigterm_flushes_then_exits(tmp_path: Path, transports: list[str])
         assert reasons == [client.reason.TRANSPORT_ERROR], reasons
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         rest = (await proc.stderr.read()).decode(errors="replace")
+        assert "Traceback" not in rest, rest
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+OWED_APP = """
+import logging, sys
+import fastsio
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
+sio = fastsio.Server(shutdown_timeout=120)
+sio.run("127.0.0.1", int(sys.argv[1]))
+"""
+
+
+async def test_second_sigterm_cuts_the_drain_short(tmp_path: Path) -> None:
+    """Verify a second SIGTERM during the drain: a polling client owed its CLOSE packet
+    never comes for it, so the first SIGTERM's stop waits (``shutdown_timeout`` is
+    120 s: new handshakes get 503 meanwhile); the second one ends the wait, says so, and
+    the process exits 0."""
+    aiohttp = pytest.importorskip("aiohttp")
+    (tmp_path / "app.py").write_text(OWED_APP, encoding="utf-8")
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(tmp_path / "app.py"), str(port), stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    try:
+        async def listening() -> None:
+            assert proc.stderr is not None
+            async for line in proc.stderr:
+                if b"listening on http://" in line:
+                    return
+            raise AssertionError("the server did not start")
+
+        await asyncio.wait_for(listening(), 30)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base) as r:
+                assert r.status == 200
+                sid = (await r.text())[1:].split('"sid":"')[1].split('"')[0]
+            async with http.post(f"{base}&sid={sid}", data=b"40") as r:
+                assert r.status == 200
+            # it never comes back for what it is owed (at least the CLOSE packet)
+            proc.send_signal(signal.SIGTERM)
+            for _ in range(3000):
+                async with http.get(base) as r:
+                    if r.status == 503:
+                        break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the first SIGTERM did not start the drain")
+        await asyncio.sleep(0.3)
+        assert proc.returncode is None  # still waiting for the polling client
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        rest = (await proc.stderr.read()).decode(errors="replace")
+        assert "stopping now: a second signal during the drain" in rest, rest
+        # (the client's session, and any a probe above opened before the drain began)
+        assert "polling clients did not come for what they were owed" in rest, rest
         assert "Traceback" not in rest, rest
     finally:
         if proc.returncode is None:
