@@ -540,9 +540,10 @@ class AsyncServer:
         """Start serving on the running loop (:meth:`fastsio.Server.start`)."""
         await self.server.start(host, port, **kwargs)
 
-    async def stop(self) -> None:
-        """Disconnect everyone and stop (:meth:`fastsio.Server.stop`)."""
-        await self.server.stop()
+    async def stop(self, timeout: float | None = None) -> None:
+        """Disconnect everyone and stop (:meth:`fastsio.Server.stop`: a drain of at most
+        ``timeout`` seconds, ``None`` for the ``shutdown_timeout`` option)."""
+        await self.server.stop(timeout)
 
     async def shutdown(self) -> None:
         """python-socketio's ``shutdown()``: here, :meth:`stop`."""
