@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import ssl
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -28,12 +24,12 @@ import socketio
 
 import fastsio
 from _nodedriver import TESTS, Run, node_marks, run_driver
+from _pki import OPENSSL, Pki, make_pki
 
 NODE_DIR = TESTS / "node"
 # asyncio's TLS and uvloop's are different code: both are tested
 pytestmark = pytest.mark.both_loops
 
-OPENSSL = shutil.which("openssl")
 TRANSPORTS = [
     pytest.param(["websocket"], id="wss"),
     pytest.param(["polling"], id="https-polling"),
@@ -43,48 +39,12 @@ TRANSPORTS = [
 BIG = "compress me " + " ".join(str(i * 7919 % 100003) for i in range(3000))
 
 
-@dataclass
-class Pki:
-    """The test CA and the server certificate it signed."""
-
-    ca: Path
-    cert: Path
-    key: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(self.cert), str(self.key))
-        return ctx
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca))
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    assert OPENSSL is not None
-    subprocess.run([OPENSSL, *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A CA and a server certificate for localhost, 127.0.0.1 and ::1, made by openssl."""
     if OPENSSL is None:
         pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("pki")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=fastsio test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    _openssl("req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=d)
-    (d / "ext.cnf").write_text(
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n"
-        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n",
-        encoding="ascii",
-    )
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
-    return Pki(d / "ca.pem", d / "server.pem", d / "server.key")
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 class App:

@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ import pytest
 import socketio
 
 from _nodedriver import TESTS, node_marks, run_driver
+from _pki import OPENSSL, make_pki
 from fastsio._server.mesh import ALPHABET
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="workers need fork and SO_REUSEPORT")
@@ -49,12 +51,15 @@ LEAST, MOST = 4, 48
 class Cluster:
     """The supervisor process of ``workers_app.py`` and what it printed on stderr."""
 
-    def __init__(self, workers: int = WORKERS, transports: str = "polling,websocket", *redis: str) -> None:
+    def __init__(
+        self, workers: int = WORKERS, transports: str = "polling,websocket", *redis: str, env: dict[str, str] | None = None
+    ) -> None:
         proc = subprocess.Popen(
             [sys.executable, str(APP), str(workers), transports, *redis],
             stderr=subprocess.PIPE,
             text=True,
             cwd=str(HERE),
+            env={**os.environ, **(env or {})},
         )
         self._watch(proc, workers)
 
@@ -77,6 +82,7 @@ class Cluster:
             found = self.wait_line(r"fastsio: (\d+) workers on 127\.0\.0\.1:(\d+)")
             self.port = int(found.group(2))
             self.url = f"http://127.0.0.1:{self.port}"
+            self.secure_url = f"https://localhost:{self.port}"
             self.wait_count("listening on", workers)
         except BaseException:
             self.stop()
@@ -117,9 +123,16 @@ class Cluster:
         return self.proc.returncode
 
 
-async def stats(url: str) -> list[dict[str, Any]]:
+def new_client(ssl_context: ssl.SSLContext | None = None, **options: Any) -> socketio.AsyncClient:
+    """A python-socketio client (over TLS trusting ``ssl_context``'s CA, if given)."""
+    if ssl_context is not None:
+        options["http_session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context))
+    return socketio.AsyncClient(**options)
+
+
+async def stats(url: str, ssl_context: ssl.SSLContext | None = None) -> list[dict[str, Any]]:
     """Every worker's ``stats`` (one WebSocket client asks its worker, which asks the others)."""
-    client = socketio.AsyncClient(reconnection=False)
+    client = new_client(ssl_context, reconnection=False)
     await client.connect(url, transports=["websocket"], wait_timeout=10)
     try:
         result: list[dict[str, Any]] = await client.call("stats", timeout=8)
@@ -128,13 +141,14 @@ async def stats(url: str) -> list[dict[str, Any]]:
     return result
 
 
-async def ready(cluster: Cluster) -> list[dict[str, Any]]:
+async def ready(cluster: Cluster, ssl_context: ssl.SSLContext | None = None) -> list[dict[str, Any]]:
     """Wait until every worker is linked to every other one; their stats."""
     found: Any = None
     deadline = time.monotonic() + 40
+    url = cluster.url if ssl_context is None else cluster.secure_url
     while time.monotonic() < deadline:
         try:
-            found = await stats(cluster.url)
+            found = await stats(url, ssl_context)
         except socketio.exceptions.SocketIOError as exc:  # a worker not linked yet timed out
             found = exc
         else:
@@ -201,8 +215,9 @@ class Counter:
 class Clients:
     """python-socketio clients, each recording the ``heard`` broadcasts it got."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ssl_context: ssl.SSLContext | None = None) -> None:
         self.url = url
+        self.ssl_context = ssl_context
         self.clients: list[socketio.AsyncClient] = []
         self.heard: list[list[Any]] = []
         self.ends: list[asyncio.Event] = []
@@ -210,7 +225,9 @@ class Clients:
         self.connects: list[Counter] = []
 
     async def add(self, transports: list[str], reconnection: bool = False) -> int:
-        client = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5)
+        client = new_client(
+            self.ssl_context, reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5
+        )
         heard: list[Any] = []
         end = asyncio.Event()
         connects = Counter()
@@ -569,3 +586,43 @@ async def test_sigterm_stops_every_worker(cluster: Cluster) -> None:
                 os.kill(s["pid"], 0)
     finally:
         await group.close()
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
+async def test_tls_websocket_workers(tmp_path: Path) -> None:
+    """Verify ``run(workers=4, certfile=, keyfile=)`` with a WebSocket-only server:
+    python-socketio clients trusting the test CA connect over ``wss://`` until every
+    worker holds one; a broadcast from one reaches each exactly once, and
+    ``fetch_sockets`` counts them all (the worker adapter between TLS workers)."""
+    pki = make_pki(tmp_path)
+    running = Cluster(
+        WORKERS, "websocket", env={"WORKERS_CERTFILE": str(pki.cert), "WORKERS_KEYFILE": str(pki.key)}
+    )
+    ctx = pki.client_context()
+    group = Clients(running.secure_url, ctx)
+    try:
+        await ready(running, ctx)
+        assert await group.cover(["websocket"]) == set(range(WORKERS))
+        assert all(c.transport() == "websocket" for c in group.clients)
+        first = group.clients[0]
+        assert await first.call("shout", "tls", timeout=10) == "ok"
+        assert await first.call("shout", "end-tls", timeout=10) == "ok"
+        await group.wait_end("end-tls")
+        assert group.heard == [["tls", "end-tls"]] * len(group.clients)
+        assert await first.call("count", timeout=15) == len(group.clients)
+    finally:
+        await group.close()
+        assert running.stop() == 0
+
+
+def test_tls_with_polling_is_refused(tmp_path: Path) -> None:
+    """Verify ``run(workers=N)`` over TLS refuses a server that allows polling (its
+    requests could not be handed to another worker with their TLS state), before any
+    worker starts."""
+    if OPENSSL is None:
+        pytest.skip("openssl is not installed")
+    pki = make_pki(tmp_path)
+    import fastsio
+
+    with pytest.raises(ValueError, match="WebSocket-only"):
+        fastsio.Server().run("127.0.0.1", 0, workers=2, certfile=str(pki.cert), keyfile=str(pki.key))

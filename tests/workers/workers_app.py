@@ -1,6 +1,7 @@
 """The server the multi-worker tests run: ``python workers_app.py WORKERS [TRANSPORTS
 [REDIS_URL KEY]]`` starts ``sio.run(port=0, workers=WORKERS)`` (the supervisor prints the
-port it got), on the local worker adapter, or on a RedisAdapter when a URL is given.
+port it got), on the local worker adapter, or on a RedisAdapter when a URL is given;
+over TLS when ``WORKERS_CERTFILE`` and ``WORKERS_KEYFILE`` name a certificate and its key.
 
 Its events tell the tests which worker answered (``whoami``), what every worker did
 (``stats``, through ``server_side_emit_with_ack``), and drive cluster operations from a
@@ -116,4 +117,7 @@ def echo_bytes(sock: Any, data: bytes) -> bool:
 
 
 if __name__ == "__main__":
-    sio.run("127.0.0.1", 0, workers=int(sys.argv[1]))
+    # TLS (WebSocket only: a polling request cannot be handed to another worker with
+    # its TLS state) when the test gives a certificate and its key
+    tls = {"certfile": os.environ["WORKERS_CERTFILE"], "keyfile": os.environ["WORKERS_KEYFILE"]} if "WORKERS_CERTFILE" in os.environ else {}
+    sio.run("127.0.0.1", 0, workers=int(sys.argv[1]), **tls)
