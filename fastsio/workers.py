@@ -108,7 +108,7 @@ def run_workers(
         RuntimeError: the platform lacks fork, SO_REUSEPORT or SCM_RIGHTS.
     """
     _check(server, workers, kwargs)
-    log = logging.getLogger("fastsio").getChild("workers")
+    log = server.engine.base_log.getChild("workers")
     reserved = _reserve(host, port)
     port = reserved.getsockname()[1]
     folder = tempfile.mkdtemp(prefix="fastsio-workers-")

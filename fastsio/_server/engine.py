@@ -243,6 +243,9 @@ class Engine:
     ) -> None:
         self.options = options
         base = logger if logger is not None else logging.getLogger("fastsio")
+        #: the server's logger (the ``logger`` option, default ``fastsio``): each layer
+        #: logs to a child of it
+        self.base_log = base
         #: the engine's logger (``<logger>.engine``), also the sessions' (see ``SessionOwner``)
         self.log = base.getChild("engine")
         #: the connections' logger (``<logger>.server``), see :class:`~fastsio._server.http.Application`
