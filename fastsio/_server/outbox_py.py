@@ -43,6 +43,7 @@ from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
 from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
 __all__ = (
+    "DIRECT_BYTES",
     "HANDOFF_BYTES",
     "NOTHING_ASIDE",
     "Flusher",
@@ -57,6 +58,14 @@ __all__ = (
 #: what the transport itself holds -- a slow consumer is one the kernel stopped
 #: taking bytes from, not one that was sent a lot in one iteration.
 HANDOFF_BYTES = 256 * 1024
+
+#: A WebSocket frame of this many bytes or more (a large shared fan-out frame) is not
+#: copied into the coalescing buffer: what was queued before it is handed to the
+#: transport (it leaves first), then the frame itself, as is.  Not while writes are
+#: held (``held``: ``hold_writes``), when it is queued like any other.  The limit is
+#: checked as after a handoff (the transport paused: ``overflow()``); a packet's
+#: frames all go or none (the fan-out skips a dropping connection per packet).
+DIRECT_BYTES = 8 * 1024
 
 
 def _payload_size(frame: bytes) -> int:
@@ -92,6 +101,7 @@ class Outbox:
         "eio3",
         "deflate",
         "drop_slow",
+        "held",
     )
 
     def __init__(self, flusher: Any, limit: int) -> None:
@@ -115,10 +125,29 @@ class Outbox:
         # slow_consumer="drop": while paused (the transport over ``limit``), the
         # fan-out skips this connection (whole packets) instead of it being dropped
         self.drop_slow = False
+        # writes are held (``hold_writes``) until the next flush or handoff: no frame
+        # goes to the transport directly (see DIRECT_BYTES)
+        self.held = False
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; they leave with everything else written this loop iteration."""
+        """Queue bytes; they leave with everything else written this loop iteration
+        (a WebSocket frame of :data:`DIRECT_BYTES` or more: now, after what was queued)."""
         buf = self.wbuf
+        if len(data) >= DIRECT_BYTES and self.ws_mode and not self.held:
+            if self.closed:
+                return
+            if buf is not None:
+                self.handoff()
+                if self.closed:
+                    return
+            flusher = self.flusher
+            if flusher.counting:
+                flusher.bytes_out += len(data)
+                flusher.writes += 1
+            self.transport.write(bytes(data))
+            if self.paused and self.limit:
+                self.overflow()
+            return
         if buf is None:
             if self.closed:
                 return
@@ -146,6 +175,7 @@ class Outbox:
         buf = self.wbuf
         self.wbuf = None
         self.wbytes = 0
+        self.held = False
         if buf is None or self.closed:
             return
         flusher = self.flusher
@@ -163,6 +193,7 @@ class Outbox:
         if buf is None:
             return
         self.wbuf = None
+        self.held = False
         if self.closed:
             return
         if buf:

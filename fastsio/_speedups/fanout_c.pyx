@@ -24,13 +24,17 @@ from cpython.bytearray cimport PyByteArray_FromStringAndSize
 # The compiled twin's bytearray is a buffer with spare room: its first ``wbytes``
 # bytes are the data, its size is the capacity, doubled when full (a bytearray's own
 # growth is 12.5 %, a reallocation on nearly every small append); trimmed at flush.
+# A connection's next buffer starts at the size its last one was flushed with (plus an
+# eighth), so a burst like the last one is one allocation and no reallocation (each
+# doubling was a realloc copying everything so far); only that number is kept between
+# bursts, no buffer: an idle connection holds no memory for it.
 cdef enum:
     FIRST_CAPACITY = 4096
 
 from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
 from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
 
-__all__ = ("HANDOFF_BYTES", "NOTHING_ASIDE", "Flusher", "Outbox", "fanout")
+__all__ = ("DIRECT_BYTES", "HANDOFF_BYTES", "NOTHING_ASIDE", "Flusher", "Outbox", "fanout")
 
 #: see the pure twin: what ``fanout`` returns when nothing went aside
 NOTHING_ASIDE = (0, 0)
@@ -40,6 +44,11 @@ cdef tuple _NOTHING_ASIDE = NOTHING_ASIDE
 #: the transport at once, and ``limit`` counts only what the transport holds
 HANDOFF_BYTES = 256 * 1024
 cdef Py_ssize_t _HANDOFF_BYTES = HANDOFF_BYTES
+
+#: see the pure twin: a WebSocket frame this long or longer goes to the transport as
+#: is, after what was queued before it, instead of being copied into the buffer
+DIRECT_BYTES = 8 * 1024
+cdef Py_ssize_t _DIRECT_BYTES = DIRECT_BYTES
 
 # module-level C copies of the wire constants (no per-recipient lookup)
 cdef str _MESSAGE_PREFIX = MESSAGE_PREFIX
@@ -112,6 +121,8 @@ cdef class Outbox:
     cdef public bint eio3
     cdef public object deflate
     cdef public bint drop_slow
+    cdef public bint held
+    cdef Py_ssize_t last_size
 
     def __init__(self, flusher, limit):
         self.transport = None
@@ -126,6 +137,8 @@ cdef class Outbox:
         self.eio3 = False
         self.deflate = None
         self.drop_slow = False
+        self.held = False
+        self.last_size = 0
 
     cdef inline int _write(self, bytes data) except -1:
         # None, then the first chunk (bytes), then a bytearray holding every chunk:
@@ -135,6 +148,19 @@ cdef class Outbox:
         cdef bytearray joined
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef Py_ssize_t used, cap
+        if n >= _DIRECT_BYTES and self.ws_mode and not self.held:
+            # a large frame: no copy; what was queued before it leaves first
+            if self.closed:
+                return 0
+            if buf is not None:
+                self._handoff()
+                if self.closed:
+                    return 0
+            self._count(n)
+            self.transport.write(data)
+            if self.paused and self.limit:
+                self.overflow()
+            return 0
         if buf is None:
             if self.closed:
                 return 0
@@ -154,7 +180,8 @@ cdef class Outbox:
             memcpy(PyByteArray_AS_STRING(buf) + used, PyBytes_AS_STRING(data), n)
         else:
             # the first chunk (bytes; b"" when writes are held)
-            joined = PyByteArray_FromStringAndSize(NULL, max(FIRST_CAPACITY, 2 * (used + n)))
+            cap = self.last_size
+            joined = PyByteArray_FromStringAndSize(NULL, max(FIRST_CAPACITY, 2 * (used + n), cap + (cap >> 3)))
             memcpy(PyByteArray_AS_STRING(joined), PyBytes_AS_STRING(<bytes>buf), used)
             memcpy(PyByteArray_AS_STRING(joined) + used, PyBytes_AS_STRING(data), n)
             self.wbuf = joined
@@ -176,14 +203,20 @@ cdef class Outbox:
                 f.bytes_out += n
                 f.writes += 1
 
+    cdef inline void _remember(self) noexcept:
+        # the size the next buffer starts at (bounded: a handoff comes at HANDOFF_BYTES)
+        self.last_size = self.wbytes if self.wbytes < _HANDOFF_BYTES else _HANDOFF_BYTES
+
     cdef int _handoff(self) except -1:
         cdef object buf = self.wbuf
         self.wbuf = None
+        self.held = False
         if buf is None or self.closed:
             self.wbytes = 0
             return 0
         if type(buf) is bytearray:
             PyByteArray_Resize(buf, self.wbytes)
+        self._remember()
         self._count(self.wbytes)
         self.wbytes = 0
         self.transport.write(buf)
@@ -196,10 +229,12 @@ cdef class Outbox:
         if buf is None:
             return 0
         self.wbuf = None
+        self.held = False
         if self.closed:
             return 0
         if type(buf) is bytearray:
             PyByteArray_Resize(buf, self.wbytes)
+        self._remember()
         if self.wbytes:
             self._count(self.wbytes)
             self.transport.write(buf)

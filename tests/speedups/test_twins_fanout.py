@@ -451,3 +451,157 @@ def test_returns_what_went_aside(fanout: ModuleType) -> None:
     assert [entry[1] for entry in log] == [0, 1]
     assert fanout.fanout(sessions[:1], ["2[1]"]) is fanout.NOTHING_ASIDE == (0, 0)
     assert fanout.fanout([], ["2[1]"]) == (0, 0)
+
+
+# ---------------------------------------------------------------- large frames (DIRECT_BYTES)
+
+
+def test_large_frame_goes_out_as_is_after_what_was_queued(fanout: ModuleType) -> None:
+    """Verify a frame of ``DIRECT_BYTES`` or more is written to the transport as is (the
+    same object, no copy), after what was queued before it, and what follows it is
+    coalesced again: small, large, small leave in that order."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop, counting=True)
+    a = make_outbox(fanout, log, flusher, 0)
+    big = b"L" * fanout.DIRECT_BYTES
+    a.write(b"s1")
+    a.write(b"s2")
+    a.write(big)
+    a.write(b"s3")
+    assert log == [("write", 0, b"s1s2"), ("write", 0, big)]
+    assert log[1][2] is big
+    loop.run_once()
+    assert log[2:] == [("write", 0, b"s3")]
+    assert flusher.bytes_out == 4 + len(big) + 2 and flusher.writes == 3
+    # a large frame alone: one write, nothing left for the flush
+    a.write(big)
+    loop.run_once()
+    assert log[3:] == [("write", 0, big)] and flusher.writes == 4
+    # one byte under the threshold: coalesced
+    a.write(big[1:])
+    a.write(b"t")
+    assert len(log) == 4
+    loop.run_once()
+    assert log[4:] == [("write", 0, big[1:] + b"t")]
+
+
+def test_large_frame_queued_while_writes_are_held(fanout: ModuleType) -> None:
+    """Verify a held connection (``held``, as ``hold_writes`` sets it) queues a large frame
+    like any other, in order, until its flush; after that flush large frames go directly."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    a = make_outbox(fanout, log, flusher, 0)
+    big = b"L" * (fanout.DIRECT_BYTES * 2)
+    a.wbuf = b""  # what hold_writes does (it also takes it off the flusher's list)
+    a.wbytes = 0
+    a.held = True
+    a.write(b"s1")
+    a.write(big)
+    a.write(b"s2")
+    loop.run_once()
+    assert log == []  # held: not on the flusher's list
+    a.flush()  # the held writes' timer
+    assert log == [("write", 0, b"s1" + big + b"s2")] and not a.held
+    a.write(big)
+    assert log[1:] == [("write", 0, big)]
+
+
+def test_large_frame_limit_and_closed(fanout: ModuleType) -> None:
+    """Verify a large frame written to a paused transport is a slow consumer (``overflow``)
+    as after a handoff, a closed connection writes nothing, and an HTTP outbox (not
+    ``ws_mode``) coalesces large chunks as before."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    big = b"L" * fanout.DIRECT_BYTES
+    a = make_outbox(fanout, log, flusher, 0, limit=10)
+    a.paused = True
+    a.write(b"s")
+    a.write(big)  # the handoff of b"s" overflows (and closes, in this subclass): big is not written
+    assert log == [("write", 0, b"s"), ("overflow", 0, 0)]
+    a.write(big)
+    loop.run_once()
+    assert len(log) == 2
+    b = make_outbox(fanout, log, flusher, 1, limit=10)
+    b.paused = True
+    b.write(big)
+    assert log[2:] == [("write", 1, big), ("overflow", 1, 0)]
+    h = make_outbox(fanout, log, flusher, 2)
+    h.ws_mode = False
+    h.write(big)
+    h.write(b"x")
+    loop.run_once()
+    assert log[4:] == [("write", 2, big + b"x")]
+
+
+def test_fanout_large_attachment_order_and_drop(fanout: ModuleType) -> None:
+    """Verify a fan-out of a packet with a large binary attachment writes every connection's
+    earlier frames, then the packet's text frame, then the shared attachment frame (one
+    object for all), and a slow consumer in drop mode (paused, ``drop_slow``) is skipped
+    whole, never given part of a packet."""
+    log: list[Any] = []
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    conns = [make_outbox(fanout, log, flusher, i) for i in range(3)]
+    conns[2].paused = True
+    conns[2].drop_slow = True
+    blob = b"B" * (fanout.DIRECT_BYTES * 8)
+    fanout.fanout(conns, ["2[1]"])
+    fanout.fanout(conns, ['51-["b",{"_placeholder":true,"num":0}]', blob])
+    fanout.fanout(conns, ["2[2]"])
+    loop.run_once()
+    f1, f2 = reference.build_frame(1, "42[1]"), reference.build_frame(1, "42[2]")
+    text = reference.build_frame(1, '451-["b",{"_placeholder":true,"num":0}]')
+    attachment = reference.build_frame(2, blob)
+    assert log == [
+        ("write", 0, f1 + text),
+        ("write", 0, attachment),
+        ("write", 1, f1 + text),
+        ("write", 1, attachment),
+        ("write", 0, f2),
+        ("write", 1, f2),
+    ]
+    assert log[1][2] is log[3][2]  # the one shared frame
+
+
+@pytest.mark.hypothesis
+@settings(max_examples=100, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from([1, 5, 8191, 8192, 20000, 70000])), max_size=25
+    ),
+    limit=st.sampled_from([0, 8, 100000]),
+)
+def test_outbox_twins_alike_with_large_frames(twins: Twins, ops: list[tuple[int, int]], limit: int) -> None:
+    """Verify both twins' Outbox/Flusher produce the same writes and overflows with frames
+    around ``DIRECT_BYTES``, flushes, pauses and held writes in between."""
+
+    def play(mod: ModuleType) -> list[Any]:
+        log: list[Any] = []
+        loop = ManualLoop()
+        flusher = mod.Flusher(loop, counting=True)
+        conns = [make_outbox(mod, log, flusher, i, limit=limit) for i in range(2)]
+        for k, (which, size) in enumerate(ops):
+            if which == 2:
+                loop.run_once()
+            elif which == 3:
+                conns[k % 2].paused = not conns[k % 2].paused
+            elif which == 4:
+                conn = conns[k % 2]
+                conn.flush()
+                if conn in flusher.pending:
+                    flusher.pending.remove(conn)
+                conn.wbuf = b""
+                conn.wbytes = 0
+                conn.held = True
+            else:
+                conns[which].write(bytes([65 + k % 26]) * size)
+        loop.run_once()
+        for conn in conns:
+            conn.flush()
+        return [*log, flusher.bytes_out, flusher.writes]
+
+    py, c = twins("fanout")
+    assert play(c) == play(py)
