@@ -9,6 +9,9 @@ reach each from the others in C:
   slow consumer, the transport.  ``fastsio._server.http.Connection`` derives
   from it, so a connection *is* its outbox and writing to it from the fan-out
   loop touches no Python-level attribute in the compiled twin.
+  A WebSocket frame of :data:`DIRECT_BYTES` or more is not copied into it: what
+  was queued before it goes to the transport, then the frame as is (not while
+  writes are ``held``).
 * :class:`Flusher`: the connections written to during one loop iteration,
   flushed together, each with one ``transport.write``, by one ``call_soon``.
 * :func:`fanout`: given the Engine.IO sessions of the recipients and one encoded

@@ -119,10 +119,11 @@ cdef class Outbox:
     cdef public bint ws_mode
     cdef public bint ws_closing
     cdef public bint eio3
+    # held and last_size sit in what was alignment padding: the struct is no larger
+    cdef public bint held
     cdef public object deflate
     cdef public bint drop_slow
-    cdef public bint held
-    cdef Py_ssize_t last_size
+    cdef int last_size
 
     def __init__(self, flusher, limit):
         self.transport = None
@@ -205,7 +206,7 @@ cdef class Outbox:
 
     cdef inline void _remember(self) noexcept:
         # the size the next buffer starts at (bounded: a handoff comes at HANDOFF_BYTES)
-        self.last_size = self.wbytes if self.wbytes < _HANDOFF_BYTES else _HANDOFF_BYTES
+        self.last_size = <int>(self.wbytes if self.wbytes < _HANDOFF_BYTES else _HANDOFF_BYTES)
 
     cdef int _handoff(self) except -1:
         cdef object buf = self.wbuf
