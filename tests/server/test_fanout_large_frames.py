@@ -11,6 +11,7 @@ from typing import Any
 import fastsio
 import socketio
 
+from _net import WSConn, eio_path
 from fastsio._server.outbox import DIRECT_BYTES
 
 
@@ -69,3 +70,29 @@ async def test_small_large_small_arrive_in_order(start_server: Any) -> None:
     assert logs == [expected, expected]
     for c in clients:
         await c.disconnect()
+
+
+async def test_large_frames_wait_behind_held_writes(start_server: Any) -> None:
+    """Verify an Engine.IO v3 WebSocket, whose writes are held after the 101 (the OPEN
+    packet goes a moment later), gets large frames sent at once on connection after the
+    OPEN packet, in order, not ahead of it."""
+    eio = fastsio.EngineServer(allow_eio3=True)
+    text = "4" + "t" * (2 * DIRECT_BYTES)
+    blob = bytes(range(256)) * (4 * DIRECT_BYTES // 256)
+
+    @eio.on("connection")
+    def connection(sock: fastsio.EngineSocket) -> None:
+        sock.send("small")
+        sock.send(text[1:])
+        sock.send(blob)
+        sock.send("after")
+
+    url = await start_server(eio)
+    ws = await WSConn.connect(url, eio_path("/engine.io/", EIO="3", transport="websocket"))
+    first = await ws.recv()
+    assert isinstance(first, str) and first.startswith('0{"sid":')
+    assert await ws.recv() == "4small"
+    assert await ws.recv() == text
+    assert await ws.recv() == b"\x04" + blob
+    assert await ws.recv() == "4after"
+    ws.close()
