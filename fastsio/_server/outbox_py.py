@@ -10,8 +10,8 @@ reach each from the others in C:
   from it, so a connection *is* its outbox and writing to it from the fan-out
   loop touches no Python-level attribute in the compiled twin.
   A WebSocket frame of :data:`DIRECT_BYTES` or more is not copied into it: what
-  was queued before it goes to the transport, then the frame as is (not while
-  writes are ``held``).
+  was queued before it and the frame as is go to the transport in one
+  ``writelines`` (not while writes are ``held``).
 * :class:`Flusher`: the connections written to during one loop iteration,
   flushed together, each with one ``transport.write``, by one ``call_soon``.
 * :func:`fanout`: given the Engine.IO sessions of the recipients and one encoded
@@ -63,8 +63,9 @@ __all__ = (
 HANDOFF_BYTES = 256 * 1024
 
 #: A WebSocket frame of this many bytes or more (a large shared fan-out frame) is not
-#: copied into the coalescing buffer: what was queued before it is handed to the
-#: transport (it leaves first), then the frame itself, as is.  Not while writes are
+#: copied into the coalescing buffer: what was queued before it and the frame itself,
+#: as is, are handed to the transport in one ``writelines`` (``write`` when nothing was
+#: queued), counted as one write.  Not while writes are
 #: held (``held``: ``hold_writes``), when it is queued like any other.  The limit is
 #: checked as after a handoff (the transport paused: ``overflow()``); a packet's
 #: frames all go or none (the fan-out skips a dropping connection per packet).
@@ -139,15 +140,20 @@ class Outbox:
         if len(data) >= DIRECT_BYTES and self.ws_mode and not self.held:
             if self.closed:
                 return
+            data = bytes(data)
+            size = len(data)
             if buf is not None:
-                self.handoff()
-                if self.closed:
-                    return
+                self.wbuf = None
+                size += self.wbytes
+                self.wbytes = 0
             flusher = self.flusher
             if flusher.counting:
-                flusher.bytes_out += len(data)
+                flusher.bytes_out += size
                 flusher.writes += 1
-            self.transport.write(bytes(data))
+            if buf is None:
+                self.transport.write(data)
+            else:
+                self.transport.writelines([buf, data])  # one call (uvloop: one writev)
             if self.paused and self.limit:
                 self.overflow()
             return

@@ -150,15 +150,21 @@ cdef class Outbox:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
         cdef Py_ssize_t used, cap
         if n >= _DIRECT_BYTES and self.ws_mode and not self.held:
-            # a large frame: no copy; what was queued before it leaves first
+            # a large frame: no copy; what was queued before it leaves first, in the
+            # same call (uvloop: one writev)
             if self.closed:
                 return 0
-            if buf is not None:
-                self._handoff()
-                if self.closed:
-                    return 0
-            self._count(n)
-            self.transport.write(data)
+            if buf is None:
+                self._count(n)
+                self.transport.write(data)
+            else:
+                self.wbuf = None
+                if type(buf) is bytearray:
+                    PyByteArray_Resize(buf, self.wbytes)
+                self._remember()
+                self._count(self.wbytes + n)
+                self.wbytes = 0
+                self.transport.writelines([buf, data])
             if self.paused and self.limit:
                 self.overflow()
             return 0
