@@ -56,6 +56,10 @@ class Transport:
     def write(self, data: bytes) -> None:
         self.log.append(("write", bytes(data)))
 
+    def writelines(self, parts: list[bytes]) -> None:
+        """What was queued and a large WebSocket frame, in one call (logged as one write)."""
+        self.log.append(("write", b"".join(parts)))
+
     def close(self) -> None:
         self.log.append(("close",))
 
