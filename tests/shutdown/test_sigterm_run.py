@@ -10,10 +10,12 @@ stop waited for the WebSocket close handshakes, what the transport still held wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import AsyncIterator
 
 import pytest
 
@@ -43,16 +45,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("transports", [["websocket"], ["polling", "websocket"]], ids=["websocket", "upgraded"])
-async def test_sigterm_flushes_then_exits(tmp_path: Path, transports: list[str]) -> None:
-    """Verify SIGTERM right after a 20 MB burst: every tick arrives, then "transport
-    close"; the process logs its stop and exits 0."""
-    (tmp_path / "app.py").write_text(APP, encoding="utf-8")
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, source: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """The app ``source`` in a process of its own on a free port, once it says it
+    listens: ``(process, port)``; killed on the way out if it is still running."""
+    (tmp_path / "app.py").write_text(source, encoding="utf-8")
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(tmp_path / "app.py"), str(port), stderr=asyncio.subprocess.PIPE
     )
-    assert proc.stderr is not None
     try:
         async def listening() -> None:
             assert proc.stderr is not None
@@ -62,6 +63,19 @@ async def test_sigterm_flushes_then_exits(tmp_path: Path, transports: list[str])
             raise AssertionError("the server did not start")
 
         await asyncio.wait_for(listening(), 30)
+        yield proc, port
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling", "websocket"]], ids=["websocket", "upgraded"])
+async def test_sigterm_flushes_then_exits(tmp_path: Path, transports: list[str]) -> None:
+    """Verify SIGTERM right after a 20 MB burst: every tick arrives, then "transport
+    close"; the process logs its stop and exits 0."""
+    async with running(tmp_path, APP) as (proc, port):
+        assert proc.stderr is not None
         n, size = 2000, 10_000
         ticks: list[int] = []
         sizes: set[int] = set()
@@ -89,10 +103,6 @@ async def test_sigterm_flushes_then_exits(tmp_path: Path, transports: list[str])
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         rest = (await proc.stderr.read()).decode(errors="replace")
         assert "Traceback" not in rest, rest
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 OWED_APP = """
@@ -111,22 +121,9 @@ async def test_second_sigterm_cuts_the_drain_short(tmp_path: Path) -> None:
     120 s: new handshakes get 503 meanwhile); the second one ends the wait, says so, and
     the process exits 0."""
     aiohttp = pytest.importorskip("aiohttp")
-    (tmp_path / "app.py").write_text(OWED_APP, encoding="utf-8")
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(tmp_path / "app.py"), str(port), stderr=asyncio.subprocess.PIPE
-    )
-    assert proc.stderr is not None
-    base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
-    try:
-        async def listening() -> None:
-            assert proc.stderr is not None
-            async for line in proc.stderr:
-                if b"listening on http://" in line:
-                    return
-            raise AssertionError("the server did not start")
-
-        await asyncio.wait_for(listening(), 30)
+    async with running(tmp_path, OWED_APP) as (proc, port):
+        assert proc.stderr is not None
+        base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
         async with aiohttp.ClientSession() as http:
             async with http.get(base) as r:
                 assert r.status == 200
@@ -151,7 +148,3 @@ async def test_second_sigterm_cuts_the_drain_short(tmp_path: Path) -> None:
         # (the client's session, and any a probe above opened before the drain began)
         assert "polling clients did not come for what they were owed" in rest, rest
         assert "Traceback" not in rest, rest
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
