@@ -4,14 +4,18 @@ Three pieces, kept together because the compiled twin (``fanout_c.pyx``) must
 reach each from the others in C:
 
 * :class:`Outbox`: the output state of one TCP connection -- the bytes written
-  during this loop iteration (``wbuf``: the first chunk as is, then a bytearray
-  they are appended to; neither is tracked by the cyclic GC), their size, the send-buffer limit of a
-  slow consumer, the transport.  ``fastsio._server.http.Connection`` derives
-  from it, so a connection *is* its outbox and writing to it from the fan-out
-  loop touches no Python-level attribute in the compiled twin.
-  A WebSocket frame of :data:`DIRECT_BYTES` or more is not copied into it: what
-  was queued before it and the frame as is go to the transport in one
-  ``writelines`` (not while writes are ``held``).
+  during this loop iteration (``wbuf``: the first chunk as is, then a list of
+  references to the chunks; nothing is copied when a chunk is queued), their
+  size, the send-buffer limit of a slow consumer, the transport.
+  ``fastsio._server.http.Connection`` derives from it, so a connection *is* its
+  outbox and writing to it from the fan-out loop touches no Python-level
+  attribute in the compiled twin.  At the flush, one transport call per
+  connection: the chunks joined into one ``write``, or, when one of them is
+  :data:`DIRECT_BYTES` or longer, ``writelines`` of the chunks as they are (no
+  copy of a large shared frame).  Connection after connection, so only one
+  joined buffer is alive at a time (the floor's pattern: the heap and the cache
+  are reused from one connection to the next, where filling every recipient's
+  own buffer during the fan-out touched megabytes per burst).
 * :class:`Flusher`: the connections written to during one loop iteration,
   flushed together, each with one ``transport.write``, by one ``call_soon``.
 * :func:`fanout`: given the Engine.IO sessions of the recipients and one encoded
@@ -62,13 +66,10 @@ __all__ = (
 #: taking bytes from, not one that was sent a lot in one iteration.
 HANDOFF_BYTES = 256 * 1024
 
-#: A WebSocket frame of this many bytes or more (a large shared fan-out frame) is not
-#: copied into the coalescing buffer: what was queued before it and the frame itself,
-#: as is, are handed to the transport in one ``writelines`` (``write`` when nothing was
-#: queued), counted as one write.  Not while writes are
-#: held (``held``: ``hold_writes``), when it is queued like any other.  The limit is
-#: checked as after a handoff (the transport paused: ``overflow()``); a packet's
-#: frames all go or none (the fan-out skips a dropping connection per packet).
+#: A chunk of this many bytes or more (a large shared fan-out frame) is not copied
+#: at the flush: the connection's chunks go to the transport as they are, in one
+#: ``writelines`` (uvloop: one ``writev``), counted as one write; below it, they are
+#: joined into one ``write`` (many small frames: one system call, not an iovec each).
 DIRECT_BYTES = 8 * 1024
 
 
@@ -105,15 +106,14 @@ class Outbox:
         "eio3",
         "deflate",
         "drop_slow",
-        "held",
     )
 
     def __init__(self, flusher: Any, limit: int) -> None:
         self.transport: Any = None
         self.flusher = flusher
         # None, or what was written during this loop iteration: the first chunk (bytes),
-        # then a bytearray holding all of them
-        self.wbuf: bytes | bytearray | None = None
+        # then a list of the chunks (references, no copy)
+        self.wbuf: bytes | list[bytes] | None = None
         self.wbytes = 0
         # max_buffer_size: bytes a slow client may have waiting before it is dropped
         self.limit = limit
@@ -129,47 +129,25 @@ class Outbox:
         # slow_consumer="drop": while paused (the transport over ``limit``), the
         # fan-out skips this connection (whole packets) instead of it being dropped
         self.drop_slow = False
-        # writes are held (``hold_writes``) until the next flush or handoff: no frame
-        # goes to the transport directly (see DIRECT_BYTES)
-        self.held = False
 
     def write(self, data: bytes) -> None:
         """Queue bytes; they leave with everything else written this loop iteration
-        (a WebSocket frame of :data:`DIRECT_BYTES` or more: now, after what was queued)."""
+        (or at once when this iteration's bytes pass :data:`HANDOFF_BYTES`)."""
+        data = bytes(data)
         buf = self.wbuf
-        if len(data) >= DIRECT_BYTES and self.ws_mode and not self.held:
-            if self.closed:
-                return
-            data = bytes(data)
-            size = len(data)
-            if buf is not None:
-                self.wbuf = None
-                size += self.wbytes
-                self.wbytes = 0
-            flusher = self.flusher
-            if flusher.counting:
-                flusher.bytes_out += size
-                flusher.writes += 1
-            if buf is None:
-                self.transport.write(data)
-            else:
-                self.transport.writelines([buf, data])  # one call (uvloop: one writev)
-            if self.paused and self.limit:
-                self.overflow()
-            return
         if buf is None:
             if self.closed:
                 return
-            self.wbuf = bytes(data)
+            self.wbuf = data
             self.wbytes = len(data)
             self.flusher.add(self)
             return
-        if type(buf) is bytearray:
-            buf += data
+        if isinstance(buf, list):
+            buf.append(data)
+        elif not buf:
+            self.wbuf = data  # writes held (hold_writes): nothing before it
         else:
-            joined = bytearray(buf)
-            joined += data
-            self.wbuf = joined
+            self.wbuf = [buf, data]
         self.wbytes += len(data)
         if self.ws_mode:
             if self.wbytes > HANDOFF_BYTES:
@@ -177,40 +155,48 @@ class Outbox:
         elif self.limit and self.wbytes > self.limit:
             self.overflow()
 
+    def _emit(self, buf: bytes | list[bytes]) -> None:
+        # one transport call for what was queued: the chunk, the chunks joined, or
+        # (one of DIRECT_BYTES or more among them) the chunks as they are
+        flusher = self.flusher
+        if flusher.counting:
+            flusher.bytes_out += self.wbytes
+            flusher.writes += 1
+        if type(buf) is not list:
+            self.transport.write(buf)
+        elif any(len(chunk) >= DIRECT_BYTES for chunk in buf):
+            self.transport.writelines(buf)  # uvloop: one writev
+        else:
+            self.transport.write(b"".join(buf))
+
     def handoff(self) -> None:
         """Hand what was queued to the transport now (a WebSocket's buffer passed
         :data:`HANDOFF_BYTES` within one iteration); still over ``limit`` in the
         transport (paused): a slow consumer, ``overflow()``."""
         buf = self.wbuf
         self.wbuf = None
-        self.wbytes = 0
-        self.held = False
         if buf is None or self.closed:
+            self.wbytes = 0
             return
-        flusher = self.flusher
-        if flusher.counting:
-            flusher.bytes_out += len(buf)
-            flusher.writes += 1
-        self.transport.write(buf)
+        if self.wbytes:
+            self._emit(buf)
+        self.wbytes = 0
         if self.paused and self.limit:
             self.overflow()
 
     def flush(self) -> None:
-        """Write what was queued (one ``transport.write``); a WebSocket still over its
+        """Write what was queued (one transport call); a WebSocket still over its
         limit in the transport (paused) is a slow consumer: ``overflow()``."""
         buf = self.wbuf
         if buf is None:
             return
         self.wbuf = None
-        self.held = False
         if self.closed:
+            self.wbytes = 0
             return
-        if buf:
-            flusher = self.flusher
-            if flusher.counting:
-                flusher.bytes_out += len(buf)
-                flusher.writes += 1
-            self.transport.write(buf)
+        if self.wbytes:
+            self._emit(buf)
+        self.wbytes = 0
         if self.paused and self.limit and self.ws_mode:
             self.overflow()
 

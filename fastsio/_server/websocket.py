@@ -252,7 +252,6 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
             pending.remove(self)
         self.wbuf = b""
         self.wbytes = 0
-        self.held = True  # no frame goes to the transport directly (DIRECT_BYTES) until then
         self.loop.call_later(delay, self.flush)
 
 

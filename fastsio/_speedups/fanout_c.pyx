@@ -3,9 +3,9 @@
 
 Same classes, same behaviour; the difference is where the per-recipient work
 happens.  ``Outbox`` is an extension type, so ``Connection`` (a Python subclass)
-keeps its output state in C fields, and the fan-out loop appends a frame to a
-recipient's buffer, counts its bytes and registers it with the ``Flusher``
-without a Python-level call or attribute lookup.  The Engine.IO packets are built
+keeps its output state in C fields, and the fan-out loop appends a reference to
+the shared frame to a recipient's list of chunks, counts its bytes and registers
+it with the ``Flusher`` without a Python-level call or attribute lookup.  The Engine.IO packets are built
 once and the WebSocket frames once, on the first WebSocket recipient.  When
 ``compress`` is true (the broadcast may be compressed and the server has
 permessage-deflate on), a WebSocket with the extension negotiated (``deflate``
@@ -14,22 +14,20 @@ own compressing ``send(packet)`` instead.
 """
 
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
-from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_AS_STRING
-from cpython.bytearray cimport PyByteArray_GET_SIZE, PyByteArray_Resize, PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
 
-from cpython.bytearray cimport PyByteArray_FromStringAndSize
-
-# The compiled twin's bytearray is a buffer with spare room: its first ``wbytes``
-# bytes are the data, its size is the capacity, doubled when full (a bytearray's own
-# growth is 12.5 %, a reallocation on nearly every small append); trimmed at flush.
-# A connection's next buffer starts at the size its last one was flushed with (plus an
-# eighth), so a burst like the last one is one allocation and no reallocation (each
-# doubling was a realloc copying everything so far); only that number is kept between
-# bursts, no buffer: an idle connection holds no memory for it.
-cdef enum:
-    FIRST_CAPACITY = 4096
+# The compiled twin's buffer of one loop iteration is the first chunk (bytes), then a
+# list of references to the chunks, untracked by the cyclic GC (it holds only bytes,
+# so it can be part of no cycle: a burst to thousands of connections makes no work
+# for the collector).  Nothing is copied per recipient during a fan-out: a delivery
+# is a pointer appended.  At flush the chunks of one connection are joined into one
+# bytes and written (connection-major, as the floor: one buffer alive at a time, so
+# the heap is reused from connection to connection), or, when one of them is
+# DIRECT_BYTES or longer, handed to ``transport.writelines`` as they are.
 
 from fastsio.protocol.engineio.wire import MESSAGE_PREFIX
 from fastsio.protocol.websocket.frames import OP_BINARY, OP_TEXT, build_frame
@@ -45,8 +43,8 @@ cdef tuple _NOTHING_ASIDE = NOTHING_ASIDE
 HANDOFF_BYTES = 256 * 1024
 cdef Py_ssize_t _HANDOFF_BYTES = HANDOFF_BYTES
 
-#: see the pure twin: a WebSocket frame this long or longer goes to the transport as
-#: is, after what was queued before it, instead of being copied into the buffer
+#: see the pure twin: a chunk this long or longer is not copied at the flush: the
+#: connection's chunks go to ``transport.writelines`` as they are
 DIRECT_BYTES = 8 * 1024
 cdef Py_ssize_t _DIRECT_BYTES = DIRECT_BYTES
 
@@ -119,11 +117,8 @@ cdef class Outbox:
     cdef public bint ws_mode
     cdef public bint ws_closing
     cdef public bint eio3
-    # held and last_size sit in what was alignment padding: the struct is no larger
-    cdef public bint held
     cdef public object deflate
     cdef public bint drop_slow
-    cdef int last_size
 
     def __init__(self, flusher, limit):
         self.transport = None
@@ -138,36 +133,14 @@ cdef class Outbox:
         self.eio3 = False
         self.deflate = None
         self.drop_slow = False
-        self.held = False
-        self.last_size = 0
 
     cdef inline int _write(self, bytes data) except -1:
-        # None, then the first chunk (bytes), then a bytearray holding every chunk:
-        # nothing the cyclic GC tracks is allocated per connection per iteration
+        # None, then the first chunk (bytes), then an untracked list of the chunks:
+        # nothing is copied, nothing the cyclic GC tracks is allocated
         cdef object buf = self.wbuf
         cdef object flusher
-        cdef bytearray joined
+        cdef list chunks
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef Py_ssize_t used, cap
-        if n >= _DIRECT_BYTES and self.ws_mode and not self.held:
-            # a large frame: no copy; what was queued before it leaves first, in the
-            # same call (uvloop: one writev)
-            if self.closed:
-                return 0
-            if buf is None:
-                self._count(n)
-                self.transport.write(data)
-            else:
-                self.wbuf = None
-                if type(buf) is bytearray:
-                    PyByteArray_Resize(buf, self.wbytes)
-                self._remember()
-                self._count(self.wbytes + n)
-                self.wbytes = 0
-                self.transport.writelines([buf, data])
-            if self.paused and self.limit:
-                self.overflow()
-            return 0
         if buf is None:
             if self.closed:
                 return 0
@@ -179,20 +152,15 @@ cdef class Outbox:
             else:
                 flusher.add(self)
             return 0
-        used = self.wbytes
-        if type(buf) is bytearray:
-            cap = PyByteArray_GET_SIZE(buf)
-            if used + n > cap:
-                PyByteArray_Resize(buf, max(2 * cap, used + n))
-            memcpy(PyByteArray_AS_STRING(buf) + used, PyBytes_AS_STRING(data), n)
+        if type(buf) is list:
+            (<list>buf).append(data)
+        elif PyBytes_GET_SIZE(buf) == 0:
+            self.wbuf = data  # writes held (hold_writes): nothing before it
         else:
-            # the first chunk (bytes; b"" when writes are held)
-            cap = self.last_size
-            joined = PyByteArray_FromStringAndSize(NULL, max(FIRST_CAPACITY, 2 * (used + n), cap + (cap >> 3)))
-            memcpy(PyByteArray_AS_STRING(joined), PyBytes_AS_STRING(<bytes>buf), used)
-            memcpy(PyByteArray_AS_STRING(joined) + used, PyBytes_AS_STRING(data), n)
-            self.wbuf = joined
-        self.wbytes = used + n
+            chunks = [buf, data]
+            PyObject_GC_UnTrack(<void*>chunks)
+            self.wbuf = chunks
+        self.wbytes += n
         if self.ws_mode:
             if self.wbytes > _HANDOFF_BYTES:
                 self._handoff()
@@ -200,33 +168,46 @@ cdef class Outbox:
             self.overflow()
         return 0
 
-    cdef inline void _count(self, Py_ssize_t n) noexcept:
-        # the metrics: bytes and writes, on the flusher when it counts
+    cdef inline int _emit(self, object buf) except -1:
+        # one transport call for what was queued: the chunk, the chunks joined, or
+        # (one of DIRECT_BYTES or more among them) the chunks as they are
         cdef object flusher = self.flusher
         cdef Flusher f
+        cdef Py_ssize_t i, k, n, size = self.wbytes
+        cdef bytes joined, item
+        cdef char *out
         if type(flusher) is Flusher:
             f = <Flusher>flusher
             if f.counting:
-                f.bytes_out += n
+                f.bytes_out += size
                 f.writes += 1
-
-    cdef inline void _remember(self) noexcept:
-        # the size the next buffer starts at (bounded: a handoff comes at HANDOFF_BYTES)
-        self.last_size = <int>(self.wbytes if self.wbytes < _HANDOFF_BYTES else _HANDOFF_BYTES)
+        if type(buf) is not list:
+            self.transport.write(buf)
+            return 0
+        n = PyList_GET_SIZE(buf)
+        for i in range(n):
+            if PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(buf, i)) >= _DIRECT_BYTES:
+                self.transport.writelines(buf)
+                return 0
+        joined = PyBytes_FromStringAndSize(NULL, size)
+        out = PyBytes_AS_STRING(joined)
+        for i in range(n):
+            item = <bytes>PyList_GET_ITEM(buf, i)
+            k = PyBytes_GET_SIZE(item)
+            memcpy(out, PyBytes_AS_STRING(item), k)
+            out += k
+        self.transport.write(joined)
+        return 0
 
     cdef int _handoff(self) except -1:
         cdef object buf = self.wbuf
         self.wbuf = None
-        self.held = False
         if buf is None or self.closed:
             self.wbytes = 0
             return 0
-        if type(buf) is bytearray:
-            PyByteArray_Resize(buf, self.wbytes)
-        self._remember()
-        self._count(self.wbytes)
+        if self.wbytes:
+            self._emit(buf)
         self.wbytes = 0
-        self.transport.write(buf)
         if self.paused and self.limit:
             self.overflow()
         return 0
@@ -236,15 +217,12 @@ cdef class Outbox:
         if buf is None:
             return 0
         self.wbuf = None
-        self.held = False
         if self.closed:
+            self.wbytes = 0
             return 0
-        if type(buf) is bytearray:
-            PyByteArray_Resize(buf, self.wbytes)
-        self._remember()
         if self.wbytes:
-            self._count(self.wbytes)
-            self.transport.write(buf)
+            self._emit(buf)
+        self.wbytes = 0
         if self.paused and self.limit and self.ws_mode:
             self.overflow()
         return 0

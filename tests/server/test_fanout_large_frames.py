@@ -1,5 +1,5 @@
 """Broadcasts mixing small packets with large ones (frames of ``DIRECT_BYTES`` or more,
-written to the transport as is instead of being copied into the coalescing buffer):
+handed to the transport as they are, in one ``writelines`` with the small ones, not joined):
 real python-socketio clients over WebSocket get every packet, whole and in order.
 """
 

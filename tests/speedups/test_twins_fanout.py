@@ -177,10 +177,10 @@ class LogTransport:
         self.log.append(("write", self.name, bytes(data)))
 
     def writelines(self, parts: list[bytes]) -> None:
-        """What was queued and a large frame, in one call: logged as one write of both
+        """What was queued with a large frame among it, in one call: logged joined
         (``parts`` kept as ``self.last`` to check the frame was not copied)."""
-        self.last = parts
-        self.log.append(("write", self.name, b"".join(parts)))
+        self.last = list(parts)
+        self.log.append(("writelines", self.name, b"".join(parts)))
 
 
 class ManualLoop:
@@ -462,40 +462,42 @@ def test_returns_what_went_aside(fanout: ModuleType) -> None:
 # ---------------------------------------------------------------- large frames (DIRECT_BYTES)
 
 
-def test_large_frame_goes_out_as_is_after_what_was_queued(fanout: ModuleType) -> None:
-    """Verify a frame of ``DIRECT_BYTES`` or more is written to the transport as is (the
-    same object, no copy), with what was queued before it first (one ``writelines``, one
-    write counted), and what follows it is coalesced again: small, large, small leave in
-    that order."""
+def test_chunks_are_queued_by_reference_and_leave_in_one_call(fanout: ModuleType) -> None:
+    """Verify nothing is written before the flush, however large a frame (under
+    ``HANDOFF_BYTES``); at the flush one call per connection, counted as one write:
+    small chunks joined into one ``write``, chunks with one of ``DIRECT_BYTES`` or more
+    among them handed to ``writelines`` as they are (the same objects, no copy)."""
     log: list[Any] = []
     loop = ManualLoop()
     flusher = fanout.Flusher(loop, counting=True)
     a = make_outbox(fanout, log, flusher, 0)
     big = b"L" * fanout.DIRECT_BYTES
-    a.write(b"s1")
-    a.write(b"s2")
+    s1, s2, s3 = b"s1", b"s2", b"s3"
+    a.write(s1)
+    a.write(s2)
     a.write(big)
-    a.write(b"s3")
-    assert log == [("write", 0, b"s1s2" + big)]  # one writelines: what was queued, the frame
-    assert a.transport.last[1] is big
+    a.write(s3)
+    assert log == [] and a.wbytes == 6 + len(big)
     loop.run_once()
-    assert log[1:] == [("write", 0, b"s3")]
-    assert flusher.bytes_out == 4 + len(big) + 2 and flusher.writes == 2
-    # a large frame alone: one write, nothing left for the flush
+    assert log == [("writelines", 0, b"s1s2" + big + b"s3")]
+    assert a.transport.last == [s1, s2, big, s3] and a.transport.last[2] is big
+    assert flusher.bytes_out == 6 + len(big) and flusher.writes == 1 and a.wbytes == 0
+    # a large frame alone: one write of that object
     a.write(big)
     loop.run_once()
-    assert log[2:] == [("write", 0, big)] and flusher.writes == 3
-    # one byte under the threshold: coalesced
+    assert log[1:] == [("write", 0, big)] and flusher.writes == 2
+    # one byte under the threshold: joined into one write
     a.write(big[1:])
     a.write(b"t")
-    assert len(log) == 3
+    assert len(log) == 2
     loop.run_once()
-    assert log[3:] == [("write", 0, big[1:] + b"t")]
+    assert log[2:] == [("write", 0, big[1:] + b"t")] and flusher.writes == 3
 
 
-def test_large_frame_queued_while_writes_are_held(fanout: ModuleType) -> None:
-    """Verify a held connection (``held``, as ``hold_writes`` sets it) queues a large frame
-    like any other, in order, until its flush; after that flush large frames go directly."""
+def test_held_writes_leave_at_their_flush(fanout: ModuleType) -> None:
+    """Verify a held connection (``wbuf`` ``b""``, as ``hold_writes`` leaves it, off the
+    flusher's list) keeps what is written, large frames included, in order, until its
+    own flush, and is coalesced per loop iteration again after it."""
     log: list[Any] = []
     loop = ManualLoop()
     flusher = fanout.Flusher(loop)
@@ -503,44 +505,53 @@ def test_large_frame_queued_while_writes_are_held(fanout: ModuleType) -> None:
     big = b"L" * (fanout.DIRECT_BYTES * 2)
     a.wbuf = b""  # what hold_writes does (it also takes it off the flusher's list)
     a.wbytes = 0
-    a.held = True
     a.write(b"s1")
     a.write(big)
     a.write(b"s2")
     loop.run_once()
     assert log == []  # held: not on the flusher's list
     a.flush()  # the held writes' timer
-    assert log == [("write", 0, b"s1" + big + b"s2")] and not a.held
-    a.write(big)
-    assert log[1:] == [("write", 0, big)]
+    assert log == [("writelines", 0, b"s1" + big + b"s2")]
+    a.write(b"s3")
+    a.write(b"s4")
+    loop.run_once()
+    assert log[1:] == [("write", 0, b"s3s4")]
 
 
-def test_large_frame_limit_and_closed(fanout: ModuleType) -> None:
-    """Verify a large frame written to a paused transport is a slow consumer (``overflow``)
-    as after a handoff, a closed connection writes nothing, and an HTTP outbox (not
-    ``ws_mode``) coalesces large chunks as before."""
+def test_handoff_limit_and_closed(fanout: ModuleType) -> None:
+    """Verify a WebSocket's chunks go to the transport at once when they pass
+    ``HANDOFF_BYTES`` within one iteration; a paused transport (over ``limit``) is then a
+    slow consumer (``overflow``), as at a flush; a closed connection writes nothing; an
+    HTTP outbox (not ``ws_mode``) is checked against ``limit`` as it queues."""
     log: list[Any] = []
     loop = ManualLoop()
     flusher = fanout.Flusher(loop)
     big = b"L" * fanout.DIRECT_BYTES
+    n = fanout.HANDOFF_BYTES // len(big)
     a = make_outbox(fanout, log, flusher, 0, limit=10)
-    a.paused = True
+    for _ in range(n):
+        a.write(big)
+    assert log == []  # at HANDOFF_BYTES, not over it
     a.write(b"s")
-    a.write(big)  # b"s" and big in one call, then overflow (which closes, in this subclass)
-    assert log == [("write", 0, b"s" + big), ("overflow", 0, 0)]
+    assert log == [("writelines", 0, big * n + b"s")]
+    assert all(part is big for part in a.transport.last[:-1])
+    a.paused = True
+    a.write(b"t")
+    loop.run_once()  # flushed paused: a slow consumer (this subclass closes)
+    assert log[1:] == [("write", 0, b"t"), ("overflow", 0, 0)]
     a.write(big)
     loop.run_once()
-    assert len(log) == 2
-    b = make_outbox(fanout, log, flusher, 1, limit=10)
-    b.paused = True
-    b.write(big)
-    assert log[2:] == [("write", 1, big), ("overflow", 1, 0)]
-    h = make_outbox(fanout, log, flusher, 2)
+    assert len(log) == 3
+    h = make_outbox(fanout, log, flusher, 1, limit=fanout.DIRECT_BYTES + 1)
     h.ws_mode = False
     h.write(big)
     h.write(b"x")
     loop.run_once()
-    assert log[4:] == [("write", 2, big + b"x")]
+    assert log[3:] == [("writelines", 1, big + b"x")]
+    h.write(big)
+    h.write(b"xy")  # over limit while queued: overflow, nothing written
+    loop.run_once()
+    assert log[4:] == [("overflow", 1, len(big) + 2)]
 
 
 def test_fanout_large_attachment_order_and_drop(fanout: ModuleType) -> None:
@@ -563,13 +574,12 @@ def test_fanout_large_attachment_order_and_drop(fanout: ModuleType) -> None:
     text = reference.build_frame(1, '451-["b",{"_placeholder":true,"num":0}]')
     attachment = reference.build_frame(2, blob)
     assert log == [
-        ("write", 0, f1 + text + attachment),
-        ("write", 1, f1 + text + attachment),
-        ("write", 0, f2),
-        ("write", 1, f2),
+        ("writelines", 0, f1 + text + attachment + f2),
+        ("writelines", 1, f1 + text + attachment + f2),
     ]
-    assert conns[0].transport.last[1] is conns[1].transport.last[1]  # the one shared frame
-    assert conns[0].transport.last[1] == attachment
+    assert conns[0].transport.last[2] is conns[1].transport.last[2]  # the one shared frame
+    assert conns[0].transport.last[2] == attachment
+    assert conns[0].transport.last[0] is conns[1].transport.last[0]  # small ones shared too
 
 
 @pytest.mark.hypothesis
@@ -601,7 +611,6 @@ def test_outbox_twins_alike_with_large_frames(twins: Twins, ops: list[tuple[int,
                     flusher.pending.remove(conn)
                 conn.wbuf = b""
                 conn.wbytes = 0
-                conn.held = True
             else:
                 conns[which].write(bytes([65 + k % 26]) * size)
         loop.run_once()
