@@ -164,7 +164,8 @@ class Outbox:
             flusher.writes += 1
         if type(buf) is not list:
             self.transport.write(buf)
-        elif any(len(chunk) >= DIRECT_BYTES for chunk in buf):
+        elif any(type(chunk) is not bytes or len(chunk) >= DIRECT_BYTES for chunk in buf):
+            # (anything but exact bytes, which a subclass may have queued, too)
             self.transport.writelines(buf)  # uvloop: one writev
         else:
             self.transport.write(b"".join(buf))

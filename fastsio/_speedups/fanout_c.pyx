@@ -17,8 +17,18 @@ from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
+from cpython.ref cimport PyObject
+
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
+    # borrowed-pointer access to a list's chunks at the flush (no reference counting
+    # in the join loops)
+    ctypedef struct _TypeObject "PyTypeObject":
+        pass
+    _TypeObject _BYTES_TYPE "PyBytes_Type"
+    _TypeObject *_type_of "Py_TYPE" (PyObject *o)
+    Py_ssize_t _bytes_size "PyBytes_GET_SIZE" (PyObject *o)
+    char *_bytes_data "PyBytes_AS_STRING" (PyObject *o)
 
 # The compiled twin's buffer of one loop iteration is the first chunk (bytes), then a
 # list of references to the chunks, untracked by the cyclic GC (it holds only bytes,
@@ -174,7 +184,8 @@ cdef class Outbox:
         cdef object flusher = self.flusher
         cdef Flusher f
         cdef Py_ssize_t i, k, n, size = self.wbytes
-        cdef bytes joined, item
+        cdef bytes joined
+        cdef PyObject *item
         cdef char *out
         if type(flusher) is Flusher:
             f = <Flusher>flusher
@@ -184,17 +195,23 @@ cdef class Outbox:
         if type(buf) is not list:
             self.transport.write(buf)
             return 0
+        # the joined size from the chunks themselves (not trusting wbytes with the
+        # memcpy); anything but exact bytes (a subclass may queue other buffers)
+        # goes through writelines too
         n = PyList_GET_SIZE(buf)
+        size = 0
         for i in range(n):
-            if PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(buf, i)) >= _DIRECT_BYTES:
+            item = PyList_GET_ITEM(buf, i)
+            if _type_of(item) is not &_BYTES_TYPE or _bytes_size(item) >= _DIRECT_BYTES:
                 self.transport.writelines(buf)
                 return 0
+            size += _bytes_size(item)
         joined = PyBytes_FromStringAndSize(NULL, size)
         out = PyBytes_AS_STRING(joined)
         for i in range(n):
-            item = <bytes>PyList_GET_ITEM(buf, i)
-            k = PyBytes_GET_SIZE(item)
-            memcpy(out, PyBytes_AS_STRING(item), k)
+            item = PyList_GET_ITEM(buf, i)
+            k = _bytes_size(item)
+            memcpy(out, _bytes_data(item), k)
             out += k
         self.transport.write(joined)
         return 0

@@ -494,6 +494,19 @@ def test_chunks_are_queued_by_reference_and_leave_in_one_call(fanout: ModuleType
     assert log[2:] == [("write", 0, big[1:] + b"t")] and flusher.writes == 3
 
 
+def test_chunks_other_than_bytes_go_through_writelines(fanout: ModuleType) -> None:
+    """Verify chunks a subclass queued that are not exact ``bytes`` (here a bytearray) are
+    handed to ``writelines`` as they are, never joined: the join copies exact bytes only,
+    and sizes them from the chunks, not from ``wbytes``."""
+    log: list[Any] = []
+    flusher = fanout.Flusher(ManualLoop())
+    a = make_outbox(fanout, log, flusher, 0)
+    a.wbuf = [b"ab", bytearray(b"cd")]
+    a.wbytes = 4
+    a.flush()
+    assert log == [("writelines", 0, b"abcd")] and a.wbytes == 0
+
+
 def test_held_writes_leave_at_their_flush(fanout: ModuleType) -> None:
     """Verify a held connection (``wbuf`` ``b""``, as ``hold_writes`` leaves it, off the
     flusher's list) keeps what is written, large frames included, in order, until its
