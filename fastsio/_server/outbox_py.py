@@ -17,7 +17,7 @@ reach each from the others in C:
   are reused from one connection to the next, where filling every recipient's
   own buffer during the fan-out touched megabytes per burst).
 * :class:`Flusher`: the connections written to during one loop iteration,
-  flushed together, each with one ``transport.write``, by one ``call_soon``.
+  flushed together, each with one transport call, by one ``call_soon``.
 * :func:`fanout`: given the Engine.IO sessions of the recipients and one encoded
   Socket.IO packet (text part, then binary attachments), build the Engine.IO
   packets once and the WebSocket frames once, and hand the same bytes to every
@@ -213,10 +213,11 @@ class Outbox:
 
 class Flusher:
     """Coalesces writes: outboxes written to during one loop iteration are flushed
-    together, each with a single ``transport.write``, by one ``call_soon`` callback.
+    together, each with a single transport call (``write``, or ``writelines`` with a
+    large chunk), by one ``call_soon`` callback.
 
     With ``counting`` set (the server's ``metrics`` option), the outboxes add what
-    they write to ``bytes_out`` and count their ``transport.write`` calls in ``writes``."""
+    they write to ``bytes_out`` and count their transport calls in ``writes``."""
 
     __slots__ = ("loop", "pending", "scheduled", "counting", "bytes_out", "writes")
 

@@ -66,10 +66,11 @@ cdef int _OP_BINARY = OP_BINARY
 
 cdef class Flusher:
     """Coalesces writes: outboxes written to during one loop iteration are flushed
-    together, each with a single ``transport.write``, by one ``call_soon`` callback.
+    together, each with a single transport call (``write``, or ``writelines`` with a
+    large chunk), by one ``call_soon`` callback.
 
     With ``counting`` set (the server's ``metrics`` option), the outboxes add what
-    they write to ``bytes_out`` and count their ``transport.write`` calls in ``writes``."""
+    they write to ``bytes_out`` and count their transport calls in ``writes``."""
 
     cdef public object loop
     cdef public list pending
@@ -249,7 +250,7 @@ cdef class Outbox:
         self._write(data if type(data) is bytes else bytes(data))
 
     def flush(self):
-        """Write what was queued (one ``transport.write``)."""
+        """Write what was queued (one transport call)."""
         self._flush()
 
     def handoff(self):
