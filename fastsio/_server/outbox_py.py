@@ -173,17 +173,8 @@ class Outbox:
     def handoff(self) -> None:
         """Hand what was queued to the transport now (a WebSocket's buffer passed
         :data:`HANDOFF_BYTES` within one iteration); still over ``limit`` in the
-        transport (paused): a slow consumer, ``overflow()``."""
-        buf = self.wbuf
-        self.wbuf = None
-        if buf is None or self.closed:
-            self.wbytes = 0
-            return
-        if self.wbytes:
-            self._emit(buf)
-        self.wbytes = 0
-        if self.paused and self.limit:
-            self.overflow()
+        transport (paused): a slow consumer, ``overflow()``.  The flush, mid-iteration."""
+        self.flush()
 
     def flush(self) -> None:
         """Write what was queued (one transport call); a WebSocket still over its

@@ -174,7 +174,7 @@ cdef class Outbox:
         self.wbytes += n
         if self.ws_mode:
             if self.wbytes > _HANDOFF_BYTES:
-                self._handoff()
+                self._flush()  # the handoff: what was queued goes now
         elif self.limit and self.wbytes > self.limit:
             self.overflow()
         return 0
@@ -184,14 +184,14 @@ cdef class Outbox:
         # (one of DIRECT_BYTES or more among them) the chunks as they are
         cdef object flusher = self.flusher
         cdef Flusher f
-        cdef Py_ssize_t i, k, n, size = self.wbytes
+        cdef Py_ssize_t i, k, n, size
         cdef bytes joined
         cdef PyObject *item
         cdef char *out
         if type(flusher) is Flusher:
             f = <Flusher>flusher
             if f.counting:
-                f.bytes_out += size
+                f.bytes_out += self.wbytes
                 f.writes += 1
         if type(buf) is not list:
             self.transport.write(buf)
@@ -215,19 +215,6 @@ cdef class Outbox:
             memcpy(out, _bytes_data(item), k)
             out += k
         self.transport.write(joined)
-        return 0
-
-    cdef int _handoff(self) except -1:
-        cdef object buf = self.wbuf
-        self.wbuf = None
-        if buf is None or self.closed:
-            self.wbytes = 0
-            return 0
-        if self.wbytes:
-            self._emit(buf)
-        self.wbytes = 0
-        if self.paused and self.limit:
-            self.overflow()
         return 0
 
     cdef int _flush(self) except -1:
@@ -256,8 +243,8 @@ cdef class Outbox:
     def handoff(self):
         """Hand what was queued to the transport now (a WebSocket's buffer passed
         ``HANDOFF_BYTES`` within one iteration); still over ``limit`` in the
-        transport (paused): a slow consumer, ``overflow()``."""
-        self._handoff()
+        transport (paused): a slow consumer, ``overflow()``.  The flush, mid-iteration."""
+        self._flush()
 
     def overflow(self):
         """The bytes waiting went over ``limit`` (the subclass drops the connection)."""
