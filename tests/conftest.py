@@ -10,7 +10,7 @@
   is not wanted (a pure run: ``FASTSIO_NO_EXTENSIONS`` set or not CPython, or
   ``--no-c-extensions``); where it is wanted, a compiled twin that does not import
   FAILS the test, so a broken build never hides behind a skip.  ``wsframe``,
-  ``eio``, ``eio3``, ``sio``, ``fanout``: the twin of that name for the current
+  ``eio``, ``eio3``, ``sio``, ``fanout``, ``session_twin``: the twin of that name for the current
   ``implementation``; ``twins("sio")`` -> ``(pure, compiled)`` for equivalence tests;
   ``compiled("_frame")`` -> a compiled helper module.  The pure twin of each name
   is the module its selector registered (``fastsio._speedups.SOURCES``).
@@ -120,6 +120,12 @@ def sio(implementation: Implementation) -> ModuleType:
 def fanout(implementation: Implementation) -> ModuleType:
     """Return the outbox/fan-out twin of the current implementation."""
     return implementation.load("fanout")
+
+
+@pytest.fixture(scope="session")
+def session_twin(implementation: Implementation) -> ModuleType:
+    """Return the Engine.IO session twin of the current implementation."""
+    return implementation.load("session")
 
 
 @pytest.fixture(scope="session")

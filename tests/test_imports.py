@@ -98,7 +98,7 @@ def test_dir_lists_the_public_names() -> None:
 
 def test_speedups_report() -> None:
     """Verify ``fastsio.speedups`` says, per twin, "cython" or "python", with a reason for each."""
-    assert TWINS == ("eio", "eio3", "fanout", "sio", "wsframe")
+    assert TWINS == ("eio", "eio3", "fanout", "session", "sio", "wsframe")
     for name in TWINS:
         assert PURE_FILES[name].is_file(), f"twin {name}: no pure twin at {PURE_FILES[name]}"
         assert SELECTOR_FILES[name].is_file(), f"twin {name} has no selector beside its pure twin"
@@ -114,7 +114,7 @@ def test_speedups_report() -> None:
 def test_selectors_bind_the_reported_twin() -> None:
     """Verify each selector's names come from the twin that ``speedups`` reports."""
     from fastsio._server import outbox
-    from fastsio.protocol.engineio import packets, v3
+    from fastsio.protocol.engineio import packets, session, v3
     from fastsio.protocol.socketio import packets as sio_packets
     from fastsio.protocol.websocket import frames
 
@@ -122,6 +122,7 @@ def test_selectors_bind_the_reported_twin() -> None:
         "eio": packets.decode_packet,
         "eio3": v3.decode_packet,
         "fanout": outbox.fanout,
+        "session": session.Session,
         "sio": sio_packets.decode,
         "wsframe": frames.build_frame,
     }

@@ -10,7 +10,11 @@ once and the WebSocket frames once, on the first WebSocket recipient.  When
 ``compress`` is true (the broadcast may be compressed and the server has
 permessage-deflate on), a WebSocket with the extension negotiated (``deflate``
 not None) gets its packets of ``deflate.threshold`` bytes or more through its
-own compressing ``send(packet)`` instead.
+own compressing ``send(packet)`` instead.  A long-polling recipient that is the
+compiled Engine.IO ``Session`` (``session_c``, cimported) gets the encoded packets
+through its cpdef ``send_packets`` (all of them, or none when it is congested), a C
+call; any other session object through its Python ``congested`` and ``send``, as in
+the pure twin.
 """
 
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
@@ -18,6 +22,10 @@ from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_AS_STRING, PyBytes_FromStri
 from libc.string cimport memcpy
 
 from cpython.ref cimport PyObject
+
+# the compiled Engine.IO session (an extension type): a long-polling recipient's
+# packets are queued through its cpdef ``send_packets``, a C call
+from fastsio._speedups.session_c cimport Session as _Session
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
@@ -302,6 +310,18 @@ def fanout(targets, parts, bint compress=True):
             if (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
                 skipped += 1
                 continue  # slow_consumer="drop": its transport is over the limit
+        elif isinstance(target, _Session):
+            ws = (<_Session>target).ws
+            if ws is None:
+                # long-polling: all the packets queued, or none (slow_consumer="drop")
+                if (<_Session>target).send_packets(packets):
+                    sent += 1
+                else:
+                    skipped += 1
+                continue
+            if isinstance(ws, Outbox) and (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
+                skipped += 1
+                continue
         else:
             ws = target.ws
             if ws is None:

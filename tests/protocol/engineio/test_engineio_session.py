@@ -17,8 +17,10 @@ a WebSocket message; ``("probe", w)`` an upgrade request; ``("send", packet)``;
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable
 
 import pytest
 
@@ -113,11 +115,11 @@ class Handler:
 class Harness:
     """A session with fakes around it, fed steps."""
 
-    def __init__(self, transport: str = "polling", eio: int = 4) -> None:
+    def __init__(self, cls: type[Session], transport: str = "polling", eio: int = 4) -> None:
         self.log: list[tuple[Any, ...]] = []
         self.owner = Owner(self.log)
         self.now = 0.0
-        self.session = Session(
+        self.session = cls(
             "sid",
             transport,
             self.owner,
@@ -170,6 +172,12 @@ class Harness:
             else:  # pragma: no cover - a typo in a table
                 raise AssertionError(f"unknown step {step!r}")
         return self.log
+
+
+@pytest.fixture
+def harness(session_twin: ModuleType) -> Callable[..., Harness]:
+    """Return a maker of harnesses around the Session of the current twin."""
+    return functools.partial(Harness, session_twin.Session)
 
 
 # (id, transport, steps, expected log, final state)
@@ -592,10 +600,10 @@ SCENARIOS: list[tuple[str, str, list[tuple[Any, ...]], list[tuple[Any, ...]], in
     [pytest.param(*row[1:], id=row[0]) for row in SCENARIOS],
 )
 def test_scenario(
-    transport: str, steps: list[tuple[Any, ...]], expected: list[tuple[Any, ...]], state: int
+    transport: str, steps: list[tuple[Any, ...]], expected: list[tuple[Any, ...]], state: int, harness: Callable[..., Harness]
 ) -> None:
     """Verify the session's outputs, in order, for each scenario."""
-    h = Harness(transport)
+    h = harness(transport)
     assert h.run(steps) == expected
     assert h.session.state == state
     closes = [e for e in h.log if e[0] == "on_close"]
@@ -607,25 +615,25 @@ def test_scenario(
 # ------------------------------------------------------------------ targeted checks
 
 
-def test_open_schedules_first_ping() -> None:
+def test_open_schedules_first_ping(harness: Callable[..., Harness]) -> None:
     """Verify the first ping is due ``ping_interval`` after the open."""
-    h = Harness()
+    h = harness()
     assert h.owner.when == PING_INTERVAL
     assert h.session.state == OPEN and h.session.transport == "polling"
 
 
-def test_heartbeat_schedule() -> None:
+def test_heartbeat_schedule(harness: Callable[..., Harness]) -> None:
     """Verify the ping, the pong wait, and the rescheduling after a PONG."""
-    h = Harness("websocket")
+    h = harness("websocket")
     h.run([("at", 25.0), ("timer",)])
     assert h.owner.when == 25.0 + PING_TIMEOUT and h.session.awaiting_pong
     h.run([("at", 26.0), ("ws", "w", "3")])
     assert h.owner.when == 26.0 + PING_INTERVAL and not h.session.awaiting_pong
 
 
-def test_probe_deadline_scheduled_first() -> None:
+def test_probe_deadline_scheduled_first(harness: Callable[..., Harness]) -> None:
     """Verify a probe's deadline is scheduled when it is earlier than the ping."""
-    h = Harness()
+    h = harness()
     h.run([("at", 1.0), ("probe", "w1")])
     assert h.owner.when == 1.0 + UPGRADE_TIMEOUT
     h.run([("ws", "w1", "2probe"), ("ws", "w1", "5")])
@@ -633,18 +641,18 @@ def test_probe_deadline_scheduled_first() -> None:
     assert h.session.transport == "websocket" and h.session.upgraded
 
 
-def test_close_cancels_timer_and_discards_once() -> None:
+def test_close_cancels_timer_and_discards_once(harness: Callable[..., Harness]) -> None:
     """Verify a closed session leaves the timer wheel and the session table, once."""
-    h = Harness("websocket")
+    h = harness("websocket")
     h.run([("close",), ("close",), ("ws_lost", "w")])
     assert h.owner.cancels == 1
     assert h.log.count(("discard",)) == 1
     assert h.session.handler is None
 
 
-def test_on_close_called_once_when_handler_closes_again() -> None:
+def test_on_close_called_once_when_handler_closes_again(harness: Callable[..., Harness]) -> None:
     """Verify a handler that closes the session from on_close is not called twice."""
-    h = Harness("websocket")
+    h = harness("websocket")
     reasons: list[str] = []
 
     class Reentrant:
@@ -661,9 +669,9 @@ def test_on_close_called_once_when_handler_closes_again() -> None:
     assert h.session.state == CLOSED
 
 
-def test_closing_state_is_closing() -> None:
+def test_closing_state_is_closing(harness: Callable[..., Harness]) -> None:
     """Verify a graceful polling close waits in CLOSING for the next GET."""
-    h = Harness()
+    h = harness()
     h.run([("send", "4a"), ("close",)])
     assert h.session.state == CLOSING
 
@@ -677,41 +685,59 @@ def test_closing_state_is_closing() -> None:
         ([("close",)], False),
     ],
 )
-def test_writable_polling(steps: list[tuple[Any, ...]], writable: bool) -> None:
+def test_writable_polling(steps: list[tuple[Any, ...]], writable: bool, harness: Callable[..., Harness]) -> None:
     """Verify a polling session is writable only with a GET pending, outside an upgrade."""
-    h = Harness()
+    h = harness()
     h.run(steps)
     assert h.session.writable() is writable
 
 
-def test_writable_websocket() -> None:
+def test_writable_websocket(harness: Callable[..., Harness]) -> None:
     """Verify a WebSocket session is as writable as its socket."""
-    h = Harness("websocket")
+    h = harness("websocket")
     assert h.session.writable() is True
     h.sinks["w"].open = False
     assert h.session.writable() is False
 
 
-def test_send_message() -> None:
+def test_send_message(harness: Callable[..., Harness]) -> None:
     """Verify send_message adds the MESSAGE type to text only."""
-    h = Harness("websocket")
+    h = harness("websocket")
     h.session.send_message("hi")
     h.session.send_message(b"\x01")
     assert h.log == [("send", "w", "4hi"), ("send", "w", b"\x01")]
 
 
-def test_polling_queue_limit() -> None:
+def test_polling_queue_limit(harness: Callable[..., Harness]) -> None:
     """Verify a polling client that lets over ``max_queue`` bytes queue up is dropped."""
-    h = Harness()
+    h = harness()
     h.session.max_queue = 10
     h.run([("send", "4" + "x" * 5), ("send", "4" + "x" * 5)])
     assert h.log == [("discard",), ("on_close", "send buffer full")]
     assert h.session.state == CLOSED
 
 
-def test_polling_queue_limit_resets_on_flush() -> None:
+def test_polling_queue_limit_resets_on_flush(harness: Callable[..., Harness]) -> None:
     """Verify the queued byte count starts again after a GET took the queue."""
-    h = Harness()
+    h = harness()
     h.session.max_queue = 10
     h.run([("send", "4" + "x" * 5), ("get", "g1"), ("send", "4" + "x" * 5), ("get", "g2")])
     assert h.session.state == OPEN
+
+
+def test_send_packets_all_or_none(harness: Callable[..., Harness]) -> None:
+    """Verify ``send_packets`` queues every part of one Socket.IO packet, and none of
+    them once the queue is over its limit with ``slow_consumer="drop"`` (False)."""
+    h = harness()
+    h.session.max_queue = 10
+    h.session.drop_when_full = True
+    assert h.session.send_packets(["451-[]", b"\x01"]) is True
+    assert h.session.queue == ["451-[]", b"\x01"] and not h.session.congested
+    assert h.session.send_packets(["4" + "x" * 9]) is True  # takes it over the limit
+    assert h.session.congested
+    assert h.session.send_packets(["4a", b"\x02"]) is False
+    assert h.session.queue == ["451-[]", b"\x01", "4" + "x" * 9]
+    h.run([("get", "g1")])
+    assert not h.session.congested and h.session.send_packets(["4b"]) is True
+    assert h.log == [("respond", "g1", "451-[]\x1ebAQ==\x1e4xxxxxxxxx")]
+    assert h.session.queue == ["4b"] and h.session.state == OPEN

@@ -4,6 +4,7 @@ heartbeat, payloads framed by the session's ``Eio3Codec``, binary WebSocket fram
 from __future__ import annotations
 
 import logging
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -72,18 +73,21 @@ class Handler:
         self.closed.append(reason)
 
 
-def new(transport: str = "polling", codec: Eio3Codec | None = None) -> tuple[Session, Owner, Handler]:
+def new(
+    cls: type[Session], transport: str = "polling", codec: Eio3Codec | None = None
+) -> tuple[Session, Owner, Handler]:
+    """An EIO3 session of the twin ``cls``, with a handler."""
     owner = Owner()
-    session = Session("sid", transport, owner, 100.0, ping_interval=25.0, ping_timeout=20.0, eio=3)
+    session = cls("sid", transport, owner, 100.0, ping_interval=25.0, ping_timeout=20.0, eio=3)
     session.v3 = codec or Eio3Codec(binary=False)
     session.handler = Handler()
     return session, owner, session.handler
 
 
-def test_heartbeat_is_the_clients() -> None:
+def test_heartbeat_is_the_clients(session_twin: ModuleType) -> None:
     """Verify the first deadline is interval + timeout, a ping is answered with its data
     and pushes the deadline, and no ping in time closes with "ping timeout"."""
-    session, owner, handler = new()
+    session, owner, handler = new(session_twin.Session)
     assert owner.when == 145.0
     session.on_timer(144.0)
     assert session.state == OPEN and not session.queue  # the server never pings
@@ -97,9 +101,9 @@ def test_heartbeat_is_the_clients() -> None:
     assert handler.closed == ["ping timeout"]
 
 
-def test_poll_responses_are_v3_payloads() -> None:
+def test_poll_responses_are_v3_payloads(session_twin: ModuleType) -> None:
     """Verify every response to a GET goes through the codec (queue, NOOP, CLOSE)."""
-    session, owner, handler = new()
+    session, owner, handler = new(session_twin.Session)
     poll = Sink()
     session.send("4é")
     session.send(b"\x01")
@@ -120,9 +124,9 @@ def test_poll_responses_are_v3_payloads() -> None:
     assert handler.messages == [b"\x07", b"\x08"]
 
 
-def test_binary_client_gets_binary_payloads() -> None:
+def test_binary_client_gets_binary_payloads(session_twin: ModuleType) -> None:
     """Verify binary-capable clients get bytes (a binary payload) when text will not do."""
-    session, owner, handler = new(codec=Eio3Codec(binary=True))
+    session, owner, handler = new(session_twin.Session, codec=Eio3Codec(binary=True))
     poll = Sink()
     session.send("4hello")
     session.poll_request(poll)
@@ -132,14 +136,14 @@ def test_binary_client_gets_binary_payloads() -> None:
     assert poll.out[-1] == bytes([1, 2, 255, 4, 1])
 
 
-def test_close_over_polling() -> None:
+def test_close_over_polling(session_twin: ModuleType) -> None:
     """Verify a CLOSE from the client releases the GET with "1:6"; a server close sends "1:1"."""
-    session, owner, handler = new()
+    session, owner, handler = new(session_twin.Session)
     poll = Sink()
     session.poll_request(poll)
     session.receive_payload(bytes([0, 1, 255]) + b"1", 101.0)
     assert poll.out == ["1:6"] and handler.closed == ["transport close"]
-    session, owner, handler = new()
+    session, owner, handler = new(session_twin.Session)
     poll = Sink()
     session.poll_request(poll)
     session.close("forced close")
@@ -147,17 +151,17 @@ def test_close_over_polling() -> None:
 
 
 @pytest.mark.parametrize("body", ["abc", "5:4hi", b"\x03\x01\xff4"])
-def test_bad_payload_closes(body: Any) -> None:
+def test_bad_payload_closes(body: Any, session_twin: ModuleType) -> None:
     """Verify a payload that does not parse closes the session ("parse error") and raises."""
-    session, owner, handler = new()
+    session, owner, handler = new(session_twin.Session)
     with pytest.raises(EngineIOError):
         session.receive_payload(body, 101.0)
     assert handler.closed == ["parse error"]
 
 
-def test_bad_websocket_message_closes() -> None:
+def test_bad_websocket_message_closes(session_twin: ModuleType) -> None:
     """Verify a bad WebSocket message closes the session."""
-    session, owner, handler = new("websocket")
+    session, owner, handler = new(session_twin.Session, "websocket")
     ws = Sink()
     session.ws = ws
     session.receive_ws(ws, b"\x09", 101.0)
