@@ -61,7 +61,7 @@ ARCH = platform.machine()
 GLIBC = "2.17"  # manylinux2014
 PLAT = f"manylinux_{GLIBC.replace('.', '_')}_{ARCH}"
 # the modules every compiled wheel must hold (the twins and the C helpers they cimport)
-COMPILED = ("_frame", "_jsonenc", "fanout_c", "wsframe_c", "eio_c", "eio3_c", "sio_c")
+COMPILED = ("_frame", "_jsonenc", "fanout_c", "wsframe_c", "eio_c", "eio3_c", "session_c", "sio_c")
 # commands that would let pip build a C extension
 COMPILERS = ("cc", "gcc", "c++", "g++", "clang", "clang++", "zig", "tcc", "ld", f"{ARCH}-linux-gnu-gcc")
 # the smoke test's client, pinned loosely like the test extra of pyproject.toml
