@@ -45,5 +45,3 @@ cdef class Session:
     cpdef send(self, object encoded, bint compress=*)
 
     cpdef bint send_packets(self, object packets)
-
-    cdef bint _congested(self)

@@ -343,7 +343,12 @@ class Session:
         """Send the encoded Engine.IO packets of one Socket.IO packet (its text, then
         its attachments): all of them, or, when the session is ``congested``
         (``slow_consumer="drop"``), none.  Returns False when they were dropped so."""
-        if self._congested():
+        # ``congested``, inline: this is the compiled fan-out's C path
+        ws = self.ws
+        if ws is not None:
+            if ws.congested:
+                return False
+        elif self.drop_when_full and self.queued > self.max_queue:
             return False
         for encoded in packets:
             self.send(encoded)
@@ -355,9 +360,6 @@ class Session:
         its WebSocket's transport holds more than ``max_buffer_size``, or more than
         that is queued for its next GET.  The layer above drops whole packets then
         (never some parts of one); the session's own packets (pings, CLOSE) still go."""
-        return self._congested()
-
-    def _congested(self) -> bool:
         ws = self.ws
         if ws is not None:
             return bool(ws.congested)
