@@ -137,6 +137,11 @@ def _check_seconds(
     return seconds
 
 
+#: the largest ``max_buffer_size``: it becomes the transport's high-water mark, which
+#: uvloop holds in a C int (a larger one fails every connection in ``connection_made``)
+_MAX_BUFFER_SIZE = 2**31 - 1
+
+
 def _check_size(name: str, value: Any) -> int:
     """A count or a size in bytes: an int (not a bool), >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -501,7 +506,7 @@ class EngineOptions:
     max_buffer_size: int = _option(
         1_000_000,
         """Bytes a slow client may have waiting to be sent before it is
-        disconnected.  An int >= 0; ``0`` (or ``None``): no limit.""",
+        disconnected.  An int from 0 to 2**31 - 1 (2 GiB); ``0`` (or ``None``): no limit.""",
     )
     slow_consumer: str = _option(
         "disconnect",
@@ -639,7 +644,10 @@ class EngineOptions:
         set_(self, "upgrade_timeout", _check_seconds("upgrade_timeout", self.upgrade_timeout))
         set_(self, "max_http_buffer_size", _check_size("max_http_buffer_size", self.max_http_buffer_size))
         buffer_size = self.max_buffer_size
-        set_(self, "max_buffer_size", 0 if buffer_size is None else _check_size("max_buffer_size", buffer_size))
+        buffer_size = 0 if buffer_size is None else _check_size("max_buffer_size", buffer_size)
+        if buffer_size > _MAX_BUFFER_SIZE:
+            raise ValueError(f"max_buffer_size must be at most 2**31 - 1 (2 GiB), not {buffer_size!r}")
+        set_(self, "max_buffer_size", buffer_size)
         set_(self, "http_compression", _check_bool("http_compression", self.http_compression))
         if self.slow_consumer not in ("disconnect", "drop"):
             raise ValueError(f"slow_consumer must be 'disconnect' or 'drop', not {self.slow_consumer!r}")

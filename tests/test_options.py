@@ -181,6 +181,7 @@ NORMALISED: list[tuple[dict[str, Any], str, Any]] = [
     # sizes: 0 (or None for max_buffer_size) is no limit
     ({"max_buffer_size": 0}, "max_buffer_size", 0),
     ({"max_buffer_size": None}, "max_buffer_size", 0),
+    ({"max_buffer_size": 2**31 - 1}, "max_buffer_size", 2**31 - 1),
     ({"max_http_buffer_size": 0}, "max_http_buffer_size", 0),
     ({"max_http_buffer_size": 10}, "max_http_buffer_size", 10),
     # the caps: 0 is None (no cap)
@@ -387,6 +388,7 @@ INVALID: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"max_http_buffer_size": None}, TypeError, "max_http_buffer_size must be an int"),
     ({"max_http_buffer_size": True}, TypeError, "max_http_buffer_size must be an int"),
     ({"max_buffer_size": -1}, ValueError, "max_buffer_size must be >= 0"),
+    ({"max_buffer_size": 2**31}, ValueError, "max_buffer_size must be at most 2\\*\\*31 - 1"),
     ({"max_buffer_size": "1M"}, TypeError, "max_buffer_size must be an int"),
     ({"max_connections_per_ip": -1}, ValueError, "max_connections_per_ip must be >= 0"),
     ({"max_connections_per_ip": 1.5}, TypeError, "max_connections_per_ip must be an int"),

@@ -8,7 +8,9 @@
 # ``send_packets`` are ``cpdef``, so that ``fanout_c`` (which cimports this file)
 # queues a broadcast for a long-polling session without a Python-level call.  The
 # fields that the layers above may set to any number (``ping_interval`` and its kin,
-# read back into the handshake) stay objects, so the twins read back the same values.
+# read back into the handshake; ``max_queue``, which ``max_buffer_size`` sets to any
+# int >= 0, 2**64 included) stay objects, so the twins take and read back the same
+# values.
 
 import cython
 
@@ -35,7 +37,7 @@ cdef class Session:
     cdef public object close_reason
     cdef public object request
     cdef public object timer_slot
-    cdef public Py_ssize_t max_queue
+    cdef public object max_queue
     cdef public Py_ssize_t queued
     cdef public bint drop_when_full
     cdef public object v3

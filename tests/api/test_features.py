@@ -260,6 +260,28 @@ async def _raw_ws_client(host: str, port: int) -> tuple[asyncio.StreamReader, as
     return reader, writer
 
 
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+async def test_largest_max_buffer_size_serves_clients(start_server: Any, transport: str) -> None:
+    """Verify the largest ``max_buffer_size`` (2**31 - 1: uvloop holds a transport's
+    high-water mark in a C int, and the compiled outbox and session hold the limit in C)
+    serves a client on either transport; one more is refused up front."""
+    with pytest.raises(ValueError, match="at most"):
+        fastsio.Server(max_buffer_size=2**31)
+    sio = fastsio.Server(max_buffer_size=2**31 - 1)
+
+    @sio.on("echo")
+    def echo(socket: fastsio.Socket, data: Any) -> Any:
+        return data
+
+    url = await start_server(sio)
+    client = socketio.AsyncClient()
+    await client.connect(url, transports=[transport])
+    try:
+        assert await client.call("echo", "x" * 5000, timeout=5) == "x" * 5000
+    finally:
+        await client.disconnect()
+
+
 async def test_slow_consumer_is_disconnected_others_carry_on(start_server: Any) -> None:
     sio = fastsio.Server(max_buffer_size=1_000_000)
     reasons: list[str] = []

@@ -741,3 +741,13 @@ def test_send_packets_all_or_none(harness: Callable[..., Harness]) -> None:
     assert not h.session.congested and h.session.send_packets(["4b"]) is True
     assert h.log == [("respond", "g1", "451-[]\x1ebAQ==\x1e4xxxxxxxxx")]
     assert h.session.queue == ["4b"] and h.session.state == OPEN
+
+
+def test_queue_limit_takes_any_int(harness: Callable[..., Harness]) -> None:
+    """Verify a queue limit beyond 64 bits (``max_buffer_size`` takes any int >= 0) is
+    taken and kept, by both twins, and limits nothing here."""
+    h = harness()
+    h.session.max_queue = 2**64
+    h.run([("send", "4a"), ("send", "4b"), ("get", "g1")])
+    assert h.session.max_queue == 2**64 and h.session.state == OPEN
+    assert h.log == [("respond", "g1", "4a\x1e4b")]
