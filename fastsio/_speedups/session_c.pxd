@@ -8,9 +8,10 @@
 # ``send_packets`` are ``cpdef``, so that ``fanout_c`` (which cimports this file)
 # queues a broadcast for a long-polling session without a Python-level call.  The
 # fields that the layers above may set to any number (``ping_interval`` and its kin,
-# read back into the handshake; ``max_queue``, which ``max_buffer_size`` sets to any
-# int >= 0, 2**64 included) stay objects, so the twins take and read back the same
-# values.
+# read back into the handshake) stay objects, so the twins read back the same values.
+# ``max_queue`` and ``queued`` are C ssize_t: the engine sets ``max_queue`` from
+# ``max_buffer_size``, at most 2**31 - 1 (as an object field it cost a third of the
+# polling fan-out rate; a limit of 2**63 or more would be an OverflowError here).
 
 import cython
 
@@ -37,7 +38,7 @@ cdef class Session:
     cdef public object close_reason
     cdef public object request
     cdef public object timer_slot
-    cdef public object max_queue
+    cdef public Py_ssize_t max_queue
     cdef public Py_ssize_t queued
     cdef public bint drop_when_full
     cdef public object v3
