@@ -310,28 +310,28 @@ def fanout(targets, parts, bint compress=True):
             if (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
                 skipped += 1
                 continue  # slow_consumer="drop": its transport is over the limit
-        elif isinstance(target, _Session):
-            ws = (<_Session>target).ws
-            if ws is None:
-                # long-polling: all the packets queued, or none (slow_consumer="drop")
-                if (<_Session>target).send_packets(packets):
-                    sent += 1
-                else:
-                    skipped += 1
-                continue
-            if isinstance(ws, Outbox) and (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
-                skipped += 1
-                continue
         else:
-            ws = target.ws
-            if ws is None:
-                if target.congested:
-                    skipped += 1
-                    continue  # slow_consumer="drop": over its queue's limit
-                for p in packets:
-                    target.send(p)
-                sent += 1
-                continue
+            # an Engine.IO session: long-polling (``ws`` None) gets the packets
+            if isinstance(target, _Session):
+                ws = (<_Session>target).ws
+                if ws is None:
+                    # the compiled session: all the packets queued by a C call, or
+                    # none (slow_consumer="drop")
+                    if (<_Session>target).send_packets(packets):
+                        sent += 1
+                    else:
+                        skipped += 1
+                    continue
+            else:
+                ws = target.ws
+                if ws is None:
+                    if target.congested:
+                        skipped += 1
+                        continue  # slow_consumer="drop": over its queue's limit
+                    for p in packets:
+                        target.send(p)
+                    sent += 1
+                    continue
             if isinstance(ws, Outbox) and (<Outbox>ws).paused and (<Outbox>ws).drop_slow:
                 skipped += 1
                 continue
