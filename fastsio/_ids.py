@@ -2,9 +2,11 @@
 
 20 URL-safe characters from 15 random bytes, like the reference server's ``base64id``.
 The bytes come from ``os.urandom`` in blocks (one system call per 256 ids, not per id,
-as base64id pools ``crypto.randomBytes``); a forked child drops the parent's block, so
-two processes never hand out the same ids.  A lock keeps two threads (two servers on
-two loops, say) from taking the same bytes.
+as base64id pools ``crypto.randomBytes``), and a block is base64-encoded at once: 15
+bytes are five whole 3-byte groups, so the block's encoding is its 256 ids end to end,
+and an id is a slice of that string.  A forked child drops the parent's block, so two
+processes never hand out the same ids.  A lock keeps two threads (two servers on two
+loops, say) from taking the same id.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import os
 import threading
 
 _ID_BYTES = 15
-_BLOCK = _ID_BYTES * 256
-_pool = b""
-_pos = 0
+_ID_CHARS = 20  # base64 of 15 bytes, no padding
+_IDS_PER_BLOCK = 256
+_BLOCK_CHARS = _ID_CHARS * _IDS_PER_BLOCK
+_pool = ""
+_pos = _BLOCK_CHARS
 _lock = threading.Lock()
 
 
@@ -25,18 +29,17 @@ def random_id() -> str:
     global _pool, _pos
     with _lock:
         pos = _pos
-        if pos + _ID_BYTES > len(_pool):
-            _pool = os.urandom(_BLOCK)
+        if pos >= _BLOCK_CHARS:
+            _pool = base64.urlsafe_b64encode(os.urandom(_ID_BYTES * _IDS_PER_BLOCK)).decode("ascii")
             pos = 0
-        _pos = pos + _ID_BYTES
-        raw = _pool[pos : pos + _ID_BYTES]
-    return base64.urlsafe_b64encode(raw).decode("ascii")
+        _pos = pos + _ID_CHARS
+        return _pool[pos : pos + _ID_CHARS]
 
 
 def _forget_pool() -> None:
     global _pool, _pos, _lock
-    _pool = b""
-    _pos = 0
+    _pool = ""
+    _pos = _BLOCK_CHARS
     _lock = threading.Lock()  # (a lock held by another thread at fork stays held)
 
 

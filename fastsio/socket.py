@@ -849,8 +849,7 @@ class ConnectQueue(list[sio.Packet]):
 
     __slots__ = ("nbytes",)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self) -> None:  # (a new list is empty: no list.__init__ needed)
         self.nbytes = 0
 
 

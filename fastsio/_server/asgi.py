@@ -70,7 +70,7 @@ from ..protocol.websocket.deflate import Deflater, negotiate
 from ..protocol.websocket.frames import CLOSE_NORMAL, OP_TEXT
 from ..protocol.websocket.handshake import check_handshake, handshake_response
 from .polling import poll_response
-from .request import Request, header_name, header_value
+from .request import Request, header_dict
 from .websocket import WebSocketConnection
 
 if TYPE_CHECKING:
@@ -116,14 +116,7 @@ def request_of(scope: MutableMapping[str, Any], body: bytes = b"") -> Request:
     """The :class:`~fastsio._server.request.Request` of an ASGI ``http`` or
     ``websocket`` scope (its path as sent, its headers lower-cased and joined as
     fastsio's own server does)."""
-    headers: dict[str, str] = {}
-    for name, value in scope.get("headers", ()):
-        key = header_name(bytes(name))
-        val = header_value(key, bytes(value))
-        if key in headers:
-            headers[key] += ", " + val
-        else:
-            headers[key] = val
+    headers = header_dict((bytes(name), bytes(value)) for name, value in scope.get("headers", ()))
     raw = scope.get("raw_path")
     path = raw.decode("latin-1").partition("?")[0] if raw else scope.get("path", "/")
     qs = scope.get("query_string", b"").decode("latin-1")

@@ -35,7 +35,7 @@ from .metrics import Metrics
 from .mesh import request_bytes
 from .outbox import Outbox
 from .polling import poll_response
-from .request import Request, header_name, header_value, shareable_target, shared
+from .request import Request, header_dict, shareable_target, shared
 from .timers import TimerWheel
 from .websocket import WebSocketConnection, WebSocketHandler
 
@@ -297,14 +297,7 @@ class Connection(FlowControl, asyncio.Protocol):
     def on_headers_complete(self) -> None:
         """httptools: the head is complete: build the :class:`Request`."""
         parser = self.parser
-        headers: dict[str, str] = {}
-        for name, value in self.hdrs:
-            key = header_name(name)
-            val = header_value(key, value)
-            if key in headers:
-                headers[key] += ", " + val
-            else:
-                headers[key] = val
+        headers = header_dict(self.hdrs)
         self.hdrs = _NONE
         url = self.url
         self.url = b""

@@ -7,15 +7,19 @@ A held connection keeps its handshake request (``socket.handshake``) for its who
 life.  The strings that repeat from one request to the next -- header names, most
 header values, query keys and values, paths, methods -- are shared instead of one
 copy per connection (a few hundred bytes each): :func:`header_name`,
-:func:`header_value`, :func:`shared`.  Bounded: a table that fills up starts over.
+:func:`header_value` (and :func:`header_dict`, a request head's headers with both),
+:func:`shared` (and :func:`parse_query`, which leaves out the values that differ per
+request: ``sid``, ``t``).  Bounded: a table that fills up starts over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 __all__ = (
     "Request",
+    "header_dict",
     "header_name",
     "header_value",
     "parse_query",
@@ -30,6 +34,8 @@ _values: dict[bytes, str] = {}
 _strings: dict[str, str] = {}
 # header values that differ per connection: not worth a table entry
 _UNSHARED = frozenset(("sec-websocket-key", "cookie", "authorization", "content-length"))
+# query parameters whose values differ per request: not worth a table entry
+_UNIQUE_PARAMS = frozenset(("sid", "t"))
 
 
 def header_name(raw: bytes) -> str:
@@ -57,6 +63,27 @@ def header_value(key: str, raw: bytes) -> str:
     return value
 
 
+def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers of a request head, ``(name, value)`` pairs as received: lower-cased
+    names, repeated headers joined by ", ", strings shared as :func:`header_name` and
+    :func:`header_value` share them."""
+    names = _names
+    values = _values
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = names.get(name)
+        if key is None:
+            key = header_name(name)
+        val = values.get(value)
+        if val is None or key in _UNSHARED:
+            val = header_value(key, value)
+        if key in headers:
+            headers[key] += ", " + val
+        else:
+            headers[key] = val
+    return headers
+
+
 def shared(text: str) -> str:
     """``text``, or the equal string already shared (short strings only)."""
     if len(text) > _SHARED_LEN:
@@ -71,14 +98,21 @@ def shared(text: str) -> str:
 
 def parse_query(qs: str) -> dict[str, str]:
     """``dict(parse_qsl(qs))`` with shared strings; a query with nothing to unquote (an
-    Engine.IO handshake's ``EIO=4&transport=websocket``) is split directly."""
-    if "%" in qs or "+" in qs:
-        return {shared(k): shared(v) for k, v in parse_qsl(qs)}
+    Engine.IO handshake's ``EIO=4&transport=websocket``) is split directly.  The values
+    of ``sid`` and ``t`` (a session id, a cache-busting timestamp) differ per request
+    and are not put in the table."""
     query = {}
+    if "%" in qs or "+" in qs:
+        for name, value in parse_qsl(qs):
+            key = shared(name)
+            query[key] = value if key in _UNIQUE_PARAMS else shared(value)
+        return query
+    strings = _strings
     for part in qs.split("&"):
         name, _, value = part.partition("=")
         if value:  # parse_qsl drops blank values
-            query[shared(name)] = shared(value)
+            key = strings.get(name) or shared(name)
+            query[key] = value if key in _UNIQUE_PARAMS else (strings.get(value) or shared(value))
     return query
 
 

@@ -843,3 +843,44 @@ def test_query_is_what_parse_qsl_gives(qs: str) -> None:
     from fastsio._server.request import parse_query
 
     assert parse_query(qs) == dict(parse_qsl(qs))
+
+
+@pytest.mark.parametrize(
+    "qs",
+    [
+        "EIO=4&transport=polling&t=PQx1a2b",
+        "EIO=4&transport=websocket&sid=AbCdEfGhIjKlMnOpQrSt",
+        "sid=a&sid=b&t=&t=1",
+        "EIO=4&transport=polling&sid=x%2By&t=1+2",
+    ],
+)
+def test_query_with_per_request_values(qs: str) -> None:
+    """``sid`` and ``t`` (not shared: they differ per request) parse like any other
+    parameter."""
+    from urllib.parse import parse_qsl
+
+    from fastsio._server.request import parse_query
+
+    assert parse_query(qs) == dict(parse_qsl(qs))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"Host", b"host", b"Cookie", b"X-A", b"x-a", b"Sec-WebSocket-Key", b"Accept"]),
+            st.one_of(st.binary(max_size=8), st.binary(min_size=60, max_size=80)),
+        ),
+        max_size=8,
+    )
+)
+def test_header_dict_is_the_lower_cased_joined_headers(raw: list[tuple[bytes, bytes]]) -> None:
+    """Header names lower-cased, values decoded as Latin-1, repeated headers joined by
+    ", " in order, whatever was shared before."""
+    from fastsio._server.request import header_dict
+
+    expected: dict[str, str] = {}
+    for name, value in raw:
+        key, val = name.decode("latin-1").lower(), value.decode("latin-1")
+        expected[key] = expected[key] + ", " + val if key in expected else val
+    assert header_dict(raw) == expected
+    assert header_dict(raw) == expected  # the second time from the shared tables

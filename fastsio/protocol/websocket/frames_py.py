@@ -116,7 +116,7 @@ Performance notes (CPython 3.11, measured against the alternatives):
 
 from __future__ import annotations
 
-import base64
+import binascii
 import codecs
 import hashlib
 import struct
@@ -714,4 +714,4 @@ def accept_key(key: str) -> str:
         ``base64(sha1(key + GUID))``.
     """
     digest = hashlib.sha1((key + _ACCEPT_GUID).encode("latin-1")).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import base64
+import binascii
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastsio.protocol.websocket as websocket
 
@@ -58,6 +61,37 @@ HANDSHAKE_CASES: list[tuple[str, str, dict[str, str], str | None]] = [
     ("key non-ascii", "GET", _with(sec_websocket_key="AAAAAAAAAAAAAAAAAAAAA\u00e9=="), "Key"),
     ("key with spaces", "GET", _with(sec_websocket_key=" dGhlIHNhbXBsZSBub25jZQ=="), "Key"),
 ]
+
+
+def _decodes_to_16_bytes(key: str) -> bool:
+    """RFC 6455 4.1's key, by its definition: base64 (strict alphabet) of 16 bytes."""
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=_B64, min_size=22, max_size=22).map(lambda s: s + "=="),
+        # a key with one character changed to one that is not base64 (the URL-safe
+        # alphabet's, padding, space, non-ASCII, a line break)
+        st.tuples(
+            st.text(alphabet=_B64, min_size=22, max_size=22),
+            st.integers(0, 23),
+            st.sampled_from("-_= .\u00e9\n\x00"),
+        ).map(lambda t: (t[0] + "==")[: t[1]] + t[2] + (t[0] + "==")[t[1] + 1 :]),
+        st.text(alphabet=_B64 + "=-_ .\u00e9\n", min_size=20, max_size=26),
+        st.binary(min_size=14, max_size=18).map(lambda b: base64.b64encode(b).decode()),
+    )
+)
+def test_key_check_is_base64_of_16_bytes(key: str) -> None:
+    """check_handshake accepts exactly the keys that are base64 of 16 bytes."""
+    result = websocket.check_handshake("GET", _with(sec_websocket_key=key))
+    assert (result is None) == _decodes_to_16_bytes(key), (key, result)
 
 
 @pytest.mark.parametrize(
