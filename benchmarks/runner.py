@@ -622,15 +622,39 @@ def prepare(impl: Impl, install: bool, log: IO[str], facts: dict[str, Any] | Non
         why = prepare_baseline(impl.commit, impl.root, install, log)
         if why:
             return why
+        precompile(impl.root)
         why = check_python_server(impl, facts)
         if why and _build_stamp(impl.root).exists():  # a stale or broken build: once more from scratch
             _build_stamp(impl.root).unlink()
             why = prepare_baseline(impl.commit, impl.root, install, log) or check_python_server(impl, facts)
         return why
+    if impl.runtime == "python":
+        precompile(impl.root or ROOT)
     why = check_python_server(impl, facts)
     if why and impl.env.get("FASTSIO_REQUIRE_EXTENSIONS"):
         why += " (build the compiled twins with `make install`, i.e. `pip install -e .`)"
     return why
+
+
+def precompile(tree: Path) -> None:
+    """Byte-compile ``tree``'s ``fastsio`` and the benchmark servers (``compileall``), as an
+    installed package is.
+
+    A server that compiles its modules from source at start-up frees the compiler's memory before
+    the clients come, and their connections reuse it: its memory per idle connection (an RSS
+    delta) reads lower than the same code's with the byte-code cached (3.14 against 3.31 KB at
+    10,000 connections here).  A new baseline worktree has no ``__pycache__`` where
+    PYTHONDONTWRITEBYTECODE is set, so without this a baseline looked 0.2 KB per connection
+    smaller than the same commit run from this tree."""
+    paths = [str(p) for p in (tree / "fastsio", tree / "benchmarks" / "__init__.py", tree / "benchmarks" / "servers") if p.exists()]
+    if paths:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "-j", "0", *paths],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=600,
+            check=False,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -308,3 +308,19 @@ def test_report_sets_fastsio_against_its_baseline() -> None:
     assert "3.35 (3.3–3.4)" in memory and "3.65 (3.6–3.7)" in memory and memory.endswith("| 1.09x | worse |")
     assert "1 of 3 metrics within noise" in section
     assert "Node" not in text.split("## Targets", 1)[1]  # no reference ran: no ratio targets against it
+
+
+def test_connect_cost_measures_connections_that_connect() -> None:
+    """``python -m benchmarks.connect_cost`` makes its in-memory connections through the
+    benchmark app (its child exits non-zero unless every one got its CONNECT reply) and
+    prints one figure per transport and tree."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.connect_cost", "--cpu", "--n", "400"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()[1:]]
+    assert [(r[0], r[-1]) for r in rows] == [("websocket", "1.000x"), ("polling", "1.000x")], proc.stdout
