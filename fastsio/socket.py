@@ -178,11 +178,11 @@ class Handshake:
 
     __slots__ = ("_request", "auth", "issued")
 
-    def __init__(self, request: HandshakeRequest | None, auth: dict[str, Any]) -> None:
+    def __init__(self, request: HandshakeRequest | None, auth: dict[str, Any], issued: int | None = None) -> None:
         self._request = request
         self.auth = auth
-        # when the connection was made, in milliseconds since the epoch
-        self.issued: int = int(time.time() * 1000)
+        # when the connection was made, in milliseconds since the epoch (now by default)
+        self.issued: int = int(time.time() * 1000) if issued is None else issued
 
     @property
     def headers(self) -> dict[str, str]:
@@ -238,7 +238,7 @@ class Socket:
         auth: the CONNECT packet's auth payload.
 
     Public attributes besides the documented properties: ``id``, ``namespace``,
-    ``client``, ``handshake``, ``connected``, ``recovered``, ``pid`` (connection state
+    ``client``, ``connected``, ``recovered``, ``pid`` (connection state
     recovery's private session id), and, read by the namespace, ``any_in`` /
     ``any_out`` (this socket's catch-all listeners, or ``None``), ``middlewares``
     (its per-packet middleware, or ``None``), ``restoring`` (the kept session being
@@ -250,7 +250,9 @@ class Socket:
         "id",
         "namespace",
         "client",
-        "handshake",
+        "_handshake",
+        "_auth",
+        "_issued",
         "_data",
         "connected",
         "recovered",
@@ -278,7 +280,11 @@ class Socket:
             self.id = random_id()
         self.namespace = namespace
         self.client = client
-        self.handshake = Handshake(session.request, auth)
+        # the Handshake is made on first use (most sockets never read it): what it
+        # needs till then, the auth and the time of the connection
+        self._handshake: Handshake | None = None
+        self._auth = auth
+        self._issued = time.time()  # (a float: 8 bytes less than the int of milliseconds)
         # free for the application (``data``: a dict made on first use)
         self._data: Any = None
         self.connected = False
@@ -311,6 +317,19 @@ class Socket:
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp!r} connected={self.connected}>"
+
+    @property
+    def handshake(self) -> Handshake:
+        """What the client sent when it connected (Node's ``socket.handshake``): the
+        handshake request's headers, query and address, the CONNECT's auth, the time."""
+        handshake = self._handshake
+        if handshake is None:
+            handshake = self._handshake = Handshake(self.client.session.request, self._auth, int(self._issued * 1000))
+        return handshake
+
+    @handshake.setter
+    def handshake(self, value: Handshake) -> None:
+        self._handshake = value
 
     @property
     def data(self) -> Any:

@@ -48,7 +48,7 @@ from .flow_control import FlowControl
 from .outbox import Flusher
 from .polling import accepted_encoding, poll_headers, post_payload, v3_codec
 from .timers import TimerWheel
-from .websocket import Eio3WebSocketConnection, WebSocketConnection
+from .websocket import Eio3WebSocketConnection, SpareFrameParser, WebSocketConnection
 
 __all__ = (
     "BUSY_BODY",
@@ -269,6 +269,8 @@ class Engine:
         self.hooks: list[Callable[[Any], Any]] = []
         # the live protocol objects (HTTP connections, WebSocket connections)
         self.connections: set[FlowControl] = set()
+        # the idle frame parser its WebSocket connections share, by message size limit
+        self.spare_frame_parsers: dict[int, SpareFrameParser] = {}
         # protection (opt-in): sessions per client address, and handshakes in progress
         # (sessions whose layer above has not called handshake_done yet)
         self.max_connections_per_ip = options.max_connections_per_ip or 0

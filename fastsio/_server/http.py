@@ -37,7 +37,7 @@ from .outbox import Outbox
 from .polling import poll_response
 from .request import Request, header_dict, shareable_target, shared
 from .timers import TimerWheel
-from .websocket import WebSocketConnection, WebSocketHandler
+from .websocket import SpareFrameParser, WebSocketConnection, WebSocketHandler
 
 if TYPE_CHECKING:
     from ..protocol.engineio.session import Session
@@ -81,6 +81,11 @@ class Application(Protocol):
     @property
     def metrics(self) -> Metrics | None:
         """The counters (``bytes_in``), or None: metrics off."""
+
+    @property
+    def spare_frame_parsers(self) -> dict[int, SpareFrameParser]:
+        """The idle frame parsers its WebSocket connections share (see
+        :class:`~fastsio._server.websocket.SpareFrameParser`)."""
 
     def handle_request(self, conn: Connection, req: Request) -> None:
         """Answer ``req`` (now or later) with ``conn.send_response``."""

@@ -10,6 +10,15 @@ by the HTTP connection; later reads reach it directly.
 Frames are parsed in place by the selected frame-codec twin; each message goes to
 ``handler.receive_ws(conn, message, now)`` (a :class:`WebSocketHandler`: the Engine.IO
 session).  Pings are answered, a close frame is answered and the connection closed.
+A connection without permessage-deflate has no frame parser of its own while it is
+between messages: the connections of a server share one idle parser per message size
+limit (a :class:`SpareFrameParser`, in the application's ``spare_frame_parsers``).  A
+read that leaves the parser mid-frame or mid-message (or failed) makes the connection
+take that parser as its own (the spare is replaced by a new one), and the connection
+gives it up at the first read that leaves it idle again.  An idle connection thus costs
+a pointer, not a parser.  With permessage-deflate the parser keeps the inflater's
+context, so such a connection always has its own.
+
 Writes are coalesced by the :class:`~fastsio._server.outbox.Outbox` base: the 101
 response and what the session sends in the same loop iteration (the OPEN packet)
 leave in one ``transport.write``.
@@ -44,12 +53,41 @@ from .flow_control import FlowControl
 from .metrics import Metrics
 from .outbox import Outbox
 
-__all__ = ("Eio3WebSocketConnection", "WebSocketApplication", "WebSocketConnection", "WebSocketHandler")
+__all__ = (
+    "Eio3WebSocketConnection",
+    "SpareFrameParser",
+    "WebSocketApplication",
+    "WebSocketConnection",
+    "WebSocketHandler",
+)
 
 # an Engine.IO v3 binary MESSAGE over WebSocket: its packet type byte, then the data
 _EIO3_BINARY_MESSAGE = b"\x04"
 # the first byte of an unfragmented binary frame (FIN + OP_BINARY)
 _FIN_BINARY = 0x80 | OP_BINARY
+
+
+class SpareFrameParser:
+    """The idle frame parser that the WebSocket connections of one server with one
+    message size limit share between reads (see the module docstring).
+
+    Args:
+        max_size: the largest message accepted (bytes), as :class:`FrameParser` takes it.
+    """
+
+    __slots__ = ("max_size", "parser")
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        #: the shared parser, idle between reads
+        self.parser = FrameParser(max_size)
+
+    def take(self) -> FrameParser:
+        """The shared parser, for the connection whose read left it not idle to keep;
+        a new parser is the shared one from now on."""
+        parser = self.parser
+        self.parser = FrameParser(self.max_size)
+        return parser
 
 
 class WebSocketHandler(Protocol):
@@ -78,6 +116,11 @@ class WebSocketApplication(Protocol):
     def metrics(self) -> Metrics | None:
         """The counters (``bytes_in``), or None: metrics off."""
 
+    @property
+    def spare_frame_parsers(self) -> dict[int, SpareFrameParser]:
+        """The shared idle frame parsers, by message size limit (an empty dict to
+        begin with: the connections fill it)."""
+
 
 class WebSocketConnection(FlowControl, asyncio.Protocol):
     """One WebSocket connection (server side, RFC 6455), the transport's protocol
@@ -97,7 +140,7 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         slow_consumer: the policy over ``limit``: ``"disconnect"`` or ``"drop"``.
     """
 
-    __slots__ = ("app", "loop", "frames", "handler", "metrics")
+    __slots__ = ("app", "loop", "frames", "spare", "handler", "metrics")
 
     #: an Engine.IO v3 connection (the outbox's ``eio3`` flag): set by the subclass
     EIO3: ClassVar[bool] = False
@@ -127,8 +170,15 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
         # the server's counters (None: metrics off)
         self.metrics = app.metrics
         if deflate is None:
-            self.frames = FrameParser(max_size)
+            # the server's shared idle parser until a read leaves it busy
+            self.frames: FrameParser | None = None
+            spares = app.spare_frame_parsers
+            spare = spares.get(max_size)
+            if spare is None:
+                spare = spares[max_size] = SpareFrameParser(max_size)
+            self.spare: SpareFrameParser | None = spare
         else:
+            self.spare = None
             params = deflate.params
             self.frames = FrameParser(max_size, params.client_max_window_bits, params.client_no_context_takeover)
             self.deflate = deflate
@@ -151,13 +201,16 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Parse frames; hand messages to the handler, answer pings and close frames."""
-        frames = self.frames
+        own = self.frames
+        frames = own if own is not None else self.spare.parser  # type: ignore[union-attr]
         metrics = self.metrics
         if metrics is not None:
             metrics.bytes_in += len(data)
         try:
             messages = frames.feed(data)
         except WebSocketError as exc:
+            if own is None:
+                self.frames = self.spare.take()  # type: ignore[union-attr]  # failed: not shareable
             if not self.ws_closing:
                 self.app.server_log.info(
                     "WebSocket protocol error from %s: %s (%d)", self.client, exc.reason, exc.code
@@ -166,6 +219,11 @@ class WebSocketConnection(FlowControl, asyncio.Protocol):
             else:
                 self.shutdown()
             return
+        if not frames.idle:
+            if own is None:
+                self.frames = self.spare.take()  # type: ignore[union-attr]  # mid-frame or mid-message
+        elif own is not None and self.spare is not None:
+            self.frames = None  # idle again: back to the shared parser
         now = self.loop.time()
         for op, payload in messages:
             if op == OP_TEXT or op == OP_BINARY:

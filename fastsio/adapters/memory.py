@@ -158,7 +158,8 @@ class MemoryAdapter(Adapter):
                             targets.pop(joined, None)
                 continue
             if mine is None:
-                mine = self.sids[sid] = (room,)
+                mine = self._only(room)
+                self.sids[sid] = mine
                 targets.pop(None, None)
             elif type(mine) is tuple:
                 if room not in mine:
@@ -177,6 +178,17 @@ class MemoryAdapter(Adapter):
                 self.rooms[room] = {sid: None}
             else:
                 members[sid] = None
+
+    def _only(self, room: str) -> tuple[str]:
+        """The rooms of a socket in ``room`` alone: the tuple of a member already in
+        that room and in no other, when the first one is (the sockets of a room share
+        it, and the room's name, rather than each keeping its own), else a new one."""
+        members = self.rooms.get(room)
+        if members:
+            theirs = self.sids.get(next(iter(members)))
+            if type(theirs) is tuple and len(theirs) == 1 and theirs[0] == room:
+                return theirs
+        return (room,)
 
     def delete(self, sid: str, room: str) -> None:
         """See :meth:`Adapter.delete`."""

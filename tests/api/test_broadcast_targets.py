@@ -152,3 +152,30 @@ def test_joining_a_list_of_rooms_is_linear() -> None:
     adapter.add_all("sid-1", rooms)
     assert adapter.socket_rooms("sid-1") == {"sid-1", *rooms}
     assert CountingRoom.comparisons < 10 * n
+
+
+def test_sockets_of_one_room_share_its_membership_tuple() -> None:
+    """Verify the sockets in one room and no other share one tuple of their rooms (and the
+    room's name), and that a change to one socket's rooms leaves the others' alone."""
+    from fastsio.adapters import MemoryAdapter
+
+    sio = fastsio.Server()
+    adapter = MemoryAdapter(sio.of("/"))
+    for i in range(4):
+        adapter.add_all(f"s{i}", [f"s{i}", "".join(["ro", "om"])])  # a new str each time
+    assert adapter.sids["s1"] is adapter.sids["s0"] and adapter.sids["s3"] is adapter.sids["s0"]
+    assert adapter.sids["s2"][0] is adapter.sids["s0"][0]
+    adapter.add_all("s1", ["other"])
+    adapter.delete("s2", "room")
+    assert adapter.socket_rooms("s0") == {"s0", "room"}
+    assert adapter.socket_rooms("s1") == {"s1", "room", "other"}
+    assert adapter.socket_rooms("s2") == {"s2"}
+    assert adapter.socket_rooms("s3") == {"s3", "room"}
+    assert set(adapter.rooms["room"]) == {"s0", "s1", "s3"}
+    # s0 first in the room is now in two: a newcomer gets a tuple of its own
+    adapter.add_all("s0", ["other"])
+    adapter.add_all("s4", ["room"])
+    assert adapter.socket_rooms("s4") == {"s4", "room"}
+    assert adapter.sids["s4"] is not adapter.sids["s0"]
+    adapter.delete_all("s0")
+    assert adapter.socket_rooms("s3") == {"s3", "room"} and set(adapter.rooms["room"]) == {"s1", "s3", "s4"}

@@ -65,6 +65,55 @@ async def test_dynamic_namespace_regex_shares_parent_handlers(start_server: Any)
     await wait_until(lambda: "/room-12" not in sio.namespaces)
 
 
+async def test_handshake_is_the_connections_when_first_read_later(start_server: Any) -> None:
+    """``socket.handshake`` is made on first use: read long after the connection, it still
+    has the connection's time, the auth dict the middleware and connect handler got, and
+    the handshake request's headers, query and address; it is the same object each time."""
+    import time
+
+    sio = fastsio.Server()
+    given: dict[str, Any] = {}
+
+    @sio.use
+    def mw(socket: fastsio.Socket, auth: Any) -> None:
+        given["mw", socket.id] = auth
+
+    @sio.on("connect")
+    def on_connect(socket: fastsio.Socket, auth: Any) -> None:
+        given["connect", socket.id] = auth
+        auth["seen"] = True  # a change the handshake shows
+
+    @sio.on("hs")
+    def hs(socket: fastsio.Socket) -> list[Any]:
+        handshake = socket.handshake
+        assert handshake is socket.handshake
+        assert handshake.auth is given["connect", socket.id] and handshake.auth is given["mw", socket.id]
+        return [
+            handshake.issued,
+            handshake.auth,
+            handshake.query.get("k"),
+            handshake.headers.get("x-probe"),
+            handshake.address,
+            handshake.url,
+        ]
+
+    url = await start_server(sio)
+    before = int(time.time() * 1000)
+    c = await connect(url, auth={"token": "t"}, headers={"X-Probe": "p1"}, transports=["polling", "websocket"])
+    c2 = await connect(url + "?k=v")
+    after = int(time.time() * 1000)
+    await asyncio.sleep(0.3)
+    issued, auth, _, probe, address, _ = await c.call("hs", timeout=5)
+    assert before <= issued <= after
+    assert auth == {"token": "t", "seen": True}
+    assert probe == "p1" and address == "127.0.0.1"
+    issued2, auth2, k, _, _, url2 = await c2.call("hs", timeout=5)
+    assert before <= issued2 <= after and auth2 == {"seen": True} and k == "v"
+    assert "k=v" in url2
+    await c.disconnect()
+    await c2.disconnect()
+
+
 async def test_dynamic_namespace_async_callable(start_server: Any) -> None:
     sio = fastsio.Server()
 

@@ -149,6 +149,7 @@ class App:
         self.log = log
         self.options = EngineOptions(max_http_buffer_size=2048, max_buffer_size=0)
         self.connections: set[Any] = set()
+        self.spare_frame_parsers: dict[int, Any] = {}
 
     def body_too_large(self, req: Any) -> None:
         self.log.append(("body_too_large", req.path))

@@ -3,8 +3,9 @@
 Hypothesis feeds both twins the same random client streams (valid and broken
 frames of every length form, fragments, control frames, close payloads), cut
 into random chunks or fed one byte at a time, as ``bytes``, ``bytearray`` or
-``memoryview``; the events of every ``feed`` call, the error (class name, close
-code, reason, events), the dead state after it and ``closed`` must be equal.
+``memoryview``; the events of every ``feed`` call, ``idle`` after it, the error
+(class name, close code, reason, events), the dead state after it and ``closed``
+must be equal.
 The builders get random opcodes, payloads and flags and must return the same
 bytes or raise the same exception class.  Each twin has its own exception
 classes, so they are compared by name.
@@ -148,6 +149,7 @@ def read(mod: ModuleType, chunks: list[bytes], max_size: int, kinds: list[int]) 
     for i, chunk in enumerate(chunks):
         try:
             seen.append(("events", parser.feed(as_kind(chunk, kinds[i % len(kinds)] if kinds else 0))))
+            seen.append(("idle", parser.idle))
         except Exception as exc:
             seen.append(error(exc))
             note(f"error {type(exc).__name__} {getattr(exc, 'code', None)}")
@@ -158,7 +160,7 @@ def read(mod: ModuleType, chunks: list[bytes], max_size: int, kinds: list[int]) 
             else:
                 seen.append("alive after an error")
             break
-    seen.append(("closed", parser.closed))
+    seen.append(("closed", parser.closed, parser.idle))
     note(f"closed={parser.closed}")
     return seen
 

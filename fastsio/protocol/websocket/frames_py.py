@@ -26,6 +26,11 @@ messages and control frames.  State, all of it on the instance:
 * ``_closed`` once a Close frame has been parsed, ``_error`` once the stream
   has been found invalid.
 
+A parser with none of this state (``_buf`` None, no open message, no inflater,
+not closed, not failed) is :attr:`~FrameParser.idle`: the only thing left on it
+is its configuration, so the connections of a server can share one idle parser
+between reads (``fastsio._server.websocket`` does).
+
 :meth:`FrameParser.feed` works on one contiguous block: the chunk itself when
 ``_buf`` is empty (no copy), else ``_buf`` with the chunk appended.  It walks
 the block frame by frame with int operations only, and at the end drops the
@@ -358,6 +363,20 @@ class FrameParser:
     def closed(self) -> bool:
         """Whether a Close frame was parsed (later input is then ignored)."""
         return self._closed
+
+    @property
+    def idle(self) -> bool:
+        """Whether the parser is between messages: no unconsumed bytes, no open
+        fragmented message, no inflater, neither closed nor failed.  An idle parser
+        holds nothing that a new parser with the same ``max_size`` (and no
+        permessage-deflate) would not: it can serve another connection next."""
+        return (
+            self._buf is None
+            and self._frag_opcode == 0
+            and self._inflater is None
+            and not self._closed
+            and self._error is None
+        )
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
         """Consume a chunk of the client's byte stream.

@@ -267,6 +267,57 @@ def test_zero_mask(wsframe: ModuleType) -> None:
     assert wsframe.FrameParser().feed(cf(1, "plain", mask=b"\0\0\0\0")) == [(1, "plain")]
 
 
+# ---------------------------------------------------------------- idle
+
+
+def test_idle_between_messages(wsframe: ModuleType) -> None:
+    """Verify ``idle``: true between whole messages, false with part of a frame buffered,
+    with a fragmented message open, after a Close frame and after an error."""
+    parser = wsframe.FrameParser()
+    assert parser.idle
+    assert parser.feed(cf(1, "a") + cf(9, b"p")) == [(1, "a"), (9, b"p")]
+    assert parser.idle
+    frame = cf(2, b"abcdef")
+    assert parser.feed(frame[:1]) == []
+    assert not parser.idle  # one byte of a header
+    assert parser.feed(frame[1:4]) == []
+    assert not parser.idle  # a header, part of the payload
+    assert parser.feed(frame[4:]) == [(2, b"abcdef")]
+    assert parser.idle
+    assert parser.feed(cf(1, "x", fin=False)) == []
+    assert not parser.idle  # a fragmented message is open
+    assert parser.feed(cf(10, b"")) == [(10, b"")]
+    assert not parser.idle  # a control frame between fragments
+    assert parser.feed(cf(0, "y")) == [(1, "xy")]
+    assert parser.idle
+    assert parser.feed(cf(8, b"\x03\xe8")) == [(8, (1000, ""))]
+    assert not parser.idle  # closed
+    broken = wsframe.FrameParser()
+    with pytest.raises(wsframe.WebSocketError):
+        broken.feed(cf(3, b""))
+    assert not broken.idle  # failed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_idle_parser_is_interchangeable(wsframe: ModuleType, seed: int) -> None:
+    """Verify what ``idle`` promises: a stream read with the parser swapped for a new one
+    every time it is idle gives the events one parser gives (the WebSocket connections
+    of a server share their idle parser on this)."""
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(STREAM)), rng.randint(1, 60)))
+    chunks = [STREAM[a:b] for a, b in zip([0, *cuts], [*cuts, len(STREAM)], strict=True)]
+    parser = wsframe.FrameParser()
+    events: list[tuple[int, object]] = []
+    swaps = 0
+    for chunk in chunks:
+        events += parser.feed(chunk)
+        if parser.idle:
+            parser = wsframe.FrameParser()
+            swaps += 1
+    assert events == STREAM_EVENTS
+    assert swaps >= 1
+
+
 # ---------------------------------------------------------------- close frames
 
 CLOSE_CASES: list[tuple[bytes, tuple[int, str]]] = [
