@@ -596,7 +596,7 @@ class Admin:
             return
         client = session.handler
         if isinstance(client, Client):
-            for sock in list(client.sockets.values()):
+            for sock in client.socket_list():
                 # (told as the upgrade completes, before the session's transport is switched)
                 self._report("socket_updated", {"id": sock.id, "nsp": sock.nsp, "transport": "websocket"})
 

@@ -498,7 +498,7 @@ class Namespace:
         if metrics is not None:
             metrics.count(metrics.connects, (self.metrics_name, "accepted"))
         self.sockets[sock.id] = sock
-        client.sockets[self.name] = sock
+        client.add_socket(self.name, sock)
         self.adapter.add_all(sock.id, [sock.id])
         client.connected(sock)
         if client.session.eio == 3:

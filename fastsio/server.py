@@ -424,8 +424,8 @@ class Server(Lifecycle):
         limit = self.options.max_namespaces_per_connection
         if (
             limit
-            and len(client.sockets) + len(client.connecting) >= limit
-            and name not in client.sockets
+            and client.socket_count() + len(client.connecting) >= limit
+            and client.socket_of(name) is None
             and name not in client.connecting
         ):
             self._refusals.warn(
@@ -500,7 +500,7 @@ class Server(Lifecycle):
                     queued.nbytes += waiting.nbytes
                     client.begin_connect(name, queued)
                 else:
-                    sock = client.sockets.get(name)
+                    sock = client.socket_of(name)
                     if sock is not None:
                         for pkt in queued:
                             sock.on_packet(pkt)

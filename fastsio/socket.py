@@ -803,7 +803,7 @@ class Socket:
         if self.any_out:
             ns.count_outgoing(-len(self.any_out))
             self.any_out = None
-        self.client.sockets.pop(ns.name, None)
+        self.client.remove_socket(ns.name)
         if ns.recovery is not None and self.pid is not None and reason in RECOVERABLE_REASONS:
             # kept for max_disconnection_duration: the client may come back with its pid
             ns.adapter.persist_session(
@@ -874,6 +874,8 @@ class ConnectQueue(list[sio.Packet]):
 
 # never written to (Client.begin_connect replaces it)
 _NO_CONNECTS: dict[str, ConnectQueue] = {}
+# never written to (Client.add_socket replaces it)
+_NO_SOCKETS: dict[str, Socket] = {}
 
 
 class Client:
@@ -893,8 +895,13 @@ class Client:
         server: the server routing CONNECTs (see :class:`ClientRouter`).
         session: the Engine.IO session.
 
+    Its connected sockets, by namespace: the first in two slots (``first_nsp``,
+    ``first``), any others in the ``others`` dict (the shared empty dict while there
+    are none).  Most connections are in one namespace, and a dict of one entry costs
+    184 bytes.  Use :meth:`socket_of`, :meth:`add_socket`, :meth:`remove_socket` and
+    :meth:`socket_list`; :attr:`sockets` is a new dict of them.
+
     Attributes:
-        sockets: namespace name -> connected :class:`Socket`.
         connecting: namespace name -> packets that arrived while its connection was
             being set up (see :meth:`begin_connect`).
         queued: how many packets wait in :attr:`connecting`, all namespaces together.
@@ -908,7 +915,9 @@ class Client:
     __slots__ = (
         "server",
         "session",
-        "sockets",
+        "first_nsp",
+        "first",
+        "others",
         "connecting",
         "queued",
         "queued_bytes",
@@ -920,8 +929,11 @@ class Client:
     def __init__(self, server: ClientRouter, session: Session) -> None:
         self.server = server
         self.session = session
-        # namespace name -> connected Socket
-        self.sockets: dict[str, Socket] = {}
+        # the connected sockets: the first one (and its namespace's name), then the
+        # others by namespace name (the shared empty dict while there are none)
+        self.first_nsp: str | None = None
+        self.first: Socket | None = None
+        self.others: dict[str, Socket] = _NO_SOCKETS
         # namespace name -> packets that arrived while its connection was being set up
         # (the shared empty dict while there is none: use ``begin_connect`` /
         # ``end_connect`` to change it)
@@ -938,6 +950,51 @@ class Client:
     def log(self) -> logging.Logger:
         """The Socket.IO layer's logger (``<server logger>.socketio``)."""
         return self.server.socketio_log
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """Namespace name -> connected :class:`Socket` (a new dict)."""
+        found = {} if self.first is None else {self.first_nsp: self.first}
+        if self.others:
+            found.update(self.others)
+        return found  # type: ignore[return-value]
+
+    def socket_of(self, nsp: str) -> Socket | None:
+        """The connected socket of namespace ``nsp``, or None."""
+        if nsp == self.first_nsp:
+            return self.first
+        return self.others.get(nsp) if self.others else None
+
+    def socket_list(self) -> list[Socket]:
+        """The connected sockets (a new list)."""
+        found = [] if self.first is None else [self.first]
+        if self.others:
+            found.extend(self.others.values())
+        return found
+
+    def socket_count(self) -> int:
+        """How many sockets are connected."""
+        return (self.first is not None) + len(self.others)
+
+    def add_socket(self, nsp: str, sock: Socket) -> None:
+        """``sock`` is connected to namespace ``nsp``."""
+        if self.first is None or nsp == self.first_nsp:
+            self.first_nsp = nsp
+            self.first = sock
+        elif self.others is _NO_SOCKETS:
+            self.others = {nsp: sock}
+        else:
+            self.others[nsp] = sock
+
+    def remove_socket(self, nsp: str) -> None:
+        """Namespace ``nsp`` has no connected socket any more (nothing if it had none)."""
+        if nsp == self.first_nsp:
+            self.first_nsp = None
+            self.first = None
+        elif self.others:
+            self.others.pop(nsp, None)
+            if not self.others:
+                self.others = _NO_SOCKETS
 
     def begin_connect(self, nsp: str, queued: ConnectQueue | None = None) -> None:
         """``nsp``'s connection is being set up: its packets wait until it is done.
@@ -1011,7 +1068,7 @@ class Client:
     def on_timer(self, now: float) -> None:
         """The connect timeout: no namespace connected in time (a middleware or
         connect handler that is still running does not hold it off, as in Node)."""
-        if not self.sockets:
+        if self.first is None and not self.others:
             if self.connecting:
                 self.server.socketio_log.info(
                     "connection %s not connected in time (the connection to %.100r is still being set up); closing",
@@ -1047,7 +1104,10 @@ class Client:
             if query is not None:
                 nsp = pkt.nsp
                 auth = query
-        sock = self.sockets.get(nsp)
+        if nsp == self.first_nsp:
+            sock = self.first
+        else:
+            sock = self.others.get(nsp) if self.others else None
         if pkt.type == sio.CONNECT:
             if sock is not None or nsp in self.connecting:
                 self.server.socketio_log.info("connection %s: second CONNECT to %s", self.session.sid, nsp)
@@ -1068,9 +1128,11 @@ class Client:
         """The session closed: every socket of the connection is disconnected."""
         if self.timer_slot is not None:
             self.session.owner.cancel(self)
-        for sock in list(self.sockets.values()):
+        for sock in self.socket_list():
             sock.on_close(reason)
-        self.sockets.clear()
+        self.first_nsp = None
+        self.first = None
+        self.others = _NO_SOCKETS
 
     # ---------------------------------------------------------------- helpers
     def force_close(self) -> None:
@@ -1110,7 +1172,7 @@ class Client:
     def disconnect_all(self) -> None:
         """Disconnect every socket of the connection (each told with a DISCONNECT),
         then close the session ("forced close")."""
-        for sock in list(self.sockets.values()):
+        for sock in self.socket_list():
             if sock.connected:
                 self.send_parts([self.server.parser.encode(sio.DISCONNECT, sock.namespace.name)[0]])
                 sock.on_close("server namespace disconnect")

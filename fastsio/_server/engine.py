@@ -232,6 +232,45 @@ class Engine:
             engine logs to its ``engine`` child, connections to its ``server`` child.
     """
 
+    # Every attribute is a slot.  The connect path reads the engine's attributes
+    # dozens of times per connection; as a plain instance an engine of 30 attributes
+    # had reached CPython's limit for a shared-key instance dict, and one attribute
+    # more had cost about 1 % of the instructions of a polling connect (see
+    # benchmarks/connect_cost.py).
+    __slots__ = (
+        "options",
+        "base_log",
+        "log",
+        "server_log",
+        "path",
+        "path_noslash",
+        "transports",
+        "versions",
+        "factory",
+        "fallback",
+        "websocket_fallback",
+        "sessions",
+        "transport_changes",
+        "observers",
+        "hooks",
+        "connections",
+        "spare_frame_parsers",
+        "max_connections_per_ip",
+        "max_concurrent_handshakes",
+        "draining",
+        "per_ip",
+        "counted",
+        "handshaking",
+        "_refusals",
+        "loop",
+        "wheel",
+        "flusher",
+        "metrics",
+        "metrics_path",
+        "router",
+        "__weakref__",
+    )
+
     def __init__(
         self,
         options: EngineOptions,

@@ -157,8 +157,17 @@ class MemoryAdapter(Adapter):
                         for joined in mine:
                             targets.pop(joined, None)
                 continue
+            members = self.rooms.get(room)
             if mine is None:
-                mine = self._only(room)
+                # its first room: the sockets in that room alone share one tuple (and
+                # the room's name) -- the first member's, when it is in no other room
+                if members:
+                    theirs = self.sids.get(next(iter(members)))
+                    if type(theirs) is not tuple or len(theirs) != 1 or theirs[0] != room:
+                        theirs = (room,)
+                    mine = theirs
+                else:
+                    mine = (room,)
                 self.sids[sid] = mine
                 targets.pop(None, None)
             elif type(mine) is tuple:
@@ -173,22 +182,10 @@ class MemoryAdapter(Adapter):
                 mine.add(room)  # type: ignore[union-attr]
             if targets:
                 targets.pop(room, None)
-            members = self.rooms.get(room)
             if members is None:
                 self.rooms[room] = {sid: None}
             else:
                 members[sid] = None
-
-    def _only(self, room: str) -> tuple[str]:
-        """The rooms of a socket in ``room`` alone: the tuple of a member already in
-        that room and in no other, when the first one is (the sockets of a room share
-        it, and the room's name, rather than each keeping its own), else a new one."""
-        members = self.rooms.get(room)
-        if members:
-            theirs = self.sids.get(next(iter(members)))
-            if type(theirs) is tuple and len(theirs) == 1 and theirs[0] == room:
-                return theirs
-        return (room,)
 
     def delete(self, sid: str, room: str) -> None:
         """See :meth:`Adapter.delete`."""

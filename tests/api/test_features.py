@@ -114,6 +114,40 @@ async def test_handshake_is_the_connections_when_first_read_later(start_server: 
     await c2.disconnect()
 
 
+async def test_a_connections_sockets_in_three_namespaces(start_server: Any) -> None:
+    """One connection in "/", "/a" and "/b": each namespace's packets reach its own
+    socket, and a socket that leaves (the first one included) leaves the others
+    connected (rejoining: tests/server/test_client_namespaces.py)."""
+    sio = fastsio.Server()
+    seen: dict[str, Any] = {}
+    for name in ("/", "/a", "/b"):
+        ns = sio.of(name)
+
+        @ns.on("who")
+        def who(socket: fastsio.Socket) -> list[Any]:
+            return [socket.nsp, sorted(socket.client.sockets), socket.client.socket_count()]
+
+        @ns.on("leave")
+        def leave(socket: fastsio.Socket) -> None:
+            seen["client"] = socket.client
+            socket.disconnect()
+
+    url = await start_server(sio)
+    c = await connect(url, ["/", "/a", "/b"])
+    for name in ("/", "/a", "/b"):
+        assert await c.call("who", namespace=name, timeout=5) == [name, ["/", "/a", "/b"], 3]
+    await c.emit("leave", namespace="/")  # the first socket of the connection
+    await wait_until(lambda: "client" in seen and seen["client"].socket_of("/") is None)
+    assert await c.call("who", namespace="/b", timeout=5) == ["/b", ["/a", "/b"], 2]
+    await c.emit("leave", namespace="/a")
+    await wait_until(lambda: seen["client"].socket_of("/a") is None)
+    assert await c.call("who", namespace="/b", timeout=5) == ["/b", ["/b"], 1]
+    assert seen["client"].socket_list() == [seen["client"].socket_of("/b")]
+    await c.disconnect()
+    await wait_until(lambda: seen["client"].socket_count() == 0)
+    assert seen["client"].sockets == {}
+
+
 async def test_dynamic_namespace_async_callable(start_server: Any) -> None:
     sio = fastsio.Server()
 

@@ -1,0 +1,67 @@
+"""One connection's sockets in several namespaces, over a raw WebSocket: a namespace
+left (by the client, or the first one of the connection) can be joined again on the
+same connection, and the packets of each namespace reach its current socket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import fastsio
+
+from _net import sio_ws
+
+
+async def _ack(ws: Any, nsp: str, event: str, ack: int) -> Any:
+    prefix = "" if nsp == "/" else nsp + ","
+    await ws.send_text(f"42{prefix}{ack}" + json.dumps([event]))
+    while True:
+        msg = await ws.recv()
+        if msg == "2":
+            await ws.send_text("3")
+            continue
+        assert isinstance(msg, str) and msg.startswith(f"43{prefix}{ack}"), msg
+        return json.loads(msg[len(f"43{prefix}{ack}") :])
+
+
+async def test_namespaces_left_and_joined_again(start_server: Any) -> None:
+    sio = fastsio.Server()
+    for name in ("/", "/a", "/b"):
+
+        @sio.of(name).on("who")
+        def who(socket: fastsio.Socket) -> list[Any]:
+            return [socket.nsp, socket.id, sorted(socket.client.sockets)]
+
+    url = await start_server(sio)
+    ws, root_id = await sio_ws(url)
+    try:
+        ids = {"/": root_id}
+        for name in ("/a", "/b"):
+            await ws.send_text(f"40{name},")
+            reply = await ws.recv()
+            assert isinstance(reply, str) and reply.startswith(f"40{name},"), reply
+            ids[name] = json.loads(reply[len(f"40{name},") :])["sid"]
+        ack = 1
+        for name in ("/", "/a", "/b"):
+            assert await _ack(ws, name, "who", ack) == [[name, ids[name], ["/", "/a", "/b"]]]
+            ack += 1
+        # the client leaves "/" (the connection's first socket) and "/a"
+        await ws.send_text("41")
+        await ws.send_text("41/a,")
+        assert await _ack(ws, "/b", "who", ack) == [["/b", ids["/b"], ["/b"]]]
+        ack += 1
+        # and joins them again: new sockets, in the order they come back
+        for name in ("/a", "/"):
+            prefix = "" if name == "/" else name + ","
+            await ws.send_text(f"40{prefix}")
+            reply = await ws.recv()
+            assert isinstance(reply, str) and reply.startswith(f"40{prefix}"), reply
+            new_id = json.loads(reply[len(f"40{prefix}") :])["sid"]
+            assert new_id != ids[name]
+            ids[name] = new_id
+        for name in ("/", "/a", "/b"):
+            assert await _ack(ws, name, "who", ack) == [[name, ids[name], ["/", "/a", "/b"]]]
+            ack += 1
+        assert len(sio.of("/").sockets) == 1 and len(sio.of("/a").sockets) == 1
+    finally:
+        ws.writer.close()
