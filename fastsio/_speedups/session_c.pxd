@@ -9,6 +9,8 @@
 # queues a broadcast for a long-polling session without a Python-level call.  The
 # fields that the layers above may set to any number (``ping_interval`` and its kin,
 # read back into the handshake) stay objects, so the twins read back the same values.
+# ``deadline`` and ``probe_deadline`` are C doubles: the session computes them (loop
+# times, always floats; 0.0 for no probe), and a float object per session was 24 bytes.
 # ``max_queue`` and ``queued`` are C ssize_t: the engine sets ``max_queue`` from
 # ``max_buffer_size``, at most 2**31 - 1 (as an object field it cost a third of the
 # polling fan-out rate; a limit of 2**63 or more would be an OverflowError here).
@@ -32,9 +34,9 @@ cdef class Session:
     cdef public object ping_timeout
     cdef public object upgrade_timeout
     cdef public object owner
-    cdef public object deadline
+    cdef public double deadline
     cdef public bint awaiting_pong
-    cdef public object probe_deadline
+    cdef public double probe_deadline
     cdef public object close_reason
     cdef public object request
     cdef public object timer_slot
