@@ -233,10 +233,11 @@ class Engine:
     """
 
     # Every attribute is a slot.  The connect path reads the engine's attributes
-    # dozens of times per connection; as a plain instance an engine of 30 attributes
-    # had reached CPython's limit for a shared-key instance dict, and one attribute
-    # more had cost about 1 % of the instructions of a polling connect (see
-    # benchmarks/connect_cost.py).
+    # dozens of times per connection.  As a plain instance, the engine's 30th
+    # attribute (``spare_frame_parsers``) cost about 1 % of the instructions of a
+    # polling connect (benchmarks/connect_cost.py); CPython 3.11's shared-key
+    # instance dicts hold at most 30 keys, which is the likely reason.  Slot reads
+    # do not depend on how many attributes there are.
     __slots__ = (
         "options",
         "base_log",

@@ -305,16 +305,27 @@ async def sio_ws(url: str, nsp: str = "/", auth: str = "") -> tuple[WSConn, str]
     return ws, json.loads(reply[2 + len(prefix) :])["sid"]
 
 
-async def sio_call(ws: WSConn, event: str, *args: Any, ack: int = 1) -> Any:
-    """Emit ``event`` with an ack id over ``ws``; return the ack's arguments (skipping pings)."""
-    await ws.send_text(f"42{ack}" + json.dumps([event, *args]))
+async def sio_call(ws: WSConn, event: str, *args: Any, ack: int = 1, nsp: str = "/") -> Any:
+    """Emit ``event`` with an ack id over ``ws`` (to namespace ``nsp``); return the ack's
+    arguments (skipping pings)."""
+    prefix = "" if nsp == "/" else nsp + ","
+    await ws.send_text(f"42{prefix}{ack}" + json.dumps([event, *args]))
     while True:
         msg = await ws.recv()
         if msg == "2":
             await ws.send_text("3")
             continue
-        assert isinstance(msg, str) and msg.startswith(f"43{ack}"), msg
-        return json.loads(msg[2 + len(str(ack)) :])
+        assert isinstance(msg, str) and msg.startswith(f"43{prefix}{ack}"), msg
+        return json.loads(msg[len(f"43{prefix}{ack}") :])
+
+
+async def until(predicate: Any, steps: int = 500) -> None:
+    """Wait until ``predicate()`` is true, checking every 10 ms (``steps`` times at most)."""
+    for _ in range(steps):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never met")
 
 
 async def stalled_ws(url: str) -> tuple[WSConn, socketlib.socket]:

@@ -9,19 +9,7 @@ from typing import Any
 
 import fastsio
 
-from _net import sio_ws
-
-
-async def _ack(ws: Any, nsp: str, event: str, ack: int) -> Any:
-    prefix = "" if nsp == "/" else nsp + ","
-    await ws.send_text(f"42{prefix}{ack}" + json.dumps([event]))
-    while True:
-        msg = await ws.recv()
-        if msg == "2":
-            await ws.send_text("3")
-            continue
-        assert isinstance(msg, str) and msg.startswith(f"43{prefix}{ack}"), msg
-        return json.loads(msg[len(f"43{prefix}{ack}") :])
+from _net import sio_call, sio_ws
 
 
 async def test_namespaces_left_and_joined_again(start_server: Any) -> None:
@@ -43,12 +31,12 @@ async def test_namespaces_left_and_joined_again(start_server: Any) -> None:
             ids[name] = json.loads(reply[len(f"40{name},") :])["sid"]
         ack = 1
         for name in ("/", "/a", "/b"):
-            assert await _ack(ws, name, "who", ack) == [[name, ids[name], ["/", "/a", "/b"]]]
+            assert await sio_call(ws, "who", ack=ack, nsp=name) == [[name, ids[name], ["/", "/a", "/b"]]]
             ack += 1
         # the client leaves "/" (the connection's first socket) and "/a"
         await ws.send_text("41")
         await ws.send_text("41/a,")
-        assert await _ack(ws, "/b", "who", ack) == [["/b", ids["/b"], ["/b"]]]
+        assert await sio_call(ws, "who", ack=ack, nsp="/b") == [["/b", ids["/b"], ["/b"]]]
         ack += 1
         # and joins them again: new sockets, in the order they come back
         for name in ("/a", "/"):
@@ -60,7 +48,7 @@ async def test_namespaces_left_and_joined_again(start_server: Any) -> None:
             assert new_id != ids[name]
             ids[name] = new_id
         for name in ("/", "/a", "/b"):
-            assert await _ack(ws, name, "who", ack) == [[name, ids[name], ["/", "/a", "/b"]]]
+            assert await sio_call(ws, "who", ack=ack, nsp=name) == [[name, ids[name], ["/", "/a", "/b"]]]
             ack += 1
         assert len(sio.of("/").sockets) == 1 and len(sio.of("/a").sockets) == 1
     finally:

@@ -24,7 +24,7 @@ import pytest
 import socketio
 
 import fastsio
-from _net import TIMEOUT, Conn, Response, WSConn, build_request, eio_path, frame, ws_key
+from _net import TIMEOUT, Conn, Response, WSConn, build_request, eio_path, frame, until, ws_key
 
 TRAILER = b"\x00\x00\xff\xff"
 OFFER = "permessage-deflate; client_max_window_bits"
@@ -130,14 +130,6 @@ def echo_server(**options: Any) -> tuple[fastsio.EngineServer, list[fastsio.Engi
         sock.on("message", sock.send)
 
     return eio, sockets
-
-
-async def until(predicate: Any) -> None:
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never met")
 
 
 # ---------------------------------------------------------------- negotiation

@@ -12,13 +12,12 @@ connection with permessage-deflate keeps its own parser.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import fastsio
 from fastsio.protocol.websocket.frames import FrameParser
 
-from _net import WSConn, eio_path, eio_ws, frame, text
+from _net import WSConn, eio_path, eio_ws, frame, text, until
 
 
 def _echo(**options: Any) -> fastsio.EngineServer:
@@ -29,14 +28,6 @@ def _echo(**options: Any) -> fastsio.EngineServer:
 
 def _ws_of(eio: fastsio.EngineServer, sid: str) -> Any:
     return eio.engine.sessions[sid].ws
-
-
-async def _wait_for(predicate: Any) -> None:
-    for _ in range(200):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
 
 
 async def test_a_partial_frame_takes_the_parser_and_a_whole_one_gives_it_back(start_server: Any) -> None:
@@ -50,7 +41,7 @@ async def test_a_partial_frame_takes_the_parser_and_a_whole_one_gives_it_back(st
         assert ws_a.spare is ws_b.spare
         first = text("4" + "a" * 300)
         await a.send(first[:7])  # the header and part of the payload
-        await _wait_for(lambda: ws_a.frames is not None)
+        await until(lambda: ws_a.frames is not None)
         assert isinstance(ws_a.frames, FrameParser)
         assert ws_a.frames is not ws_a.spare.parser
         # meanwhile the other connection reads with the (new) shared parser
@@ -66,7 +57,7 @@ async def test_a_partial_frame_takes_the_parser_and_a_whole_one_gives_it_back(st
         # the rest: idle again, back to the shared parser
         await a.send(second[3:])
         assert await a.recv() == "4second"
-        await _wait_for(lambda: ws_a.frames is None)
+        await until(lambda: ws_a.frames is None)
         await a.send_text("4again")
         assert await a.recv() == "4again"
     finally:
@@ -91,7 +82,7 @@ async def test_fragmented_messages_on_many_connections_interleaved(start_server:
             assert (op, payload) == (0xA, b"ping")  # the pong of the ping between fragments
             assert await ws.recv() == f"4msg{i}-middle-end{i}"
         for ws, opened in conns:
-            await _wait_for(lambda opened=opened: _ws_of(eio, opened["sid"]).frames is None)
+            await until(lambda opened=opened: _ws_of(eio, opened["sid"]).frames is None)
     finally:
         for ws, _ in conns:
             ws.writer.close()
