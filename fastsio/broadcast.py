@@ -156,6 +156,14 @@ class BroadcastOperator(Generic[S]):
         self.except_rooms = except_rooms
         self.flags = flags or {}
 
+    @classmethod
+    def in_rooms(cls, namespace: BroadcastNamespace[S], room: str | Iterable[str]) -> BroadcastOperator[S]:
+        """The sockets of ``namespace`` in ``room`` (or several): what
+        ``BroadcastOperator(namespace).to(room)`` selects, built as one operator (an emit
+        to a small room costs a few microseconds, and an empty operator and then its
+        ``to`` was a third of them)."""
+        return cls(namespace, frozenset(_names(room)))
+
     def to(self, room: str | Iterable[str]) -> BroadcastOperator[S]:
         """Only sockets in ``room`` (a room name or a socket id; or several)."""
         return BroadcastOperator(

@@ -264,9 +264,7 @@ class Namespace:
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator[Socket]:
         """Broadcast to the sockets in ``room`` (or several)."""
-        # one operator, not an empty one and then its ``to``: an emit to a small room
-        # costs a few microseconds, and the builder was a third of them
-        return BroadcastOperator(self, frozenset((room,)) if isinstance(room, str) else frozenset(room))
+        return BroadcastOperator.in_rooms(self, room)
 
     in_ = to
 

@@ -1068,7 +1068,7 @@ class Client:
     def on_timer(self, now: float) -> None:
         """The connect timeout: no namespace connected in time (a middleware or
         connect handler that is still running does not hold it off, as in Node)."""
-        if self.first is None and not self.others:
+        if not self.socket_count():
             if self.connecting:
                 self.server.socketio_log.info(
                     "connection %s not connected in time (the connection to %.100r is still being set up); closing",
@@ -1104,7 +1104,7 @@ class Client:
             if query is not None:
                 nsp = pkt.nsp
                 auth = query
-        if nsp == self.first_nsp:
+        if nsp == self.first_nsp:  # socket_of, inline: once per packet
             sock = self.first
         else:
             sock = self.others.get(nsp) if self.others else None
