@@ -35,7 +35,7 @@ from .metrics import Metrics
 from .mesh import request_bytes
 from .outbox import Outbox
 from .polling import poll_response
-from .request import Request, header_dict, shareable_target, shared
+from .request import Request, header_dict, shareable_target, shared, split_target
 from .timers import TimerWheel
 from .websocket import SpareFrameParser, WebSocketConnection, WebSocketHandler
 
@@ -98,15 +98,29 @@ class Application(Protocol):
         """The connection answered 413 to ``req`` (its body is over the limit)."""
 
 
+# the heads of recent responses up to their Content-Length, by (status, headers,
+# close): a server answers with a few of them over and over (the polling answers, "ok"
+# to a POST), and a head written once is a dict lookup after that; bounded like the
+# request's shared strings (a Set-Cookie head is unique and only passes through)
+_HEADS: dict[tuple[int, tuple[tuple[str, str], ...], bool], bytes] = {}
+_HEADS_MAX = 256
+
+
 def _response_head(status: int, headers: list[tuple[str, str]] | tuple[()], length: int, close: bool) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
-    for name, value in headers:
-        lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Content-Length: {length}\r\n")
-    if close:
-        lines.append("Connection: close\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("latin-1")
+    key = (status, tuple(headers), close)
+    head = _HEADS.get(key)
+    if head is None:
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+        for name, value in headers:
+            lines.append(f"{name}: {value}\r\n")
+        if close:
+            lines.append("Connection: close\r\n")
+        lines.append("Content-Length: ")
+        head = "".join(lines).encode("latin-1")
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return b"%s%d\r\n\r\n" % (head, length)
 
 
 class Connection(FlowControl, asyncio.Protocol):
@@ -139,8 +153,10 @@ class Connection(FlowControl, asyncio.Protocol):
         "poll_encoding",
         # the WebSocket connection this one was upgraded to
         "websocket",
-        # the shared timer wheel's slot: HTTP keep-alive and request deadlines
+        # the shared timer wheel's slot, and the deadline it is for (keep-alive or
+        # request; 0.0: none): the slot may be earlier (see _deadline)
         "timer_slot",
+        "deadline",
         "in_request",
         # the server's counters (None: metrics off)
         "metrics",
@@ -188,6 +204,7 @@ class Connection(FlowControl, asyncio.Protocol):
         self.poll_encoding: str | None = None
         self.websocket: WebSocketConnection | None = None
         self.timer_slot: Any = None
+        self.deadline = 0.0
         # a request has begun and is not complete yet
         self.in_request = False
         self.metrics = app.metrics
@@ -306,19 +323,21 @@ class Connection(FlowControl, asyncio.Protocol):
         self.hdrs = _NONE
         url = self.url
         self.url = b""
-        try:
-            parsed = httptools.parse_url(url)
-        except httptools.HttpParserInvalidURLError:
-            self.send_error(400, close=True)
-            raise httptools.HttpParserError("invalid url") from None
-        raw_path = shared(parsed.path.decode("latin-1"))
-        raw_query = parsed.query
-        if shareable_target(url):
-            target = shared(url.decode("latin-1"))
-            query_string = shared(raw_query.decode("latin-1")) if raw_query else ""
+        target = url.decode("latin-1")
+        split = split_target(target)
+        if split is None:
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                self.send_error(400, close=True)
+                raise httptools.HttpParserError("invalid url") from None
+            split = (parsed.path.decode("latin-1"), parsed.query.decode("latin-1") if parsed.query else "")
+        raw_path = shared(split[0])
+        if shareable_target(target):
+            target = shared(target)
+            query_string = shared(split[1]) if split[1] else ""
         else:
-            target = url.decode("latin-1")
-            query_string = raw_query.decode("latin-1") if raw_query else ""
+            query_string = split[1]
         req = Request(
             shared(parser.get_method().decode("ascii")),
             target,
@@ -356,8 +375,7 @@ class Connection(FlowControl, asyncio.Protocol):
         """httptools: the request is complete: dispatch it (or queue it behind the
         one being answered)."""
         self.in_request = False
-        if self.timer_slot is not None:
-            self._cancel_deadline()  # being answered: no deadline while the app works
+        self.deadline = 0.0  # being answered: no deadline while the app works
         req = self.request
         if req is None:
             return
@@ -575,13 +593,23 @@ class Connection(FlowControl, asyncio.Protocol):
     # from the engine's one timer wheel (no timer per connection).  A long-polling GET
     # being held has no deadline here: its session's heartbeat bounds it; a request
     # arriving behind it has its own, and is closed when that passes.
+    #
+    # A request moves the deadline three times (the request's at its first byte, none
+    # while it is answered, the keep-alive's after the answer), and each move used to
+    # be a move between the wheel's buckets.  Now the connection keeps its deadline
+    # itself and is only filed earlier when the new one is earlier (file_by); when the
+    # wheel tells it early, on_timer files it again for the deadline it has then.  A
+    # connection that is done (closed, upgraded, passed on) is taken off the wheel, so
+    # that it is not kept alive until its old deadline.
     def _deadline(self, delay: float) -> None:
         if delay and not self.closed:
             wheel = self.app.wheel
             if wheel is not None:
-                wheel.schedule(self, self.loop.time() + delay)
+                self.deadline = when = self.loop.time() + delay
+                wheel.file_by(self, when)
 
     def _cancel_deadline(self) -> None:
+        self.deadline = 0.0
         wheel = self.app.wheel
         if wheel is not None:
             wheel.cancel(self)
@@ -590,6 +618,15 @@ class Connection(FlowControl, asyncio.Protocol):
         """The timer wheel: a deadline passed (408, or an idle keep-alive closed)."""
         if self.closed or self.websocket is not None:
             return
+        deadline = self.deadline
+        if not deadline:
+            return  # none since it was filed (a request being answered)
+        if deadline > now:
+            wheel = self.app.wheel
+            if wheel is not None:
+                wheel.schedule(self, deadline)  # moved later since it was filed
+            return
+        self.deadline = 0.0
         if self.busy:
             # the request being answered (a held long-poll, bounded by its session's
             # heartbeat) keeps the connection; one trickling in behind it does not

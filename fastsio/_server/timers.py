@@ -74,6 +74,16 @@ class TimerWheel:
             bucket.append(obj)
         obj.timer_slot = bucket
 
+    def file_by(self, obj: Any, when: float) -> None:
+        """Make sure ``obj`` is told no later than ``when``: filed for ``when``, unless it
+        is filed for that bucket or an earlier one already.  For an object that keeps
+        its own deadline and moves it often (an HTTP connection: a request's, then the
+        keep-alive's): when told early, it checks that deadline and files itself again,
+        so that moving the deadline later costs no bucket change."""
+        old = obj.timer_slot
+        if old is None or int(when / self.resolution) < old[0]:
+            self.schedule(obj, when)
+
     def cancel(self, obj: Any) -> None:
         """Take ``obj`` off the wheel (nothing if it is not on it)."""
         old = obj.timer_slot

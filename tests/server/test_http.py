@@ -845,6 +845,57 @@ def test_query_is_what_parse_qsl_gives(qs: str) -> None:
     assert parse_query(qs) == dict(parse_qsl(qs))
 
 
+@given(
+    st.one_of(
+        st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40).map(str.encode),
+        st.binary(max_size=40),
+    ).map(lambda rest: b"/" + rest)
+)
+def test_origin_form_target_splits_as_parse_url_does(raw: bytes) -> None:
+    """Any origin-form target (``/path?query``) that the HTTP parser accepts, without a
+    fragment, splits into the path and the query string that ``httptools.parse_url``
+    gives."""
+    import httptools
+
+    from fastsio._server.request import split_target
+
+    class Head:
+        complete = False
+
+        def on_message_complete(self) -> None:
+            self.complete = True
+
+    head = Head()
+    try:
+        httptools.HttpRequestParser(head).feed_data(b"GET " + raw + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    except httptools.HttpParserError:
+        return  # refused before the target is split
+    if not head.complete or b"#" in raw:
+        return
+    parsed = httptools.parse_url(raw)
+    target = raw.decode("latin-1")
+    assert split_target(target) == (parsed.path.decode("latin-1"), (parsed.query or b"").decode("latin-1"))
+
+
+@pytest.mark.parametrize("target", ["*", "http://example.com/socket.io/?EIO=4", "/a?b#c", "/a#b", ""])
+def test_other_targets_go_to_parse_url(target: str) -> None:
+    """Anything but an origin-form target without a fragment is left to ``parse_url``."""
+    from fastsio._server.request import split_target
+
+    assert split_target(target) is None
+
+
+async def test_absolute_form_target_is_served(start_server: Any) -> None:
+    """A request in absolute form (``GET http://host/socket.io/?...``, as to a proxy)
+    still reaches the engine by its path."""
+    url = await start_server(fastsio.EngineServer())
+    host, port = hostport(url)
+    request = f"GET http://{host}:{port}{eio_path()} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    out = await raw_exchange(url, request.encode())
+    assert out.startswith(b"HTTP/1.1 200 "), out[:80]
+    assert b'0{"sid":"' in out
+
+
 @pytest.mark.parametrize(
     "qs",
     [

@@ -67,6 +67,19 @@ async def test_trickled_headers_get_408(start_server: Any, logs: pytest.LogCaptu
     other.close()
 
 
+async def test_request_deadline_earlier_than_keep_alive(start_server: Any) -> None:
+    """A request timeout shorter than the keep-alive's: the connection, filed for its
+    keep-alive deadline when it was made, is filed earlier for the request's."""
+    url = await start_server(make_server(http_keep_alive_timeout=3.0, http_request_timeout=0.3))
+    conn = await Conn.open(url)
+    await conn.send(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+    t0 = time.monotonic()
+    r = await conn.response(timeout=5)
+    assert r.status == 408
+    assert 0.2 < time.monotonic() - t0 < 2.0
+    conn.close()
+
+
 async def test_held_long_poll_and_websocket_untouched(start_server: Any) -> None:
     url = await start_server(make_server(ping_interval=1.0, ping_timeout=1.0))
     conn = await Conn.open(url)

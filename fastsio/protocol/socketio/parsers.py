@@ -125,10 +125,12 @@ def _build_orjson() -> Callable[[Any], str] | None:
             out = odumps(obj, refuse, option)
         except TypeError:  # orjson.JSONEncodeError is a TypeError
             return std(obj)
-        # NaN/Infinity come out as null, small floats other than the standard way
-        if b"null" in out or b"e-" in out or b"0.0000" in out:
+        # NaN/Infinity come out as null, small floats other than the standard way;
+        # checked on the decoded str (a bytes ``in`` costs a raised TypeError on CPython)
+        text = out.decode()
+        if "null" in text or "e-" in text or "0.0000" in text:
             return std(obj)
-        return out.decode()
+        return text
 
     if not _orjson_agrees(dumps, std):
         # a process-wide, once-only check (the codec is shared by every server): the
