@@ -14,14 +14,18 @@ iteration between steps (the writes of an iteration leave at its end), what the 
 sends:
 
 * ``websocket``: the upgrade request, then the masked CONNECT frame ``40``;
-* ``polling``: the handshake GET, the CONNECT by POST, then the GET the CONNECT reply answers.
+* ``polling``: the handshake GET, the CONNECT by POST, then the GET the CONNECT reply answers;
+* ``upgrade``: that, then a second connection with the upgrade request for the session, the
+  masked ``2probe``, and once ``3probe`` is back ``5`` and an ``echo`` event with an ack; the
+  polling connection is closed once the ack is back (the ``upgrade`` transport of the load
+  generator).
 
 The child checks that every connection got its CONNECT reply (a connection refused somewhere
 would measure an error path) and exits.  It runs twice under ``valgrind --tool=callgrind``, with
 ``LOW`` and ``HIGH`` connections; the difference of the two instruction totals over
 ``HIGH - LOW`` is the cost of one connection, with start-up and imports cancelled out.
 
-    python -m benchmarks.connect_cost                     # this tree, both transports
+    python -m benchmarks.connect_cost                     # this tree, the three transports
     python -m benchmarks.connect_cost --baseline a6cd4b2  # and that commit (a built worktree), side by side
     python -m benchmarks.connect_cost --cpu --repeats 5   # CPU microseconds per connection (no valgrind)
 
@@ -46,7 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 200
 LOW, HIGH = 400, 1600
-TRANSPORTS = ("websocket", "polling")
+TRANSPORTS = ("websocket", "polling", "upgrade")
 
 _UPGRADE = (
     b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
@@ -59,6 +63,9 @@ _POST = (
     b"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\n40"
 )
 _POLL = b"GET /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n\r\n"
+_UPGRADE_SID = _UPGRADE.replace(b"transport=websocket", b"transport=websocket&sid=%s")
+_PROBED = b"3probe"
+_ACKED = b'431["upgraded"]'
 _SID = re.compile(rb'0\{"sid":"([^"]+)"')
 _CONNECTED = b'40{"sid":"'
 
@@ -127,6 +134,44 @@ class MemoryTransport:
         """The client sends ``data``."""
         self.protocol.data_received(data)
 
+    def lose(self) -> None:
+        """The client closes the connection."""
+        self.closed = True
+        self.protocol.connection_lost(None)
+
+
+def _open(factory: Any, port: int, first: bytes) -> MemoryTransport:
+    t = MemoryTransport(port)
+    protocol = factory()
+    t.set_protocol(protocol)
+    protocol.connection_made(t)
+    t.feed(first)
+    return t
+
+
+def _check(batch: list[MemoryTransport], expected: bytes, what: str) -> None:
+    for t in batch:
+        if expected not in t.out:
+            raise SystemExit(f"a connection got no {what}: {bytes(t.out[-300:])!r}")
+
+
+async def _upgrade(factory: Any, polls: list[MemoryTransport], sids: list[bytes], port: int) -> list[MemoryTransport]:
+    """The upgrade of connected polling sessions: a WebSocket each, probed, upgraded and
+    proven by an echo's ack; then their polling connections close."""
+    sockets = [_open(factory, port + i, _UPGRADE_SID % sid) for i, sid in enumerate(sids)]
+    await asyncio.sleep(0)
+    for t in sockets:
+        t.feed(_masked(b"2probe"))
+    await asyncio.sleep(0)
+    _check(sockets, _PROBED, "3probe")
+    for t in sockets:
+        t.feed(_masked(b"5") + _masked(b'421["echo","upgraded"]'))
+    await asyncio.sleep(0)
+    _check(sockets, _ACKED, "ack over the WebSocket")
+    for t in polls:
+        t.lose()
+    return sockets
+
 
 async def _connect(sio: Any, transport_name: str, n: int) -> list[MemoryTransport]:
     """``n`` connections, in batches, each checked for its CONNECT reply."""
@@ -134,20 +179,14 @@ async def _connect(sio: Any, transport_name: str, n: int) -> list[MemoryTranspor
     made: list[MemoryTransport] = []
     connect = _masked(b"40")
     for start in range(0, n, BATCH):
-        batch = []
-        for i in range(start, min(n, start + BATCH)):
-            t = MemoryTransport(10000 + i % 50000)
-            protocol = factory()
-            t.set_protocol(protocol)
-            protocol.connection_made(t)
-            t.feed(_UPGRADE if transport_name == "websocket" else _HANDSHAKE)
-            batch.append(t)
+        first = _UPGRADE if transport_name == "websocket" else _HANDSHAKE
+        batch = [_open(factory, 10000 + i % 50000, first) for i in range(start, min(n, start + BATCH))]
+        sids: list[bytes] = []
         await asyncio.sleep(0)
         if transport_name == "websocket":
             for t in batch:
                 t.feed(connect)
         else:
-            sids = []
             for t in batch:
                 m = _SID.search(t.out)
                 if m is None:
@@ -158,9 +197,9 @@ async def _connect(sio: Any, transport_name: str, n: int) -> list[MemoryTranspor
             for t, sid in zip(batch, sids):
                 t.feed(_POLL % sid)
         await asyncio.sleep(0)
-        for t in batch:
-            if _CONNECTED not in t.out:
-                raise SystemExit(f"a connection got no CONNECT reply: {bytes(t.out[-300:])!r}")
+        _check(batch, _CONNECTED, "CONNECT reply")
+        if transport_name == "upgrade":
+            batch = await _upgrade(factory, batch, sids, 10000 + start % 50000)
         made.extend(batch)
     return made
 
@@ -233,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", action="append", default=[], metavar="REV", help="also measure this commit")
-    parser.add_argument("--transports", default=",".join(TRANSPORTS), help="comma-separated: websocket,polling")
+    parser.add_argument("--transports", default=",".join(TRANSPORTS), help="comma-separated: websocket,polling,upgrade")
     parser.add_argument("--cpu", action="store_true", help="CPU time per connection instead of instructions")
     parser.add_argument("--repeats", type=int, default=1, help="runs per tree and transport (the median is shown)")
     parser.add_argument("--n", type=int, default=5000, help="connections per --cpu run (5000)")

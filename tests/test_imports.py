@@ -98,7 +98,7 @@ def test_dir_lists_the_public_names() -> None:
 
 def test_speedups_report() -> None:
     """Verify ``fastsio.speedups`` says, per twin, "cython" or "python", with a reason for each."""
-    assert TWINS == ("eio", "eio3", "fanout", "session", "sio", "wsframe")
+    assert TWINS == ("eio", "eio3", "engine", "fanout", "session", "sio", "socket", "wsframe")
     for name in TWINS:
         assert PURE_FILES[name].is_file(), f"twin {name}: no pure twin at {PURE_FILES[name]}"
         assert SELECTOR_FILES[name].is_file(), f"twin {name} has no selector beside its pure twin"
@@ -113,7 +113,8 @@ def test_speedups_report() -> None:
 
 def test_selectors_bind_the_reported_twin() -> None:
     """Verify each selector's names come from the twin that ``speedups`` reports."""
-    from fastsio._server import outbox
+    from fastsio import socket
+    from fastsio._server import engine, outbox
     from fastsio.protocol.engineio import packets, session, v3
     from fastsio.protocol.socketio import packets as sio_packets
     from fastsio.protocol.websocket import frames
@@ -121,9 +122,11 @@ def test_selectors_bind_the_reported_twin() -> None:
     picked = {
         "eio": packets.decode_packet,
         "eio3": v3.decode_packet,
+        "engine": engine.Engine,
         "fanout": outbox.fanout,
         "session": session.Session,
         "sio": sio_packets.decode,
+        "socket": socket.Socket,
         "wsframe": frames.build_frame,
     }
     assert set(picked) == set(TWINS)

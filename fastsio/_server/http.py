@@ -35,7 +35,7 @@ from .metrics import Metrics
 from .mesh import request_bytes
 from .outbox import Outbox
 from .polling import poll_response
-from .request import Request, header_dict, shareable_target, shared, split_target
+from .request import Request, add_header, shareable_target, shared, split_target
 from .timers import TimerWheel
 from .websocket import SpareFrameParser, WebSocketConnection, WebSocketHandler
 
@@ -55,6 +55,9 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 # an empty sequence for the per-request lists while no request is being parsed
 _NONE: tuple[Any, ...] = ()
+# the headers while no request is being parsed (never written to: on_message_begin
+# gives each request a dict of its own before httptools calls on_header)
+_NO_HEADERS: dict[str, str] = {}
 
 
 class Application(Protocol):
@@ -138,6 +141,7 @@ class Connection(FlowControl, asyncio.Protocol):
         "parser",
         "url",
         "hdrs",
+        "header_count",
         "header_bytes",
         "body",
         "body_size",
@@ -179,7 +183,9 @@ class Connection(FlowControl, asyncio.Protocol):
         self.secure = False
         self.parser: Any = httptools.HttpRequestParser(self)
         self.url = b""
-        self.hdrs: list[tuple[bytes, bytes]] | tuple[()] = _NONE
+        # the headers of the request being parsed, as they arrive, and how many
+        self.hdrs: dict[str, str] = _NO_HEADERS
+        self.header_count = 0
         self.header_bytes = 0
         self.body: list[bytes] | tuple[()] = _NONE
         # bytes of the current request's body so far (a running sum: the body may come in
@@ -291,7 +297,8 @@ class Connection(FlowControl, asyncio.Protocol):
         self.in_request = True
         self._deadline(self.app.options.http_request_timeout)
         self.url = b""
-        self.hdrs = []
+        self.hdrs = {}
+        self.header_count = 0
         self.header_bytes = 0
         self.body = []
         self.body_size = 0
@@ -307,9 +314,10 @@ class Connection(FlowControl, asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         """httptools: one header."""
         self.header_bytes += len(name) + len(value)
-        self.hdrs.append((name, value))  # type: ignore[union-attr]
-        if self.header_bytes > MAX_HEADER_BYTES or len(self.hdrs) > MAX_HEADERS:
+        self.header_count += 1
+        if self.header_bytes > MAX_HEADER_BYTES or self.header_count > MAX_HEADERS:
             self._too_large(431)
+        add_header(self.hdrs, name, value)
 
     def _too_large(self, status: int) -> None:
         self.app.server_log.info("request from %s refused: %d", self.client, status)
@@ -319,8 +327,8 @@ class Connection(FlowControl, asyncio.Protocol):
     def on_headers_complete(self) -> None:
         """httptools: the head is complete: build the :class:`Request`."""
         parser = self.parser
-        headers = header_dict(self.hdrs)
-        self.hdrs = _NONE
+        headers = self.hdrs
+        self.hdrs = _NO_HEADERS
         url = self.url
         self.url = b""
         target = url.decode("latin-1")

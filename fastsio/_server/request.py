@@ -7,7 +7,8 @@ A held connection keeps its handshake request (``socket.handshake``) for its who
 life.  The strings that repeat from one request to the next -- header names, most
 header values, query keys and values, paths, methods -- are shared instead of one
 copy per connection (a few hundred bytes each): :func:`header_name`,
-:func:`header_value` (and :func:`header_dict`, a request head's headers with both),
+:func:`header_value` (and :func:`add_header` and :func:`header_dict`, which make a
+request head's headers with both),
 :func:`shared` (and :func:`parse_query`, which leaves out the values that differ per
 request: ``sid``, ``t``).  Bounded: a table that fills up starts over.
 """
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl
 
 __all__ = (
     "Request",
+    "add_header",
     "header_dict",
     "header_name",
     "header_value",
@@ -64,24 +66,29 @@ def header_value(key: str, raw: bytes) -> str:
     return value
 
 
+def add_header(headers: dict[str, str], name: bytes, value: bytes) -> None:
+    """Add one header as received to ``headers``: the name lower-cased, a repeated
+    header joined to the earlier value by ", ", strings shared as :func:`header_name`
+    and :func:`header_value` share them.  The HTTP parser's header callback: the
+    request's dict is made as its headers arrive."""
+    key = _names.get(name)
+    if key is None:
+        key = header_name(name)
+    val = _values.get(value)
+    if val is None or key in _UNSHARED:
+        val = header_value(key, value)
+    if key in headers:
+        headers[key] += ", " + val
+    else:
+        headers[key] = val
+
+
 def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The headers of a request head, ``(name, value)`` pairs as received: lower-cased
-    names, repeated headers joined by ", ", strings shared as :func:`header_name` and
-    :func:`header_value` share them."""
-    names = _names
-    values = _values
+    """The headers of a request head, ``(name, value)`` pairs as received, as
+    :func:`add_header` adds them."""
     headers: dict[str, str] = {}
     for name, value in raw:
-        key = names.get(name)
-        if key is None:
-            key = header_name(name)
-        val = values.get(value)
-        if val is None or key in _UNSHARED:
-            val = header_value(key, value)
-        if key in headers:
-            headers[key] += ", " + val
-        else:
-            headers[key] = val
+        add_header(headers, name, value)
     return headers
 
 

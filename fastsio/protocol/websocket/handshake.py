@@ -73,19 +73,19 @@ def handshake_response(key: str, extra_headers: list[tuple[str, str]] | None = N
         ValueError: a header name or value contains CR, LF or NUL, or is not
             Latin-1 (this would allow response splitting).
     """
-    lines = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        "Sec-WebSocket-Accept: " + accept_key(key),
-    ]
-    if extra_headers:
-        for name, value in extra_headers:
-            if not name or ":" in name or _bad_header_chars(name) or _bad_header_chars(value):
-                raise ValueError(f"invalid header {name!r}: {value!r}")
-            lines.append(f"{name}: {value}")
+    accept = _SWITCHING + accept_key(key)
+    if not extra_headers:
+        return (accept + "\r\n\r\n").encode("latin-1")
+    lines = [accept]
+    for name, value in extra_headers:
+        if not name or ":" in name or _bad_header_chars(name) or _bad_header_chars(value):
+            raise ValueError(f"invalid header {name!r}: {value!r}")
+        lines.append(f"{name}: {value}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("latin-1")
+
+
+_SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
 
 
 def _bad_header_chars(text: str) -> bool:
