@@ -9,6 +9,11 @@ The compiled twins of ``fastsio/_speedups``:
   source is copied to ``build/cython/fastsio/_speedups/x_c.py`` beside copies of
   the ``.pxd`` files and cythonized there, so the package never holds an
   importable ``x_c.py``: an unbuilt tree imports the pure twin or nothing.
+* Declarations shared by a compiled type and its compiled subtypes (``fanout_types.pxi``,
+  ``flow_control_types.pxi``) are included both by the implementing module's ``.pxd``
+  and by its selector's (``fastsio/_server/outbox.pxd``, ``flow_control.pxd``), which
+  are staged under ``build/cython/fastsio/_server``: the subtypes' pure twins import
+  their base from the selector.
 * Hand-written Cython for pointer-level code: ``_frame.pyx`` (unmasking, frame assembly),
   ``_jsonenc.pyx`` (the JSON writer of the Socket.IO codec), ``fanout_c.pyx``.
 
@@ -38,6 +43,7 @@ from setuptools import Extension, setup
 HERE = Path(__file__).resolve().parent
 os.chdir(HERE)
 SPEEDUPS = Path("fastsio", "_speedups")
+SERVER = Path("fastsio", "_server")
 STAGE = Path("build", "cython")
 
 NO_EXTENSIONS = bool(os.environ.get("FASTSIO_NO_EXTENSIONS")) or sys.implementation.name != "cpython"
@@ -127,11 +133,18 @@ def _stage() -> list[Path]:
     """
     package = STAGE / SPEEDUPS
     package.mkdir(parents=True, exist_ok=True)
+    # the selectors' declarations too (fastsio/_server/outbox.pxd, flow_control.pxd: the
+    # extension types that compiled twins subclass, as the selectors export them), and
+    # the .pxi files that both kinds include
+    server = STAGE / SERVER
+    server.mkdir(parents=True, exist_ok=True)
     # Empty package markers so that Cython names the modules fastsio._speedups.*.
-    for marker in (STAGE / "fastsio" / "__init__.py", package / "__init__.py"):
+    for marker in (STAGE / "fastsio" / "__init__.py", package / "__init__.py", server / "__init__.py"):
         if not marker.exists():
             marker.write_text("")
-    pxd_changed = [_sync(pxd, package / pxd.name) for pxd in sorted(SPEEDUPS.glob("*.pxd"))]
+    declarations = [(pxd, package / pxd.name) for pxd in sorted([*SPEEDUPS.glob("*.pxd"), *SPEEDUPS.glob("*.pxi")])]
+    declarations += [(pxd, server / pxd.name) for pxd in sorted(SERVER.glob("*.pxd"))]
+    pxd_changed = [_sync(source, target) for source, target in declarations]
     pairs = [(source, package / f"{module}.py") for module, source in SHARED_SOURCE.items()]
     pairs += [(SPEEDUPS / f"{name}.pyx", package / f"{name}.pyx") for name in HAND_WRITTEN]
     for source, target in pairs:

@@ -312,8 +312,9 @@ def test_report_sets_fastsio_against_its_baseline() -> None:
 
 def test_connect_cost_measures_connections_that_connect() -> None:
     """``python -m benchmarks.connect_cost`` makes its in-memory connections through the
-    benchmark app (its child exits non-zero unless every one got its CONNECT reply) and
-    prints one figure per transport and tree."""
+    benchmark app (its child exits non-zero unless every one got its CONNECT reply, and
+    for ``upgrade`` its 3probe and the ack over the WebSocket) and prints one figure per
+    transport and tree."""
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.connect_cost", "--cpu", "--n", "400"],
         cwd=ROOT,
@@ -323,4 +324,4 @@ def test_connect_cost_measures_connections_that_connect() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = [line.split() for line in proc.stdout.splitlines()[1:]]
-    assert [(r[0], r[-1]) for r in rows] == [("websocket", "1.000x"), ("polling", "1.000x")], proc.stdout
+    assert [(r[0], r[-1]) for r in rows] == [("websocket", "1.000x"), ("polling", "1.000x"), ("upgrade", "1.000x")], proc.stdout

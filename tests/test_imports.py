@@ -98,7 +98,7 @@ def test_dir_lists_the_public_names() -> None:
 
 def test_speedups_report() -> None:
     """Verify ``fastsio.speedups`` says, per twin, "cython" or "python", with a reason for each."""
-    assert TWINS == ("eio", "eio3", "engine", "fanout", "session", "sio", "socket", "wsframe")
+    assert TWINS == ("eio", "eio3", "engine", "fanout", "flow_control", "http", "session", "sio", "socket", "websocket", "wsframe")
     for name in TWINS:
         assert PURE_FILES[name].is_file(), f"twin {name}: no pure twin at {PURE_FILES[name]}"
         assert SELECTOR_FILES[name].is_file(), f"twin {name} has no selector beside its pure twin"
@@ -114,7 +114,7 @@ def test_speedups_report() -> None:
 def test_selectors_bind_the_reported_twin() -> None:
     """Verify each selector's names come from the twin that ``speedups`` reports."""
     from fastsio import socket
-    from fastsio._server import engine, outbox
+    from fastsio._server import engine, flow_control, http, outbox, websocket
     from fastsio.protocol.engineio import packets, session, v3
     from fastsio.protocol.socketio import packets as sio_packets
     from fastsio.protocol.websocket import frames
@@ -124,9 +124,12 @@ def test_selectors_bind_the_reported_twin() -> None:
         "eio3": v3.decode_packet,
         "engine": engine.Engine,
         "fanout": outbox.fanout,
+        "flow_control": flow_control.FlowControl,
+        "http": http.Connection,
         "session": session.Session,
         "sio": sio_packets.decode,
         "socket": socket.Socket,
+        "websocket": websocket.WebSocketConnection,
         "wsframe": frames.build_frame,
     }
     assert set(picked) == set(TWINS)
@@ -189,7 +192,7 @@ def test_the_sans_io_check_sees_an_import() -> None:
 
 
 def test_speedups_holds_only_the_compiled_side() -> None:
-    """Verify ``fastsio/_speedups/`` holds only ``__init__.py`` (the loader), ``.pyx`` and ``.pxd``.
+    """Verify ``fastsio/_speedups/`` holds only ``__init__.py`` (the loader), ``.pyx``, ``.pxd`` and ``.pxi``.
 
     Build outputs (``.so``/``.pyd``, generated ``.c``, ``__pycache__``) are ignored;
     pure twins and selectors live beside their features.
@@ -200,7 +203,7 @@ def test_speedups_holds_only_the_compiled_side() -> None:
     for path in sorted(speedups.iterdir()):
         if path.name == "__pycache__" or path.name.endswith(ignored):
             continue
-        if path.name == "__init__.py" or (path.is_file() and path.suffix in (".pyx", ".pxd")):
+        if path.name == "__init__.py" or (path.is_file() and path.suffix in (".pyx", ".pxd", ".pxi")):
             continue
         unexpected.append(path.name)
     assert unexpected == []
@@ -263,6 +266,32 @@ def test_missing_twin_falls_back_and_says_why(request: pytest.FixtureRequest) ->
     assert "blocked for the test" in result["reasons"]["eio"]
     if extensions_expected(request.config):
         assert result["impl"]["wsframe"] == "cython"
+
+
+# Run in a child: make the compiled fan-out twin (the base of the compiled connections) unimportable.
+BLOCK_FANOUT_C = BLOCK_EIO_C.replace("fastsio._speedups.eio_c", "fastsio._speedups.fanout_c")
+
+
+def test_compiled_subtypes_fall_back_with_their_base(request: pytest.FixtureRequest) -> None:
+    """Verify the compiled connection types, subtypes of the compiled ``Outbox``, fall
+    back to their pure twins when the fan-out twin is pure (a compiled subtype of a pure
+    class cannot be made), each with its reason, and the server still starts."""
+    if not extensions_expected(request.config):
+        pytest.skip("pure run")
+    result = report(BLOCK_FANOUT_C)
+    assert result["impl"]["fanout"] == "python"
+    assert "compiled twin not importable" in result["reasons"]["fanout"]
+    for name in ("flow_control", "http", "websocket"):
+        assert result["impl"][name] == "python", name
+        assert "is the pure one" in result["reasons"][name], name
+    assert result["impl"]["socket"] == result["impl"]["engine"] == "cython"
+    proc = child(BLOCK_FANOUT_C + "import asyncio, fastsio\n"
+                 "async def main():\n"
+                 "    sio = fastsio.Server()\n"
+                 "    await sio.start('127.0.0.1', 0)\n"
+                 "    await sio.stop()\n"
+                 "asyncio.run(main())\nprint('ok')")
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
 
 
 def test_require_extensions_makes_a_missing_twin_an_error(request: pytest.FixtureRequest) -> None:

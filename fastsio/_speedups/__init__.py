@@ -26,6 +26,7 @@ Switches, read once here:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from types import ModuleType
@@ -36,6 +37,7 @@ __all__ = (
     "NO_EXTENSIONS",
     "REASONS",
     "REQUIRE_EXTENSIONS",
+    "BASES",
     "SOURCES",
     "bind",
     "compiled_module",
@@ -55,6 +57,11 @@ IMPLEMENTATIONS: dict[str, str] = {}
 REASONS: dict[str, str] = {}
 #: twin name -> the import name of its pure twin (the specification), as its selector gave it.
 SOURCES: dict[str, str] = {}
+#: twin name -> the twin whose compiled extension type its compiled extension type
+#: subclasses: the compiled connections are subtypes of the compiled ``Outbox``.  A
+#: compiled subtype cannot be made of a pure base, so it is only loaded when its base
+#: twin is the compiled one (the subtype's selector imports the base's selector first).
+BASES: dict[str, str] = {"flow_control": "fanout", "http": "flow_control", "websocket": "flow_control"}
 
 
 def compiled_module(name: str) -> str:
@@ -77,12 +84,21 @@ def load(name: str, pure: str) -> ModuleType:
         ImportError: the compiled twin does not import and ``FASTSIO_REQUIRE_EXTENSIONS`` is set.
     """
     SOURCES[name] = pure
+    base = BASES.get(name)
     if NO_EXTENSIONS:
         why = (
             "FASTSIO_NO_EXTENSIONS is set"
             if os.environ.get("FASTSIO_NO_EXTENSIONS")
             else f"{sys.implementation.name} is not CPython"
         )
+    elif base is not None and IMPLEMENTATIONS.get(base, "cython") != "cython":
+        # (not imported: its module's initialisation would fail on the pure base)
+        if importlib.util.find_spec(compiled_module(name)) is None:
+            why = f"compiled twin not importable: No module named {compiled_module(name)!r}"
+        else:
+            why = f"its base twin {base!r} is the pure one (a compiled subtype needs the compiled base)"
+        if REQUIRE_EXTENSIONS:
+            raise ImportError(f"fastsio: compiled twin {name!r} cannot load and FASTSIO_REQUIRE_EXTENSIONS is set: {why}")
     else:
         try:
             mod = importlib.import_module(compiled_module(name))

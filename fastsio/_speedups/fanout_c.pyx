@@ -80,14 +80,6 @@ cdef class Flusher:
     With ``counting`` set (the server's ``metrics`` option), the outboxes add what
     they write to ``bytes_out`` and count their transport calls in ``writes``."""
 
-    cdef public object loop
-    cdef public list pending
-    cdef public bint scheduled
-    cdef public bint counting
-    cdef public long long bytes_out
-    cdef public long long writes
-    cdef object _run
-
     def __init__(self, loop, counting=False):
         self.loop = loop
         self.pending = []
@@ -97,7 +89,7 @@ cdef class Flusher:
         self.writes = 0
         self._run = self.run
 
-    cdef inline void _add(self, object conn) except *:
+    cdef void _add(self, object conn) except *:
         self.pending.append(conn)
         if not self.scheduled:
             self.scheduled = True
@@ -124,20 +116,10 @@ cdef class Flusher:
 
 
 cdef class Outbox:
-    """The coalesced output of one connection (base class of ``Connection``)."""
+    """The coalesced output of one connection (base class of ``Connection``).
 
-    cdef public object transport
-    cdef public object flusher
-    cdef public object wbuf
-    cdef public Py_ssize_t wbytes
-    cdef public Py_ssize_t limit
-    cdef public bint closed
-    cdef public bint paused
-    cdef public bint ws_mode
-    cdef public bint ws_closing
-    cdef public bint eio3
-    cdef public object deflate
-    cdef public bint drop_slow
+    Its fields and C methods are declared in ``fanout_types.pxi`` (through
+    ``fanout_c.pxd``), where the compiled connection types that subclass it see them."""
 
     def __init__(self, flusher, limit):
         self.transport = None
@@ -153,7 +135,7 @@ cdef class Outbox:
         self.deflate = None
         self.drop_slow = False
 
-    cdef inline int _write(self, bytes data) except -1:
+    cdef int _write(self, bytes data) except -1:
         # None, then the first chunk (bytes), then an untracked list of the chunks:
         # nothing is copied, nothing the cyclic GC tracks is allocated
         cdef object buf = self.wbuf
@@ -187,7 +169,7 @@ cdef class Outbox:
             self.overflow()
         return 0
 
-    cdef inline int _emit(self, object buf) except -1:
+    cdef int _emit(self, object buf) except -1:
         # one transport call for what was queued: the chunk, the chunks joined, or
         # (one of DIRECT_BYTES or more among them) the chunks as they are
         cdef object flusher = self.flusher

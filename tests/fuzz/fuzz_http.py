@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -26,7 +27,9 @@ http: ModuleType
 websocket: ModuleType
 sides: list[ModuleType]
 
-# The names websocket.py takes from the frame codec, swapped per twin.
+# The names the WebSocket connection's module takes from the frame codec, swapped per
+# twin (in the module that defines the class in use, pure or compiled: the selector's
+# copies of the names are not what its code reads).
 CODEC_NAMES = ("FrameParser", "WebSocketError", "build_close", "build_frame")
 
 
@@ -37,7 +40,7 @@ def setup() -> None:
     import fastsio._server.websocket as websocket_module
 
     http = http_module
-    websocket = websocket_module
+    websocket = sys.modules[websocket_module.WebSocketConnection.__module__]
     py, c = twins("wsframe")
     sides = [py] if c is None else [py, c]
 

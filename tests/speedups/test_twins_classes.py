@@ -1,8 +1,11 @@
-"""Twin equivalence of the server's extension types: ``socket`` (``Socket``, ``Client``)
-and ``engine`` (``Engine``).
+"""Twin equivalence of the server's extension types: ``socket`` (``Socket``, ``Client``),
+``engine`` (``Engine``), and the connections: ``flow_control`` (``FlowControl``, a
+subtype of the compiled ``Outbox``), ``http`` (``Connection``) and ``websocket``
+(``WebSocketConnection``), subtypes of the compiled ``FlowControl``.
 
-``setup.py`` compiles ``fastsio/socket_py.py`` and ``fastsio/_server/engine_py.py``
-with a ``.pxd`` (``socket_c.pxd``, ``engine_c.pxd``) that makes these classes
+``setup.py`` compiles their pure twins (``fastsio/socket_py.py``,
+``fastsio/_server/engine_py.py``, ``flow_control_py.py``, ``http_py.py``,
+``websocket_py.py``) with a ``.pxd`` (``socket_c.pxd`` ...) that makes these classes
 extension types with C fields.  Their behaviour is the pure source's, tested on both
 twins by the whole suite (``make test`` runs it once per twin).  What a ``.pxd`` can
 get wrong is the fields: one that the pure twin has and the compiled type lacks is an
@@ -25,7 +28,14 @@ import pytest
 Twins = Callable[[str], tuple[ModuleType, ModuleType]]
 
 #: (twin, class) pairs whose compiled class is an extension type
-CLASSES = [("socket", "Socket"), ("socket", "Client"), ("engine", "Engine")]
+CLASSES = [
+    ("socket", "Socket"),
+    ("socket", "Client"),
+    ("engine", "Engine"),
+    ("flow_control", "FlowControl"),
+    ("http", "Connection"),
+    ("websocket", "WebSocketConnection"),
+]
 
 
 def slots(cls: type) -> tuple[str, ...]:
