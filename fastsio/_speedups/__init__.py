@@ -33,11 +33,11 @@ from types import ModuleType
 from typing import Any
 
 __all__ = (
+    "BASES",
     "IMPLEMENTATIONS",
     "NO_EXTENSIONS",
     "REASONS",
     "REQUIRE_EXTENSIONS",
-    "BASES",
     "SOURCES",
     "bind",
     "compiled_module",
@@ -81,7 +81,8 @@ def load(name: str, pure: str) -> ModuleType:
         extensions are not turned off), else the pure module.
 
     Raises:
-        ImportError: the compiled twin does not import and ``FASTSIO_REQUIRE_EXTENSIONS`` is set.
+        ImportError: the compiled twin does not import (or, for a twin of :data:`BASES`,
+            its base twin is the pure one) and ``FASTSIO_REQUIRE_EXTENSIONS`` is set.
     """
     SOURCES[name] = pure
     base = BASES.get(name)
