@@ -861,6 +861,10 @@ def test_origin_form_target_splits_as_parse_url_does(raw: bytes) -> None:
 
     class Head:
         complete = False
+        url = b""
+
+        def on_url(self, url: bytes) -> None:
+            self.url += url
 
         def on_message_complete(self) -> None:
             self.complete = True
@@ -870,11 +874,13 @@ def test_origin_form_target_splits_as_parse_url_does(raw: bytes) -> None:
         httptools.HttpRequestParser(head).feed_data(b"GET " + raw + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     except httptools.HttpParserError:
         return  # refused before the target is split
-    if not head.complete or b"#" in raw:
+    # the target as the server gets it (the parser's, which may differ from what was
+    # sent: "GET /  HTTP/1.1" is the target "/")
+    url = head.url
+    if not head.complete or not url.startswith(b"/") or b"#" in url:
         return
-    parsed = httptools.parse_url(raw)
-    target = raw.decode("latin-1")
-    assert split_target(target) == (parsed.path.decode("latin-1"), (parsed.query or b"").decode("latin-1"))
+    parsed = httptools.parse_url(url)
+    assert split_target(url.decode("latin-1")) == (parsed.path.decode("latin-1"), (parsed.query or b"").decode("latin-1"))
 
 
 @pytest.mark.parametrize("target", ["*", "http://example.com/socket.io/?EIO=4", "/a?b#c", "/a#b", ""])
