@@ -24,20 +24,19 @@ import asyncio
 import logging
 import os
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, MutableSet, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import httptools
 
 from fastsio.options import EngineOptions
 from fastsio.protocol.websocket.deflate import Deflater
 from fastsio._server.flow_control import FlowControl
-from fastsio._server.metrics import Metrics
 from fastsio._server.mesh import request_bytes
 from fastsio._server.outbox import Outbox
 from fastsio._server.polling import poll_response
 from fastsio._server.request import Request, add_header, shareable_target, shared, split_target
 from fastsio._server.timers import TimerWheel
-from fastsio._server.websocket import SpareFrameParser, WebSocketConnection, WebSocketHandler
+from fastsio._server.websocket import WebSocketApplication, WebSocketConnection, WebSocketHandler
 
 if TYPE_CHECKING:
     from fastsio.protocol.engineio.session import Session
@@ -60,8 +59,13 @@ _NONE: tuple[Any, ...] = ()
 _NO_HEADERS: dict[str, str] = {}
 
 
-class Application(Protocol):
-    """What a connection needs of its application (the Engine satisfies it)."""
+class Application(WebSocketApplication, Protocol):
+    """What a connection needs of its application (the Engine satisfies it): what
+    the WebSocket connection it is upgraded to needs (it is handed the same
+    application: ``connections``, ``server_log``, ``metrics``,
+    ``spare_frame_parsers``), and the HTTP side below.  A connection adds itself to
+    ``connections`` when made, removes itself when lost, and puts its WebSocket
+    connection in its place on an upgrade."""
 
     @property
     def options(self) -> EngineOptions:
@@ -71,24 +75,6 @@ class Application(Protocol):
     @property
     def wheel(self) -> TimerWheel | None:
         """The timer wheel the deadlines go on (None: no deadlines)."""
-
-    @property
-    def connections(self) -> MutableSet[FlowControl]:
-        """The live connections: a connection adds itself when made, removes itself
-        when lost, and puts its WebSocket connection in its place on an upgrade."""
-
-    @property
-    def server_log(self) -> logging.Logger:
-        """The connections' logger."""
-
-    @property
-    def metrics(self) -> Metrics | None:
-        """The counters (``bytes_in``), or None: metrics off."""
-
-    @property
-    def spare_frame_parsers(self) -> dict[int, SpareFrameParser]:
-        """The idle frame parsers its WebSocket connections share (see
-        :class:`~fastsio._server.websocket.SpareFrameParser`)."""
 
     def handle_request(self, conn: Connection, req: Request) -> None:
         """Answer ``req`` (now or later) with ``conn.send_response``."""

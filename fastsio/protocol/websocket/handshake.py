@@ -19,6 +19,8 @@ WEBSOCKET_VERSION = "13"
 
 _KEY = re.compile(r"[A-Za-z0-9+/]{22}==")
 _BAD_KEY = "invalid 'Sec-WebSocket-Key' (must be base64 of 16 bytes)"
+# the 101 response up to its accept key (the same for every handshake)
+_SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
 
 
 def _has_token(value: str, token: str) -> bool:
@@ -84,8 +86,6 @@ def handshake_response(key: str, extra_headers: list[tuple[str, str]] | None = N
     lines.append("\r\n")
     return "\r\n".join(lines).encode("latin-1")
 
-
-_SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
 
 
 def _bad_header_chars(text: str) -> bool:
