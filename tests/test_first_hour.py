@@ -132,7 +132,9 @@ def test_import_fastsio_speedups_in_a_fresh_interpreter() -> None:
     import json
 
     twins, reasons, implementations, compiled, wsframe = json.loads(out)
-    assert sorted(twins) == ["eio", "eio3", "engine", "fanout", "flow_control", "http", "session", "sio", "socket", "websocket", "wsframe"] and twins == implementations
+    assert sorted(twins) == [
+        "eio", "eio3", "engine", "fanout", "flow_control", "http", "request", "session", "sio", "socket", "timers", "websocket", "wsframe",
+    ] and twins == implementations
     assert sorted(reasons) == sorted(twins) and all(reasons.values())
     assert compiled == all(v == "cython" for v in twins.values()) and wsframe == twins["wsframe"]
 

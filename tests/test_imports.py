@@ -98,7 +98,9 @@ def test_dir_lists_the_public_names() -> None:
 
 def test_speedups_report() -> None:
     """Verify ``fastsio.speedups`` says, per twin, "cython" or "python", with a reason for each."""
-    assert TWINS == ("eio", "eio3", "engine", "fanout", "flow_control", "http", "session", "sio", "socket", "websocket", "wsframe")
+    assert TWINS == (
+        "eio", "eio3", "engine", "fanout", "flow_control", "http", "request", "session", "sio", "socket", "timers", "websocket", "wsframe",
+    )
     for name in TWINS:
         assert PURE_FILES[name].is_file(), f"twin {name}: no pure twin at {PURE_FILES[name]}"
         assert SELECTOR_FILES[name].is_file(), f"twin {name} has no selector beside its pure twin"
@@ -114,7 +116,7 @@ def test_speedups_report() -> None:
 def test_selectors_bind_the_reported_twin() -> None:
     """Verify each selector's names come from the twin that ``speedups`` reports."""
     from fastsio import socket
-    from fastsio._server import engine, flow_control, http, outbox, websocket
+    from fastsio._server import engine, flow_control, http, outbox, request, timers, websocket
     from fastsio.protocol.engineio import packets, session, v3
     from fastsio.protocol.socketio import packets as sio_packets
     from fastsio.protocol.websocket import frames
@@ -126,9 +128,11 @@ def test_selectors_bind_the_reported_twin() -> None:
         "fanout": outbox.fanout,
         "flow_control": flow_control.FlowControl,
         "http": http.Connection,
+        "request": request.parse_query,
         "session": session.Session,
         "sio": sio_packets.decode,
         "socket": socket.Socket,
+        "timers": timers.TimerWheel,
         "websocket": websocket.WebSocketConnection,
         "wsframe": frames.build_frame,
     }

@@ -1,11 +1,12 @@
 """Twin equivalence of the server's extension types: ``socket`` (``Socket``, ``Client``),
-``engine`` (``Engine``), and the connections: ``flow_control`` (``FlowControl``, a
+``engine`` (``Engine``), the connections: ``flow_control`` (``FlowControl``, a
 subtype of the compiled ``Outbox``), ``http`` (``Connection``) and ``websocket``
-(``WebSocketConnection``), subtypes of the compiled ``FlowControl``.
+(``WebSocketConnection``), subtypes of the compiled ``FlowControl``, and
+``request`` (``Request``) and ``timers`` (``TimerWheel``).
 
 ``setup.py`` compiles their pure twins (``fastsio/socket_py.py``,
 ``fastsio/_server/engine_py.py``, ``flow_control_py.py``, ``http_py.py``,
-``websocket_py.py``) with a ``.pxd`` (``socket_c.pxd`` ...) that makes these classes
+``websocket_py.py``, ``request_py.py``, ``timers_py.py``) with a ``.pxd`` (``socket_c.pxd`` ...) that makes these classes
 extension types with C fields.  Their behaviour is the pure source's, tested on both
 twins by the whole suite (``make test`` runs it once per twin).  What a ``.pxd`` can
 get wrong is the fields: one that the pure twin has and the compiled type lacks is an
@@ -18,6 +19,7 @@ it does the pure one's (the Admin UI's counting client does).
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable
 from types import ModuleType
@@ -35,6 +37,8 @@ CLASSES = [
     ("flow_control", "FlowControl"),
     ("http", "Connection"),
     ("websocket", "WebSocketConnection"),
+    ("request", "Request"),
+    ("timers", "TimerWheel"),
 ]
 
 
@@ -94,6 +98,29 @@ def test_socket_fields_take_what_the_pure_twin_puts_there(twins: Twins) -> None:
     client.others = {}
     with pytest.raises(TypeError):
         client.others = []  # the pure twin only ever puts a dict there
+
+
+def test_request_and_timer_wheel_fields_take_what_the_pure_twin_puts_there(twins: Twins) -> None:
+    """``Request``'s fields are all objects (the ASGI adapter and the application put
+    what the pure twin takes there: read back as the same object); the wheel's bucket
+    width is a C double and reads back the number the pure twin keeps, its armed bucket
+    a Python int (a deadline far ahead is a large index, as in the pure twin)."""
+    py, c = twins("request")
+    req = c.Request("GET", "/x?a=1", "/x", "a=1", {"host": "h"}, ("127.0.0.1", 1), False)
+    marker = object()
+    for field in slots(py.Request):
+        setattr(req, field, marker)
+        assert getattr(req, field) is marker, field
+    py, c = twins("timers")
+    loop = asyncio.new_event_loop()
+    try:
+        pure, compiled = py.TimerWheel(loop, 0.25), c.TimerWheel(loop, 0.25)
+        assert compiled.resolution == pure.resolution == 0.25 and type(compiled.resolution) is float
+        assert compiled.armed == pure.armed == -1
+        compiled.armed = pure.armed = 10**30
+        assert compiled.armed == pure.armed
+    finally:
+        loop.close()
 
 
 def test_a_python_subclass_overrides_a_method(twins: Twins) -> None:
