@@ -15,7 +15,11 @@ reach each from the others in C:
   copy of a large shared frame).  Connection after connection, so only one
   joined buffer is alive at a time (the floor's pattern: the heap and the cache
   are reused from one connection to the next, where filling every recipient's
-  own buffer during the fan-out touched megabytes per burst).
+  own buffer during the fan-out touched megabytes per burst).  A broadcast
+  leaves its recipients the same chunks, so the flusher keeps the last join
+  with the chunks it was made of, and an outbox whose chunks are the same ones
+  writes that join again: one join per broadcast burst, not one per recipient
+  (bytes are immutable; the transport may keep a reference to the object).
 * :class:`Flusher`: the connections written to during one loop iteration,
   flushed together, each with one transport call, by one ``call_soon``.
 * :func:`fanout`: given the Engine.IO sessions of the recipients and one encoded
@@ -167,8 +171,16 @@ class Outbox:
         elif any(type(chunk) is not bytes or len(chunk) >= DIRECT_BYTES for chunk in buf):
             # (anything but exact bytes, which a subclass may have queued, too)
             self.transport.writelines(buf)  # uvloop: one writev
-        else:
+        elif type(flusher) is not Flusher:
             self.transport.write(b"".join(buf))
+        elif buf == flusher.last_chunks:
+            # the chunks the outbox before joined (a broadcast's): its join again
+            self.transport.write(flusher.last_joined)
+        else:
+            joined = b"".join(buf)
+            flusher.last_chunks = buf
+            flusher.last_joined = joined
+            self.transport.write(joined)
 
     def handoff(self) -> None:
         """Hand what was queued to the transport now (a WebSocket's buffer passed
@@ -210,7 +222,7 @@ class Flusher:
     With ``counting`` set (the server's ``metrics`` option), the outboxes add what
     they write to ``bytes_out`` and count their transport calls in ``writes``."""
 
-    __slots__ = ("loop", "pending", "scheduled", "counting", "bytes_out", "writes")
+    __slots__ = ("loop", "pending", "scheduled", "counting", "bytes_out", "writes", "last_chunks", "last_joined")
 
     def __init__(self, loop: Any, counting: bool = False) -> None:
         self.loop = loop
@@ -219,6 +231,12 @@ class Flusher:
         self.counting = counting
         self.bytes_out = 0
         self.writes = 0
+        # the chunks an outbox last joined for its write, and the join: a broadcast
+        # leaves its recipients the same chunks, and the next outbox with the same
+        # ones writes that join again (one join per broadcast, not per recipient);
+        # dropped at the end of each run
+        self.last_chunks: list[bytes] | None = None
+        self.last_joined: bytes | None = None
 
     def add(self, conn: Any) -> None:
         """Flush ``conn`` at the end of this loop iteration."""
@@ -234,6 +252,8 @@ class Flusher:
         self.pending = []
         for conn in pending:
             conn.flush()
+        self.last_chunks = None
+        self.last_joined = None
 
 
 #: What :func:`fanout` returns when no recipient was reached through its session's

@@ -88,6 +88,8 @@ cdef class Flusher:
         self.bytes_out = 0
         self.writes = 0
         self._run = self.run
+        self.last_chunks = None
+        self.last_joined = None
 
     cdef void _add(self, object conn) except *:
         self.pending.append(conn)
@@ -113,6 +115,8 @@ cdef class Flusher:
                 (<Outbox>conn)._flush()
             else:
                 conn.flush()
+        self.last_chunks = None
+        self.last_joined = None
 
 
 cdef class Outbox:
@@ -173,9 +177,10 @@ cdef class Outbox:
         # one transport call for what was queued: the chunk, the chunks joined, or
         # (one of DIRECT_BYTES or more among them) the chunks as they are
         cdef object flusher = self.flusher
-        cdef Flusher f
+        cdef Flusher f = None
         cdef Py_ssize_t i, k, n, size
         cdef bytes joined
+        cdef list last
         cdef PyObject *item
         cdef char *out
         if type(flusher) is Flusher:
@@ -197,6 +202,18 @@ cdef class Outbox:
                 self.transport.writelines(buf)
                 return 0
             size += _bytes_size(item)
+        if f is not None:
+            # a broadcast leaves its recipients the same chunks: the previous join is
+            # written again when this list holds the very same objects (the Flusher
+            # keeps that list, so its chunks are alive and their addresses not reused)
+            last = f.last_chunks
+            if last is not None and PyList_GET_SIZE(last) == n:
+                i = 0
+                while i < n and PyList_GET_ITEM(buf, i) == PyList_GET_ITEM(last, i):
+                    i += 1
+                if i == n:
+                    self.transport.write(f.last_joined)
+                    return 0
         joined = PyBytes_FromStringAndSize(NULL, size)
         out = PyBytes_AS_STRING(joined)
         for i in range(n):
@@ -204,6 +221,9 @@ cdef class Outbox:
             k = _bytes_size(item)
             memcpy(out, _bytes_data(item), k)
             out += k
+        if f is not None:
+            f.last_chunks = <list>buf
+            f.last_joined = joined
         self.transport.write(joined)
         return 0
 

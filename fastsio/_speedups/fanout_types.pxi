@@ -22,6 +22,8 @@ cdef class Flusher:
     cdef public long long bytes_out
     cdef public long long writes
     cdef object _run
+    cdef public list last_chunks
+    cdef public bytes last_joined
 
     @cython.final
     cdef void _add(self, object conn) except *

@@ -256,6 +256,49 @@ def test_outbox_coalesces(fanout: ModuleType) -> None:
     assert log[-1] == ("write", 0, b"x")
 
 
+class KeepTransport:
+    """Keeps the objects written (to see which of them are the same object)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+def test_a_broadcasts_join_is_made_once(fanout: ModuleType) -> None:
+    """Verify outboxes given the same chunks (a broadcast's frames, one after another)
+    write one joined object, made once; an outbox with other chunks of the same count,
+    or the same chunks in another order, gets its own join; and the flusher lets go of
+    the join at the end of its run."""
+    loop = ManualLoop()
+    flusher = fanout.Flusher(loop)
+    frames = [b"frame-%d" % i for i in range(5)]
+    other = b"other"
+    conns = [make_outbox(fanout, [], flusher, i) for i in range(5)]
+    for conn in conns:
+        conn.transport = KeepTransport()
+    for frame in frames:
+        for conn in conns[:3]:
+            conn.write(frame)
+    for frame in [*frames[:4], other]:
+        conns[3].write(frame)
+    for frame in reversed(frames):
+        conns[4].write(frame)
+    loop.run_once()
+    written = [conn.transport.written for conn in conns]
+    assert [len(w) for w in written] == [1] * 5
+    assert written[0][0] == written[1][0] == written[2][0] == b"".join(frames)
+    assert written[1][0] is written[0][0] and written[2][0] is written[0][0]
+    assert written[3][0] == b"".join([*frames[:4], other]) and written[4][0] == b"".join(reversed(frames))
+    assert flusher.last_chunks is None and flusher.last_joined is None
+    # the next iteration starts without the last join
+    conns[0].write(frames[0])
+    conns[0].write(frames[1])
+    loop.run_once()
+    assert conns[0].transport.written[1] == frames[0] + frames[1]
+
+
 def test_outbox_limit_and_closed(fanout: ModuleType) -> None:
     """Verify an HTTP outbox going over ``limit`` within an iteration calls
     ``overflow`` and a closed outbox writes nothing."""
